@@ -1,0 +1,12 @@
+//! leakscope: per-scope allocation accounting and leak detection for long-running programs.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod config;
+mod error;
+mod snapshot;
+
+pub use config::Config;
+pub use error::{Error, ErrorKind};
+pub use snapshot::{ProcessSnapshot, Snapshot};
