@@ -5,8 +5,12 @@
 
 mod config;
 mod error;
+mod leak;
 mod snapshot;
 
 pub use config::Config;
 pub use error::{Error, ErrorKind};
+pub use leak::{
+    CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
+};
 pub use snapshot::{ProcessSnapshot, Snapshot};
