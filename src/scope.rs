@@ -1,0 +1,193 @@
+//! Scopes: named tags that cache code enters with a guard.
+//!
+//! Each thread has a current scope, `unscoped` until a guard says otherwise. Entering a scope
+//! swaps the thread's current id and returns a guard that swaps the previous one back on drop,
+//! so scopes nest, the innermost wins, and unwinding restores the outer scope (the same shape as
+//! tracing-subscriber's span stack, with the stack kept in the guards themselves).
+//!
+//! The current id lives in a const-initialised thread-local without a destructor, so the
+//! allocator shim can read it at any point of a thread's life for the price of one load.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+
+use crate::registry::{self, UNSCOPED};
+
+thread_local! {
+    static CURRENT: Cell<u32> = const { Cell::new(UNSCOPED) };
+}
+
+/// The id of the calling thread's innermost scope.
+#[inline]
+pub(crate) fn current() -> u32 {
+    CURRENT.try_with(Cell::get).unwrap_or(UNSCOPED)
+}
+
+/// Marker for "no id yet": a static `Scope` registers its name on first use.
+const UNREGISTERED: u32 = u32::MAX;
+/// Marker for "no entry-count gauge set".
+const NO_GAUGE: u64 = u64::MAX;
+
+/// A named scope, meant to live in a `static`.
+///
+/// ```
+/// static USERS: leakscope::Scope = leakscope::Scope::new("users_cache");
+///
+/// let mut cache = std::collections::HashMap::new();
+/// {
+///     let _g = USERS.enter(); // allocations on this thread now belong to users_cache
+///     cache.insert(42u64, vec![0u8; 1024]);
+/// }
+/// USERS.set_entry_count(cache.len());
+/// ```
+///
+/// Two `Scope`s with the same name are the same scope.
+#[derive(Debug)]
+pub struct Scope {
+    name: &'static str,
+    id: AtomicU32,
+}
+
+impl Scope {
+    /// A scope called `name`. The name is registered the first time the scope is used.
+    pub const fn new(name: &'static str) -> Self {
+        Scope {
+            name,
+            id: AtomicU32::new(UNREGISTERED),
+        }
+    }
+
+    /// The scope's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The scope's id, registering the name on first use (one lock, once per `Scope`).
+    pub(crate) fn id(&self) -> u32 {
+        let id = self.id.load(Relaxed);
+        if id != UNREGISTERED {
+            return id;
+        }
+        let id = registry::id_of(self.name);
+        self.id.store(id, Relaxed);
+        id
+    }
+
+    /// Makes this the calling thread's current scope until the guard is dropped.
+    ///
+    /// Allocations made on this thread while the guard lives belong to this scope, wherever
+    /// they are later freed. Guards nest; drop them in reverse order of creation (as scoping
+    /// does naturally).
+    #[inline]
+    pub fn enter(&self) -> ScopeGuard {
+        ScopeGuard::enter(self.id())
+    }
+
+    /// Sets the scope's entry-count gauge (how many entries the cache holds). Snapshots then
+    /// carry bytes per entry, which the cache-bloat detector needs.
+    pub fn set_entry_count(&self, entries: usize) {
+        set_gauge(self.id(), entries as u64);
+    }
+
+    /// The scope's entry-count gauge, if the program set one.
+    pub fn entry_count(&self) -> Option<u64> {
+        gauge(self.id())
+    }
+}
+
+/// Makes the scope called `name` the calling thread's current scope until the guard is dropped.
+///
+/// For names known only at run time. Each call looks the name up under a lock; in hot code keep
+/// a `static` [`Scope`] instead.
+pub fn scope(name: &str) -> ScopeGuard {
+    ScopeGuard::enter(registry::id_of(name))
+}
+
+/// Sets the entry-count gauge of the scope called `name` (see [`Scope::set_entry_count`]).
+pub fn set_entry_count(name: &str, entries: usize) {
+    set_gauge(registry::id_of(name), entries as u64);
+}
+
+/// While alive, the calling thread's allocations belong to the guard's scope.
+///
+/// Not `Send`: the guard restores the scope of the thread that created it.
+#[must_use = "the scope is current only while the guard lives"]
+#[derive(Debug)]
+pub struct ScopeGuard {
+    previous: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl ScopeGuard {
+    #[inline]
+    fn enter(id: u32) -> Self {
+        ScopeGuard {
+            previous: CURRENT.try_with(|c| c.replace(id)).unwrap_or(UNSCOPED),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for ScopeGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = CURRENT.try_with(|c| c.set(self.previous));
+    }
+}
+
+static GAUGES: [AtomicU64; registry::MAX_SCOPES] =
+    [const { AtomicU64::new(NO_GAUGE) }; registry::MAX_SCOPES];
+
+fn set_gauge(id: u32, entries: u64) {
+    if let Some(g) = GAUGES.get(id as usize) {
+        g.store(entries.min(NO_GAUGE - 1), Relaxed);
+    }
+}
+
+/// The entry-count gauge of scope `id`, if the program set one.
+pub(crate) fn gauge(id: u32) -> Option<u64> {
+    let v = GAUGES.get(id as usize)?.load(Relaxed);
+    (v != NO_GAUGE).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static A: Scope = Scope::new("scope_test_a");
+    static B: Scope = Scope::new("scope_test_b");
+
+    #[test]
+    fn nesting_innermost_wins_and_restores() {
+        assert_eq!(current(), UNSCOPED);
+        let a = A.enter();
+        assert_eq!(current(), A.id());
+        {
+            let _b = B.enter();
+            assert_eq!(current(), B.id());
+            let _a_again = A.enter();
+            assert_eq!(current(), A.id());
+        }
+        assert_eq!(current(), A.id());
+        drop(a);
+        assert_eq!(current(), UNSCOPED);
+    }
+
+    #[test]
+    fn same_name_same_scope() {
+        static A2: Scope = Scope::new("scope_test_a");
+        assert_eq!(A.id(), A2.id());
+        let _g = scope("scope_test_a");
+        assert_eq!(current(), A.id());
+    }
+
+    #[test]
+    fn gauge_round_trips() {
+        static G: Scope = Scope::new("scope_test_gauge");
+        assert_eq!(G.entry_count(), None);
+        G.set_entry_count(17);
+        assert_eq!(G.entry_count(), Some(17));
+        assert_eq!(gauge(G.id()), Some(17));
+    }
+}
