@@ -76,3 +76,7 @@ pub fn tracker_stats() -> TrackerStats {
         channel_full_retries: batch::channel_full_retries(),
     }
 }
+
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
