@@ -22,10 +22,14 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::ptr;
 
-use crate::batch;
+use crate::{batch, sampler, scope};
 
 /// Bytes added after every block for its mark.
 pub const MARK_LEN: usize = 4;
+/// Bytes added after a sampled block: the mark, then the sample's slot id.
+const SAMPLED_LEN: usize = 8;
+/// The mark's flag for a sampled block (whose trailer is [`SAMPLED_LEN`] bytes).
+const SAMPLED: u32 = 1 << 31;
 
 /// A `GlobalAlloc` that wraps `A` (by default [`System`]) and charges every block to the scope
 /// that was current when it was allocated.
@@ -56,24 +60,35 @@ impl<A> Alloc<A> {
     }
 }
 
-/// The layout the inner allocator sees for a block of `layout`: the same alignment, the mark
-/// added to the size. `None` when that would overflow.
+/// The layout the inner allocator sees for a block of `layout` with a `trailer`-byte trailer:
+/// the same alignment, the trailer added to the size. `None` when that would overflow.
 #[inline]
-fn outer(layout: Layout) -> Option<Layout> {
-    let size = layout.size().checked_add(MARK_LEN)?;
+fn outer(layout: Layout, trailer: usize) -> Option<Layout> {
+    let size = layout.size().checked_add(trailer)?;
     Layout::from_size_align(size, layout.align()).ok()
 }
 
-/// [`outer`] for a layout whose outer layout is known to be valid.
+/// The trailer length of a block whose mark is `mark`.
+#[inline]
+fn trailer_len(mark: u32) -> usize {
+    if mark & SAMPLED == 0 {
+        MARK_LEN
+    } else {
+        SAMPLED_LEN
+    }
+}
+
+/// [`outer`] for the layout of a live block of this shim, whose mark is `mark`.
 ///
 /// # Safety
-/// `outer(layout)` must be `Some`: true for the layout of every block this shim allocated,
+/// `outer(layout, trailer_len(mark))` must be `Some`: true for every block this shim allocated,
 /// since the allocation computed it.
 #[inline]
-unsafe fn outer_unchecked(layout: Layout) -> Layout {
-    // SAFETY: the caller guarantees `layout.size() + MARK_LEN` neither overflows nor, rounded
-    // up to `layout.align()` (a power of two, from a valid `Layout`), exceeds `isize::MAX`.
-    unsafe { Layout::from_size_align_unchecked(layout.size() + MARK_LEN, layout.align()) }
+unsafe fn outer_unchecked(layout: Layout, mark: u32) -> Layout {
+    // SAFETY: the caller guarantees `layout.size() + trailer_len(mark)` neither overflows nor,
+    // rounded up to `layout.align()` (a power of two, from a valid `Layout`), exceeds
+    // `isize::MAX`.
+    unsafe { Layout::from_size_align_unchecked(layout.size() + trailer_len(mark), layout.align()) }
 }
 
 /// Stores `mark` in the trailer of the block at `ptr` of `size` bytes.
@@ -100,6 +115,39 @@ unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
     }
 }
 
+/// Stores the sample slot id of a sampled block, right after its mark.
+///
+/// # Safety
+/// `ptr` must point to a live block of at least `size + SAMPLED_LEN` bytes.
+#[inline]
+unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
+    // SAFETY: bytes `size + 4 .. size + 8` of a block of `size + SAMPLED_LEN` bytes, unaligned,
+    // through an opaque pointer as in `write_mark`.
+    unsafe {
+        black_box(ptr)
+            .add(size + MARK_LEN)
+            .cast::<[u8; 4]>()
+            .write_unaligned(slot.to_ne_bytes());
+    }
+}
+
+/// Reads the sample slot id of a sampled block.
+///
+/// # Safety
+/// `ptr` must point to a live sampled block of `size + SAMPLED_LEN` bytes whose slot was written
+/// by [`write_slot`].
+#[inline]
+unsafe fn read_slot(ptr: *mut u8, size: usize) -> u32 {
+    // SAFETY: as in `write_slot`.
+    let bytes = unsafe {
+        black_box(ptr)
+            .add(size + MARK_LEN)
+            .cast::<[u8; 4]>()
+            .read_unaligned()
+    };
+    u32::from_ne_bytes(bytes)
+}
+
 /// Reads the mark of the block at `ptr` of `size` bytes.
 ///
 /// # Safety
@@ -118,60 +166,165 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
     u32::from_ne_bytes(bytes)
 }
 
-// SAFETY: every method forwards to `inner` with the outer layout (the caller's layout with
-// `MARK_LEN` bytes more, same alignment) and returns the inner block's start unchanged, so the
-// caller sees a block of at least its requested size and alignment. The mark lives only in the
-// extra bytes, which the caller never sees. Deallocation and reallocation reconstruct exactly
-// the outer layout the block was allocated with, as `GlobalAlloc` requires of the inner
-// allocator. The accounting calls neither panic nor allocate through this shim's tracking
-// (leakscope's own allocations are flagged by the re-entrancy guard and only counted).
-unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
+impl<A: GlobalAlloc> Alloc<A> {
+    /// Allocates an unsampled block (a 4-byte trailer) and charges it.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`]: `layout` has a non-zero size.
     #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(outer) = outer(layout) else {
+    unsafe fn alloc_plain(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let Some(outer) = outer(layout, MARK_LEN) else {
             return ptr::null_mut();
         };
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
-        let ptr = unsafe { self.inner.alloc(outer) };
+        let ptr = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(outer)
+            } else {
+                self.inner.alloc(outer)
+            }
+        };
         if !ptr.is_null() {
             let owner = batch::on_alloc(layout.size());
-            // SAFETY: `ptr` is a fresh block of `outer.size() == layout.size() + MARK_LEN` bytes.
+            // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
+            // overwrites only the trailer, never bytes the caller sees (zeroed or not).
             unsafe { write_mark(ptr, layout.size(), owner) };
         }
         ptr
     }
 
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let Some(outer) = outer(layout) else {
+    /// Allocates a block the sampler picked: sends the sample, then gives the block an 8-byte
+    /// trailer holding the sample's slot. Falls back to a plain block when the sample is dropped.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`].
+    #[cold]
+    unsafe fn alloc_sampled(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+        let Some(outer) = outer(layout, SAMPLED_LEN) else {
             return ptr::null_mut();
         };
-        // SAFETY: as in `alloc`.
-        let ptr = unsafe { self.inner.alloc_zeroed(outer) };
-        if !ptr.is_null() {
-            let owner = batch::on_alloc(layout.size());
-            // SAFETY: as in `alloc`; the mark overwrites only the trailer, never the zeroed
-            // bytes the caller sees.
-            unsafe { write_mark(ptr, layout.size(), owner) };
+        let Some(slot) = sampler::begin(scope::current(), layout.size()) else {
+            // SAFETY: forwarded contract.
+            return unsafe { self.alloc_plain(layout, zeroed) };
+        };
+        // SAFETY: `outer` has a non-zero size and a valid alignment.
+        let ptr = unsafe {
+            if zeroed {
+                self.inner.alloc_zeroed(outer)
+            } else {
+                self.inner.alloc(outer)
+            }
+        };
+        if ptr.is_null() {
+            // The sample was sent; tell the collector its block never existed.
+            sampler::freed(slot);
+            return ptr;
+        }
+        let owner = batch::on_alloc(layout.size());
+        // SAFETY: `ptr` is a fresh block of `layout.size() + SAMPLED_LEN` bytes.
+        unsafe {
+            write_mark(ptr, layout.size(), owner | SAMPLED);
+            write_slot(ptr, layout.size(), slot);
         }
         ptr
+    }
+
+    /// Reallocates by allocating, copying and freeing: for sampled blocks (whose trailer the
+    /// inner `realloc` cannot resize) and for reallocations the sampler picked.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`], and `mark` is the block's mark.
+    #[cold]
+    unsafe fn realloc_by_copy(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+        mark: u32,
+        sample: bool,
+    ) -> *mut u8 {
+        // SAFETY: `new_size` rounded up to `layout.align()` fits in `isize::MAX` (the caller's
+        // contract) and the alignment comes from a valid layout.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_ptr = {
+            // The realloc rule: outside every scope the block keeps its owner.
+            let _owner = scope::enter_if_unscoped(mark & !SAMPLED);
+            // SAFETY: `new_layout` has a non-zero size (GlobalAlloc's contract for realloc).
+            unsafe {
+                if sample {
+                    self.alloc_sampled(new_layout, false)
+                } else {
+                    self.alloc_plain(new_layout, false)
+                }
+            }
+        };
+        if !new_ptr.is_null() {
+            // SAFETY: (1) both blocks are live and distinct; (2) the copy covers the bytes
+            // valid in both; (3) `ptr` is freed with the layout it was allocated with.
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new_ptr, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new_ptr
+    }
+}
+
+// SAFETY: every method forwards to `inner` with the outer layout (the caller's layout with a
+// 4- or 8-byte trailer more, same alignment) and returns the inner block's start unchanged, so
+// the caller sees a block of at least its requested size and alignment. The trailer lives only
+// in the extra bytes, which the caller never sees. Deallocation and reallocation reconstruct
+// exactly the outer layout the block was allocated with (the mark says which trailer it has),
+// as `GlobalAlloc` requires of the inner allocator. The accounting calls neither panic nor
+// allocate through this shim's tracking (leakscope's own allocations are flagged by the
+// re-entrancy guard and only counted).
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if sampler::tick(layout.size()) {
+            // SAFETY: forwarded contract.
+            return unsafe { self.alloc_sampled(layout, false) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.alloc_plain(layout, false) }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if sampler::tick(layout.size()) {
+            // SAFETY: forwarded contract.
+            return unsafe { self.alloc_sampled(layout, true) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.alloc_plain(layout, true) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: the caller guarantees `ptr` was allocated by this shim with `layout`, so the
-        // block is `layout.size() + MARK_LEN` bytes with its mark written at allocation.
-        let owner = unsafe { read_mark(ptr, layout.size()) };
+        // block has its mark at `ptr + layout.size()`.
+        let mark = unsafe { read_mark(ptr, layout.size()) };
+        if mark & SAMPLED != 0 {
+            // SAFETY: a sampled block carries its slot after the mark.
+            sampler::freed(unsafe { read_slot(ptr, layout.size()) });
+        }
         // Recorded before the block goes back: once it does, another thread may get the same
         // address.
-        batch::on_free(owner, layout.size());
-        // SAFETY: (1) `ptr` came from `self.inner` with exactly this outer layout; (2) that
-        // layout was valid when the block was allocated.
-        unsafe { self.inner.dealloc(ptr, outer_unchecked(layout)) };
+        batch::on_free(mark & !SAMPLED, layout.size());
+        // SAFETY: (1) `ptr` came from `self.inner` with exactly this outer layout, which the
+        // mark's trailer length reconstructs; (2) that layout was valid at allocation.
+        unsafe { self.inner.dealloc(ptr, outer_unchecked(layout, mark)) };
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `ptr` is a live block of this shim allocated with `layout` (caller's contract).
+        let mark = unsafe { read_mark(ptr, layout.size()) };
+        let sample = sampler::tick(new_size);
+        if sample || mark & SAMPLED != 0 {
+            // SAFETY: forwarded contract; `mark` is the block's mark.
+            return unsafe { self.realloc_by_copy(ptr, layout, new_size, mark, sample) };
+        }
         // `new_size` rounded up to the alignment is at most `isize::MAX` (the caller's
         // contract), but `new_size + MARK_LEN` may not be.
         let Some(new_outer) = new_size
@@ -180,17 +333,15 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         else {
             return ptr::null_mut();
         };
-        // SAFETY: `ptr` is a live block of this shim allocated with `layout` (caller's contract).
-        let owner = unsafe { read_mark(ptr, layout.size()) };
-        // SAFETY: (1) `ptr` came from `self.inner` with the outer layout of `layout`; (2)
-        // `new_outer.size()` is non-zero and valid for the alignment, as just checked.
+        // SAFETY: (1) `ptr` came from `self.inner` with the outer layout of `layout` and an
+        // unsampled mark; (2) `new_outer.size()` is non-zero and valid for the alignment.
         let new_ptr = unsafe {
             self.inner
-                .realloc(ptr, outer_unchecked(layout), new_outer.size())
+                .realloc(ptr, outer_unchecked(layout, mark), new_outer.size())
         };
         if !new_ptr.is_null() {
             // On failure the old block, its mark and its owner's counts stay as they were.
-            let new_owner = batch::on_realloc(owner, layout.size(), new_size);
+            let new_owner = batch::on_realloc(mark, layout.size(), new_size);
             // SAFETY: `new_ptr` is a live block of `new_size + MARK_LEN` bytes.
             unsafe { write_mark(new_ptr, new_size, new_owner) };
         }

@@ -93,6 +93,9 @@ pub struct CallSite {
     pub samples: u64,
     /// Estimated live bytes older than 1, 10 and 100 snapshot intervals.
     pub bytes_older_than: [u64; 3],
+    /// The threads that allocated the live samples (`name (tid)`), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threads: Vec<String>,
 }
 
 /// A leak: a detector's finding that held long enough to be reported.
@@ -145,7 +148,7 @@ pub struct Leak {
     pub recommendations: Vec<String>,
 }
 
-/// The answer of [`check_leaks`](crate::check_leaks).
+/// The answer of `check_leaks`: a scope's open leaks.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LeakCheck {

@@ -10,6 +10,8 @@ mod error;
 mod leak;
 mod reentry;
 mod registry;
+mod sampler;
+mod samples;
 mod scope;
 mod snapshot;
 
@@ -21,6 +23,8 @@ pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
 };
 pub use registry::{ScopeStats, MAX_SCOPES, UNSCOPED_NAME};
+pub use sampler::MAX_FRAMES;
+pub use samples::{SampleSnapshot, SiteDiff};
 pub use scope::{scope, set_entry_count, Scope, ScopeGuard};
 pub use snapshot::{ProcessSnapshot, Snapshot};
 
@@ -58,6 +62,11 @@ pub struct TrackerStats {
     pub self_blocks: u64,
     /// Sends that found the channel full; their counts were kept and sent later.
     pub channel_full_retries: u64,
+    /// Allocations sampled with a stack trace.
+    pub samples_taken: u64,
+    /// Samples dropped (no free sample slot, or the sample channel was full); their blocks were
+    /// counted but not marked as sampled.
+    pub samples_dropped: u64,
 }
 
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
@@ -70,11 +79,58 @@ pub fn __fallback_uses() -> u64 {
 /// leakscope's own figures.
 pub fn tracker_stats() -> TrackerStats {
     let (self_bytes, self_blocks) = registry::self_usage();
+    let (samples_taken, samples_dropped) = sampler::counts();
     TrackerStats {
         self_bytes,
         self_blocks,
         channel_full_retries: batch::channel_full_retries(),
+        samples_taken,
+        samples_dropped,
     }
+}
+
+/// The top `n` call sites by estimated live bytes across all scopes, largest first, with
+/// symbols resolved and leakscope's and the allocator's frames trimmed.
+///
+/// Estimates come from byte-interval sampling (`sample_interval_bytes`): each sample stands
+/// for `size / (1 - exp(-size / interval))` bytes. Empty while sampling is off.
+pub fn top_sites(n: usize) -> Vec<CallSite> {
+    registry::top_sites(None, n)
+}
+
+/// The top `n` call sites of `scope` by estimated live bytes (see [`top_sites`]).
+pub fn top_sites_in(scope: &Scope, n: usize) -> Vec<CallSite> {
+    registry::top_sites(Some(scope.id()), n)
+}
+
+/// Every call site with live sampled memory now, for [`SampleSnapshot::compare_to`].
+pub fn sample_snapshot() -> SampleSnapshot {
+    registry::sample_snapshot()
+}
+
+/// How many sampled blocks are live (a test hook).
+#[doc(hidden)]
+pub fn __live_samples() -> usize {
+    registry::live_samples()
+}
+
+/// Switches sampling on at a mean of `interval_bytes` (0: off) with up to `max_frames` frames,
+/// without starting a collector. `start` does this from the config; tests use it directly.
+#[doc(hidden)]
+pub fn __configure_sampling(interval_bytes: u64, max_frames: usize) {
+    sampler::configure(interval_bytes, max_frames);
+}
+
+/// Seeds the calling thread's sampler, for reproducible tests.
+#[doc(hidden)]
+pub fn __seed_sampler(seed: u64) {
+    sampler::seed_thread(seed);
+}
+
+/// Marks the end of a snapshot interval for sample ages (the collector does this).
+#[doc(hidden)]
+pub fn __next_interval() {
+    registry::next_interval();
 }
 
 #[doc = include_str!("../README.md")]

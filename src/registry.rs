@@ -14,13 +14,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashbrown::HashMap;
 
+use crate::leak::CallSite;
 use crate::reentry::Untracked;
+use crate::samples::{self, LiveSamples, SampleSnapshot};
 
 /// Id of the built-in scope holding memory allocated outside every scope.
 pub(crate) const UNSCOPED: u32 = 0;
 /// Id of the built-in scope holding leakscope's own memory.
 pub(crate) const SELF_SCOPE: u32 = 1;
-/// Name of [`UNSCOPED`].
+/// Name of the built-in scope holding memory allocated outside every scope.
 pub const UNSCOPED_NAME: &str = "unscoped";
 /// Name of [`SELF_SCOPE`].
 pub(crate) const SELF_NAME: &str = "leakscope";
@@ -103,6 +105,9 @@ struct Registry {
     entries: Vec<Entry>,
     by_name: HashMap<Box<str>, u32>,
     overflow_reported: bool,
+    samples: LiveSamples,
+    /// Keep the symbolizer's debug information loaded between queries and dumps.
+    keep_symbols: bool,
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -119,6 +124,8 @@ fn registry(slot: &mut Option<Registry>) -> &mut Registry {
             entries: Vec::new(),
             by_name: HashMap::new(),
             overflow_reported: false,
+            samples: LiveSamples::default(),
+            keep_symbols: false,
         };
         for name in [UNSCOPED_NAME, SELF_NAME] {
             r.insert(name);
@@ -137,6 +144,21 @@ impl Registry {
         });
         self.by_name.insert(name.into(), id);
         id
+    }
+
+    /// The top `n` call sites of `scope` (or of all scopes), resolved; the symbolizer's memory is
+    /// released afterwards unless configured otherwise.
+    fn top_sites(&mut self, scope: Option<u32>, n: usize) -> Vec<CallSite> {
+        let entries = &self.entries;
+        let sites = self.samples.top_sites(scope, n, |id| {
+            entries
+                .get(id as usize)
+                .map_or_else(|| format!("scope#{id}"), |e| e.name.to_string())
+        });
+        if !self.keep_symbols {
+            samples::release_symbolizer();
+        }
+        sites
     }
 
     fn apply(&mut self, id: u32, counts: &Counts) {
@@ -245,6 +267,7 @@ fn drained() -> MutexGuard<'static, Option<Registry>> {
     let mut slot = lock();
     let r = registry(&mut slot);
     crate::batch::drain(|id, counts| r.apply(id, counts));
+    r.samples.drain();
     for (id, f) in FALLBACK.iter().enumerate() {
         let counts = Counts {
             allocs: f.allocs.swap(0, Relaxed),
@@ -313,4 +336,32 @@ pub(crate) fn all_stats() -> Vec<(String, ScopeStats)> {
     drop(rows);
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// The top `n` call sites by estimated live bytes, of one scope or of all.
+pub(crate) fn top_sites(scope: Option<u32>, n: usize) -> Vec<CallSite> {
+    let _untracked = Untracked::enter();
+    let mut slot = drained();
+    registry(&mut slot).top_sites(scope, n)
+}
+
+/// Every call site with live samples.
+pub(crate) fn sample_snapshot() -> SampleSnapshot {
+    SampleSnapshot {
+        sites: top_sites(None, usize::MAX),
+    }
+}
+
+/// How many sampled blocks are live.
+pub(crate) fn live_samples() -> usize {
+    let _untracked = Untracked::enter();
+    let mut slot = drained();
+    registry(&mut slot).samples.len()
+}
+
+/// Marks the end of a snapshot interval for the age buckets of live samples.
+pub(crate) fn next_interval() {
+    let _untracked = Untracked::enter();
+    let mut slot = lock();
+    registry(&mut slot).samples.interval_index += 1;
 }

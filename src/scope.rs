@@ -136,6 +136,13 @@ impl Drop for ScopeGuard {
     }
 }
 
+/// While alive, makes `owner` the current scope if no scope is current (the realloc rule: a
+/// block reallocated outside every scope keeps its owner). leakscope's own scope is never made
+/// current: its blocks are counted apart, by the re-entrancy guard.
+pub(crate) fn enter_if_unscoped(owner: u32) -> Option<ScopeGuard> {
+    (current() == UNSCOPED && owner != registry::SELF_SCOPE).then(|| ScopeGuard::enter(owner))
+}
+
 static GAUGES: [AtomicU64; registry::MAX_SCOPES] =
     [const { AtomicU64::new(NO_GAUGE) }; registry::MAX_SCOPES];
 

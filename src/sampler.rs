@@ -1,0 +1,333 @@
+//! Byte-interval sampling of allocations with unresolved stack traces: the allocating side.
+//!
+//! Each thread counts down bytes until its next sample. The countdown is drawn from an exponential
+//! distribution with mean `sample_interval_bytes`, as tcmalloc, jemalloc's `prof` and Go's heap
+//! profiler do, so an allocation of `s` bytes is sampled with probability `p = 1 - exp(-s/R)`
+//! whatever the allocation pattern, and a sample weighs `s/p` bytes and `1/p` blocks (an unbiased
+//! estimate). `R = 1` samples every allocation with weight 1.
+//!
+//! The fast path is one subtraction and a branch ([`tick`]). A sampled allocation:
+//! 1. takes a *slot* (a sample id) from a lock-free bitmap of [`SLOTS`] ids;
+//! 2. captures raw return addresses, up to `max_frames`, without allocating or locking;
+//! 3. sends them with the size, owner scope and thread on the sample channel (`try_send`);
+//! 4. gets an 8-byte trailer (mark with the `SAMPLED` bit, then the slot id).
+//!
+//! No slot, or a full channel, means the sample is dropped (counted) and the block is allocated
+//! unmarked. A sampled block's free sets its slot's bit in the lock-free `FREED` bitmap before
+//! the block goes back to the inner allocator: it cannot be lost and needs no channel. The
+//! collector ([`crate::samples`]) removes the sample and only then returns the slot to the pool,
+//! so a slot id is never reused while the collector still knows it.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use crossbeam_channel::{Receiver, Sender};
+use once_cell::race::OnceBox;
+
+use crate::reentry::{self, Untracked};
+
+/// Most frames a sample can carry (`max_frames` is capped here).
+pub const MAX_FRAMES: usize = 64;
+/// How many sampled blocks can be live at once. At the default 512 KiB interval that covers
+/// about 32 GiB of live sampled memory; beyond it samples are dropped and counted.
+pub(crate) const SLOTS: usize = 1 << 16;
+const WORDS: usize = SLOTS / 64;
+/// Samples the channel holds between two drains.
+const CHANNEL_CAPACITY: usize = 1024;
+/// Bytes between two looks at the global setting while sampling is off: switching sampling on
+/// reaches another thread within this many bytes it allocates (the calling thread at once).
+const RECHECK_BYTES: i64 = 1 << 20;
+
+/// The mean sampling interval in bytes; 0 means sampling is off.
+static INTERVAL: AtomicU64 = AtomicU64::new(0);
+static MAX_FRAMES_SET: AtomicUsize = AtomicUsize::new(25);
+static TAKEN: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Switches sampling on with a mean interval of `interval_bytes` (0 switches it off) and at most
+/// `max_frames` frames per stack.
+pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
+    MAX_FRAMES_SET.store(max_frames.clamp(1, MAX_FRAMES), Relaxed);
+    if interval_bytes > 0 {
+        channel();
+    }
+    INTERVAL.store(interval_bytes, Relaxed);
+    let _ = COUNTDOWN.try_with(|c| c.set(0));
+}
+
+/// Samples sent, and samples dropped (no free slot, or the channel was full).
+pub(crate) fn counts() -> (u64, u64) {
+    (TAKEN.load(Relaxed), DROPPED.load(Relaxed))
+}
+
+thread_local! {
+    /// Bytes left until this thread's next sample. Starts at 0, so a thread's first allocation
+    /// takes the slow path once and draws its first real countdown there.
+    static COUNTDOWN: Cell<i64> = const { Cell::new(0) };
+    /// xorshift64* state; 0 until the thread's first draw.
+    static RNG: Cell<u64> = const { Cell::new(0) };
+    /// The thread's OS id and name, read once (a syscall each) at its first sample.
+    static THREAD: Cell<Option<(u32, [u8; 16])>> = const { Cell::new(None) };
+}
+
+/// Charges `size` bytes to the countdown; true when this allocation is to be sampled.
+#[inline]
+pub(crate) fn tick(size: usize) -> bool {
+    let expired = COUNTDOWN
+        .try_with(|c| {
+            let left = c.get().wrapping_sub(size as i64);
+            c.set(left);
+            left <= 0
+        })
+        .unwrap_or(false);
+    expired && draw()
+}
+
+/// The countdown expired: decide, and draw the next countdown.
+#[cold]
+fn draw() -> bool {
+    let interval = INTERVAL.load(Relaxed);
+    if interval == 0 {
+        let _ = COUNTDOWN.try_with(|c| c.set(RECHECK_BYTES));
+        return false;
+    }
+    let next = if interval == 1 {
+        1
+    } else {
+        // -ln(U) * R with U uniform in (0, 1]: exponential with mean R.
+        let u = ((next_random() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
+        ((-u.ln() * interval as f64) as i64).max(1)
+    };
+    let _ = COUNTDOWN.try_with(|c| c.set(next));
+    // leakscope's own allocations are never sampled; the draw above keeps the process unbiased.
+    !reentry::is_busy()
+}
+
+fn next_random() -> u64 {
+    RNG.try_with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            // Seeded from this thread's address space and a global sequence.
+            static SEQ: AtomicU64 = AtomicU64::new(0);
+            x = splitmix64((r as *const Cell<u64> as u64) ^ SEQ.fetch_add(1, Relaxed));
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+    .unwrap_or(0x2545_F491_4F6C_DD1D)
+}
+
+/// A well-mixed non-zero state from any seed (splitmix64's finaliser).
+fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) | 1
+}
+
+/// Seeds the calling thread's sampler and restarts its countdown, for reproducible tests.
+pub(crate) fn seed_thread(seed: u64) {
+    let _ = RNG.try_with(|r| r.set(splitmix64(seed)));
+    let _ = COUNTDOWN.try_with(|c| c.set(0));
+}
+
+/// Probability that an allocation of `size` bytes is sampled at mean interval `interval`.
+pub(crate) fn probability(size: u64, interval: u64) -> f64 {
+    if interval <= 1 {
+        1.0
+    } else {
+        -(-(size as f64) / interval as f64).exp_m1()
+    }
+}
+
+/// One sampled allocation, as sent to the collector.
+pub(crate) struct Sample {
+    pub slot: u32,
+    pub scope: u32,
+    pub size: u64,
+    /// The interval in force when it was sampled (its weight depends on it).
+    pub interval: u64,
+    pub thread_id: u32,
+    pub thread_name: [u8; 16],
+    pub depth: u8,
+    pub frames: [usize; MAX_FRAMES],
+}
+
+struct Channel {
+    tx: Sender<Sample>,
+    rx: Receiver<Sample>,
+}
+
+static CHANNEL: OnceBox<Channel> = OnceBox::new();
+
+fn channel() -> &'static Channel {
+    CHANNEL.get_or_init(|| {
+        let _untracked = Untracked::enter();
+        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+        Box::new(Channel { tx, rx })
+    })
+}
+
+/// Slots in use: set by the sampling thread, cleared by the collector.
+static USED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+/// Slots whose block was freed: set by the freeing thread, cleared by the collector.
+static FREED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+
+thread_local! {
+    /// Where this thread starts looking for a free slot, so threads rarely contend on a word.
+    static HINT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn acquire_slot() -> Option<u32> {
+    let start = HINT.try_with(Cell::get).unwrap_or(0);
+    for i in 0..WORDS {
+        let w = (start + i) % WORDS;
+        let word = &USED[w];
+        let mut bits = word.load(Relaxed);
+        while bits != u64::MAX {
+            let bit = (!bits).trailing_zeros();
+            match word.compare_exchange_weak(bits, bits | 1 << bit, Relaxed, Relaxed) {
+                Ok(_) => {
+                    let _ = HINT.try_with(|h| h.set(w));
+                    return Some((w * 64) as u32 + bit);
+                }
+                Err(now) => bits = now,
+            }
+        }
+    }
+    None
+}
+
+/// Returns `slot` to the pool. Only for a slot whose sample the collector will never see (the
+/// send failed) or has forgotten.
+pub(crate) fn release_slot(slot: u32) {
+    if let Some(word) = USED.get(slot as usize / 64) {
+        word.fetch_and(!(1 << (slot % 64)), Relaxed);
+    }
+}
+
+/// Records that the sampled block in `slot` was freed (or never handed out). Lock-free.
+#[inline]
+pub(crate) fn freed(slot: u32) {
+    if let Some(word) = FREED.get(slot as usize / 64) {
+        word.fetch_or(1 << (slot % 64), Relaxed);
+    }
+}
+
+/// Takes every freed-slot bit set so far, handing each slot to `f`.
+pub(crate) fn take_freed(mut f: impl FnMut(u32)) {
+    for (w, word) in FREED.iter().enumerate() {
+        if word.load(Relaxed) == 0 {
+            continue;
+        }
+        let mut bits = word.swap(0, Relaxed);
+        while bits != 0 {
+            let bit = bits.trailing_zeros();
+            bits &= bits - 1;
+            f((w * 64) as u32 + bit);
+        }
+    }
+}
+
+/// Hands every sample sent so far to `f`, bounded by what the channel held when called.
+pub(crate) fn drain(mut f: impl FnMut(Sample)) {
+    let Some(ch) = CHANNEL.get() else {
+        return;
+    };
+    for _ in 0..ch.rx.len() {
+        match ch.rx.try_recv() {
+            Ok(s) => f(s),
+            Err(_) => break,
+        }
+    }
+}
+
+/// Starts a sample of a `size`-byte allocation owned by `scope`: takes a slot, captures the
+/// stack and sends it. `None` when the sample had to be dropped; the block is then allocated
+/// unmarked. On success the caller must either mark the block with the slot or call [`freed`].
+#[cold]
+pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
+    let _untracked = Untracked::enter();
+    let Some(slot) = acquire_slot() else {
+        DROPPED.fetch_add(1, Relaxed);
+        return None;
+    };
+    let (thread_id, thread_name) = this_thread();
+    let mut sample = Sample {
+        slot,
+        scope,
+        size: size as u64,
+        interval: INTERVAL.load(Relaxed).max(1),
+        thread_id,
+        thread_name,
+        depth: 0,
+        frames: [0; MAX_FRAMES],
+    };
+    let max = MAX_FRAMES_SET.load(Relaxed).min(MAX_FRAMES);
+    let mut depth = 0;
+    let frames = &mut sample.frames;
+    // SAFETY: `trace_unsynchronized` is unsafe only because some platforms' unwinders (Windows
+    // dbghelp) are not thread-safe; on the unwinders it uses here (libgcc/libunwind's
+    // `_Unwind_Backtrace`) concurrent traces are fine. The synchronized `trace` would take a
+    // global lock on the allocation path. The callback neither panics nor allocates.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| match frames.get_mut(depth) {
+            Some(f) => {
+                *f = frame.ip() as usize;
+                depth += 1;
+                depth < max
+            }
+            None => false,
+        });
+    }
+    sample.depth = depth as u8;
+    match channel().tx.try_send(sample) {
+        Ok(()) => {
+            TAKEN.fetch_add(1, Relaxed);
+            Some(slot)
+        }
+        Err(_) => {
+            release_slot(slot);
+            DROPPED.fetch_add(1, Relaxed);
+            None
+        }
+    }
+}
+
+fn this_thread() -> (u32, [u8; 16]) {
+    if let Ok(Some(t)) = THREAD.try_with(Cell::get) {
+        return t;
+    }
+    let t = os_thread();
+    let _ = THREAD.try_with(|c| c.set(Some(t)));
+    t
+}
+
+/// The OS thread id and name (as `prctl(PR_GET_NAME)` reports it: at most 15 bytes).
+#[cfg(target_os = "linux")]
+fn os_thread() -> (u32, [u8; 16]) {
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into `name`, which is 16 bytes.
+    unsafe {
+        libc::prctl(
+            libc::PR_GET_NAME,
+            name.as_mut_ptr() as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    (tid, name)
+}
+
+/// Elsewhere threads are told apart by a process-wide sequence number, and have no name.
+#[cfg(not(target_os = "linux"))]
+fn os_thread() -> (u32, [u8; 16]) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    (NEXT.fetch_add(1, Relaxed), [0; 16])
+}

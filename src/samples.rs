@@ -1,0 +1,447 @@
+//! The live-sample table: the collecting side of stack sampling, the tracemalloc counterpart.
+//!
+//! Samples arrive from [`crate::sampler`] on a channel; frees arrive as bits in its `FREED`
+//! bitmap. Both are applied under the registry lock by whoever drains (the collector, `flush`, a
+//! query). Stacks are interned and reference-counted, so a million live samples from a few
+//! call sites cost a few stacks. Per call site and scope the table estimates live bytes and
+//! blocks (sample weights summed, tcmalloc-style) and how old that memory is: how much of it was
+//! sampled more than 1, 10 and 100 snapshot intervals ago.
+//!
+//! Symbols are resolved here, never on the allocating thread, and cached per address. Leading
+//! frames of leakscope, the unwinder, the standard library and the allocator machinery are
+//! trimmed, so a call site's first frame is the program's own code.
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::leak::{CallSite, Frame};
+use crate::sampler::{self, Sample};
+
+/// Symbol prefixes of frames that are machinery rather than the program's code.
+const MACHINERY: &[&str] = &[
+    "leakscope::",
+    "<leakscope::",
+    "backtrace::",
+    "<backtrace::",
+    "__rust",
+    "__rg_",
+    "__rdl_",
+    "alloc::",
+    "<alloc::",
+    "core::",
+    "<core::",
+    "std::",
+    "<std::",
+    "hashbrown::",
+    "<hashbrown::",
+];
+
+/// Source locations of machinery. With `debug = "line-tables-only"`, inlined frames carry only a
+/// short function name (`alloc`, `begin`), so their file tells what they are: the toolchain's
+/// library sources (remapped under `/rustc/`), the unwinder and hash-table crates, and
+/// leakscope's own sources.
+const MACHINERY_FILES: &[&str] = &[
+    "/rustc/",
+    "/backtrace-0.",
+    "/hashbrown-0.",
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/"),
+];
+
+/// The address cache is cleared past this many addresses, bounding its memory.
+const MAX_CACHED_ADDRESSES: usize = 100_000;
+
+struct Live {
+    stack: u32,
+    scope: u32,
+    weight_bytes: f64,
+    weight_blocks: f64,
+    /// The snapshot index current when the sample arrived.
+    born: u64,
+    thread: u32,
+}
+
+struct Stack {
+    frames: Box<[usize]>,
+    refs: u32,
+}
+
+/// Live sampled allocations, their stacks, and the symbols resolved so far.
+#[derive(Default)]
+pub(crate) struct LiveSamples {
+    live: HashMap<u32, Live>,
+    stack_ids: HashMap<Box<[usize]>, u32>,
+    stacks: Vec<Option<Stack>>,
+    free_stack_ids: Vec<u32>,
+    /// Freed slots whose sample has not arrived yet (it was in flight during the last drain).
+    pending_frees: Vec<u32>,
+    threads: HashMap<u32, String>,
+    symbols: HashMap<usize, Vec<Frame>>,
+    /// The number of snapshots taken so far: the clock of the age buckets.
+    pub(crate) interval_index: u64,
+}
+
+/// A call site aggregated over its live samples, before symbol resolution.
+struct SiteAgg {
+    scope: u32,
+    stack: u32,
+    bytes: f64,
+    blocks: f64,
+    samples: u64,
+    older: [f64; 3],
+    threads: Vec<u32>,
+}
+
+impl LiveSamples {
+    /// Applies everything the sampler produced since the last call.
+    pub(crate) fn drain(&mut self) {
+        sampler::drain(|s| self.add(s));
+        let mut freed = std::mem::take(&mut self.pending_frees);
+        sampler::take_freed(|slot| freed.push(slot));
+        for slot in freed {
+            self.free(slot);
+        }
+    }
+
+    fn add(&mut self, s: Sample) {
+        let frames = &s.frames[..(s.depth as usize).min(s.frames.len())];
+        let stack = self.intern(frames);
+        let p = sampler::probability(s.size, s.interval);
+        let name_len = s.thread_name.iter().position(|&b| b == 0).unwrap_or(16);
+        self.threads.entry(s.thread_id).or_insert_with(|| {
+            format!(
+                "{} ({})",
+                String::from_utf8_lossy(&s.thread_name[..name_len]),
+                s.thread_id
+            )
+        });
+        let old = self.live.insert(
+            s.slot,
+            Live {
+                stack,
+                scope: s.scope,
+                weight_bytes: s.size as f64 / p,
+                weight_blocks: 1.0 / p,
+                born: self.interval_index,
+                thread: s.thread_id,
+            },
+        );
+        // A slot is reused only after the collector forgot its previous sample.
+        debug_assert!(old.is_none(), "slot {} reused while live", s.slot);
+    }
+
+    fn free(&mut self, slot: u32) {
+        match self.live.remove(&slot) {
+            Some(l) => {
+                self.unref(l.stack);
+                sampler::release_slot(slot);
+            }
+            None => self.pending_frees.push(slot),
+        }
+    }
+
+    fn intern(&mut self, frames: &[usize]) -> u32 {
+        if let Some(&id) = self.stack_ids.get(frames) {
+            if let Some(Some(st)) = self.stacks.get_mut(id as usize) {
+                st.refs += 1;
+            }
+            return id;
+        }
+        let stack = Stack {
+            frames: frames.into(),
+            refs: 1,
+        };
+        let id = match self.free_stack_ids.pop() {
+            Some(id) => {
+                self.stacks[id as usize] = Some(stack);
+                id
+            }
+            None => {
+                self.stacks.push(Some(stack));
+                (self.stacks.len() - 1) as u32
+            }
+        };
+        self.stack_ids.insert(frames.into(), id);
+        id
+    }
+
+    fn unref(&mut self, id: u32) {
+        let Some(slot) = self.stacks.get_mut(id as usize) else {
+            return;
+        };
+        let Some(st) = slot else {
+            return;
+        };
+        st.refs -= 1;
+        if st.refs == 0 {
+            if let Some(st) = slot.take() {
+                self.stack_ids.remove(&st.frames);
+            }
+            self.free_stack_ids.push(id);
+        }
+    }
+
+    /// How many sampled blocks are live.
+    pub(crate) fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    fn aggregate(&self, scope: Option<u32>) -> Vec<SiteAgg> {
+        let mut by_site: HashMap<(u32, u32), SiteAgg> = HashMap::new();
+        for l in self.live.values() {
+            if scope.is_some_and(|s| s != l.scope) {
+                continue;
+            }
+            let a = by_site.entry((l.scope, l.stack)).or_insert(SiteAgg {
+                scope: l.scope,
+                stack: l.stack,
+                bytes: 0.0,
+                blocks: 0.0,
+                samples: 0,
+                older: [0.0; 3],
+                threads: Vec::new(),
+            });
+            a.bytes += l.weight_bytes;
+            a.blocks += l.weight_blocks;
+            a.samples += 1;
+            let age = self.interval_index.saturating_sub(l.born);
+            for (bucket, limit) in a.older.iter_mut().zip([1, 10, 100]) {
+                if age >= limit {
+                    *bucket += l.weight_bytes;
+                }
+            }
+            if !a.threads.contains(&l.thread) {
+                a.threads.push(l.thread);
+            }
+        }
+        let mut sites: Vec<SiteAgg> = by_site.into_values().collect();
+        // Largest first; ties broken by scope and stack id so the order is deterministic.
+        sites.sort_by(|a, b| {
+            b.bytes
+                .total_cmp(&a.bytes)
+                .then(a.scope.cmp(&b.scope))
+                .then(a.stack.cmp(&b.stack))
+        });
+        sites
+    }
+
+    /// The top `n` call sites by estimated live bytes, in `scope` or in all scopes, with
+    /// symbols resolved. `name` gives a scope id's name.
+    pub(crate) fn top_sites(
+        &mut self,
+        scope: Option<u32>,
+        n: usize,
+        name: impl Fn(u32) -> String,
+    ) -> Vec<CallSite> {
+        let sites = self.aggregate(scope);
+        sites
+            .into_iter()
+            .take(n)
+            .map(|a| {
+                let raw = self.stacks[a.stack as usize]
+                    .as_ref()
+                    .map(|s| s.frames.clone())
+                    .unwrap_or_default();
+                let mut threads: Vec<String> = a
+                    .threads
+                    .iter()
+                    .filter_map(|t| self.threads.get(t).cloned())
+                    .collect();
+                threads.sort();
+                CallSite {
+                    scope: name(a.scope),
+                    frames: self.resolve(&raw),
+                    live_bytes: a.bytes.round() as u64,
+                    live_blocks: a.blocks.round() as u64,
+                    samples: a.samples,
+                    bytes_older_than: a.older.map(|b| b.round() as u64),
+                    threads,
+                }
+            })
+            .collect()
+    }
+
+    /// Resolves a stack to frames (inlined frames expanded) and trims the leading machinery.
+    fn resolve(&mut self, ips: &[usize]) -> Vec<Frame> {
+        if self.symbols.len() > MAX_CACHED_ADDRESSES {
+            self.symbols.clear();
+        }
+        let mut frames = Vec::new();
+        for &ip in ips {
+            let resolved = self.symbols.entry(ip).or_insert_with(|| resolve_ip(ip));
+            frames.extend(resolved.iter().cloned());
+        }
+        let first_user = frames.iter().position(|f| !is_machinery(f));
+        match first_user {
+            Some(i) => frames.split_off(i),
+            None => frames,
+        }
+    }
+}
+
+fn is_machinery(f: &Frame) -> bool {
+    let file_is_machinery = f
+        .file
+        .as_deref()
+        .is_some_and(|file| MACHINERY_FILES.iter().any(|m| file.contains(m)));
+    match &f.function {
+        Some(name) => file_is_machinery || is_machinery_path(name) || is_machinery_impl(name),
+        // Unresolved frames before the program's first frame are the unwinder's.
+        None => true,
+    }
+}
+
+fn is_machinery_path(name: &str) -> bool {
+    MACHINERY.iter().any(|p| name.starts_with(p))
+}
+
+/// `<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem`: a machinery trait implemented
+/// for a type that is not a path of its own (a primitive, a slice), so no program code is in it.
+/// `<myapp::Foo as core::clone::Clone>::clone` is the program's.
+fn is_machinery_impl(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('<') else {
+        return false;
+    };
+    let Some((self_ty, trait_path)) = rest.split_once(" as ") else {
+        return false;
+    };
+    !self_ty.contains("::") && is_machinery_path(trait_path)
+}
+
+/// The frames an instruction address stands for: one per inlined function, innermost first. An
+/// address that does not resolve yields one frame with only the address.
+fn resolve_ip(ip: usize) -> Vec<Frame> {
+    let mut out = Vec::new();
+    backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
+        out.push(Frame {
+            addr: ip as u64,
+            // `{:#}` drops the trailing hash of legacy-mangled names.
+            function: sym.name().map(|n| format!("{n:#}")),
+            file: sym.filename().map(|p| p.display().to_string()),
+            line: sym.lineno(),
+        });
+    });
+    if out.is_empty() {
+        out.push(Frame {
+            addr: ip as u64,
+            ..Frame::default()
+        });
+    }
+    out
+}
+
+/// Releases the debug information the symbolizer loaded (tens of MB for a large binary).
+pub(crate) fn release_symbolizer() {
+    backtrace::clear_symbol_cache();
+}
+
+/// Live sampled memory per call site at one moment, for [`SampleSnapshot::compare_to`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SampleSnapshot {
+    /// Every call site with live samples, largest first.
+    pub sites: Vec<CallSite>,
+}
+
+/// How one call site changed between two [`SampleSnapshot`]s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SiteDiff {
+    /// The site as in the newer snapshot (or the older one, if it is gone).
+    pub site: CallSite,
+    /// Estimated live bytes, newer minus older.
+    pub bytes_diff: i64,
+    /// Estimated live blocks, newer minus older.
+    pub blocks_diff: i64,
+}
+
+impl SampleSnapshot {
+    /// The call sites that changed since `older`, largest growth first, like tracemalloc's
+    /// `Snapshot.compare_to(old, 'traceback')`. Sites are matched by scope and stack.
+    pub fn compare_to(&self, older: &SampleSnapshot) -> Vec<SiteDiff> {
+        type Key = (String, Vec<u64>);
+        fn key(s: &CallSite) -> Key {
+            (s.scope.clone(), s.frames.iter().map(|f| f.addr).collect())
+        }
+        let mut old: BTreeMap<Key, &CallSite> = older.sites.iter().map(|s| (key(s), s)).collect();
+        let mut diffs: Vec<SiteDiff> = self
+            .sites
+            .iter()
+            .map(|s| {
+                let before = old.remove(&key(s));
+                SiteDiff {
+                    site: s.clone(),
+                    bytes_diff: s.live_bytes as i64 - before.map_or(0, |b| b.live_bytes as i64),
+                    blocks_diff: s.live_blocks as i64 - before.map_or(0, |b| b.live_blocks as i64),
+                }
+            })
+            .collect();
+        diffs.extend(old.into_values().map(|s| SiteDiff {
+            site: s.clone(),
+            bytes_diff: -(s.live_bytes as i64),
+            blocks_diff: -(s.live_blocks as i64),
+        }));
+        diffs.retain(|d| d.bytes_diff != 0 || d.blocks_diff != 0);
+        diffs.sort_by(|a, b| {
+            b.bytes_diff
+                .cmp(&a.bytes_diff)
+                .then_with(|| a.site.scope.cmp(&b.site.scope))
+        });
+        diffs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(scope: &str, addr: u64, bytes: u64) -> CallSite {
+        CallSite {
+            scope: scope.into(),
+            frames: vec![Frame {
+                addr,
+                ..Frame::default()
+            }],
+            live_bytes: bytes,
+            live_blocks: bytes / 100,
+            ..CallSite::default()
+        }
+    }
+
+    #[test]
+    fn compare_ranks_growth_first_and_reports_vanished_sites() {
+        let older = SampleSnapshot {
+            sites: vec![site("a", 1, 1000), site("a", 2, 5000), site("b", 1, 300)],
+        };
+        let newer = SampleSnapshot {
+            sites: vec![site("a", 1, 9000), site("a", 2, 5000), site("c", 7, 200)],
+        };
+        let d = newer.compare_to(&older);
+        let got: Vec<(&str, u64, i64)> = d
+            .iter()
+            .map(|d| (d.site.scope.as_str(), d.site.frames[0].addr, d.bytes_diff))
+            .collect();
+        assert_eq!(got, vec![("a", 1, 8000), ("c", 7, 200), ("b", 1, -300)]);
+    }
+
+    #[test]
+    fn machinery_frames_are_trimmed() {
+        let f = |name: &str| Frame {
+            function: Some(name.into()),
+            ..Frame::default()
+        };
+        assert!(is_machinery(&f("leakscope::sampler::begin")));
+        assert!(is_machinery(&f(
+            "<alloc::vec::Vec<T> as core::clone::Clone>::clone"
+        )));
+        assert!(is_machinery(&f("__rustc::__rust_alloc")));
+        assert!(is_machinery(&f(
+            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem"
+        )));
+        assert!(!is_machinery(&f("myapp::cache::insert")));
+        assert!(!is_machinery(&f(
+            "<myapp::Foo as core::default::Default>::default"
+        )));
+    }
+}
