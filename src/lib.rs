@@ -8,7 +8,7 @@ mod error;
 mod leak;
 mod snapshot;
 
-pub use config::Config;
+pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
