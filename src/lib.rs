@@ -5,6 +5,7 @@
 
 mod collector;
 mod config;
+pub mod dump;
 mod error;
 mod leak;
 mod snapshot;

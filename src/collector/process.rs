@@ -12,6 +12,19 @@
 
 use std::path::Path;
 
+use crate::dump::ProcessInfo;
+
+/// Everything the dump says about this process, read now.
+pub fn process_info() -> ProcessInfo {
+    ProcessInfo {
+        pid: pid(),
+        executable: executable(),
+        start_time_unix: start_time_unix(),
+        rss_bytes: rss_bytes(),
+        cgroup_limit_bytes: cgroup_memory_limit(),
+    }
+}
+
 /// Process resident set size in bytes (`/proc/self/statm` resident pages × page size), or
 /// `None` where the platform does not report it.
 pub fn rss_bytes() -> Option<u64> {
@@ -329,6 +342,9 @@ mod tests {
         );
         assert!(executable().is_some());
         assert_eq!(pid(), std::process::id());
+        let info = process_info();
+        assert_eq!(info.pid, std::process::id());
+        assert_eq!(info.executable, executable());
         // No assertion on the cgroup limit: the machine may or may not have one.
         let _ = cgroup_memory_limit();
     }
