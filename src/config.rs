@@ -25,6 +25,9 @@
 //!   (`users_cache=64MiB;sessions=1GiB`), replacing any budgets set before; `none` clears it.
 //! - `budget.<scope>`: one budget, a byte size; `none` removes it.
 //!
+//! In the `LEAKSCOPE` string items are separated by commas, so a value there cannot contain
+//! one; such a path is set with its own variable (`LEAKSCOPE_DUMP_PATH`) or the builder.
+//!
 //! # Environment
 //!
 //! [`Config::from_env`] starts from the defaults, applies the `LEAKSCOPE` string, then each

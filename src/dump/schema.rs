@@ -157,6 +157,33 @@ impl ScopeDump {
             ..ScopeDump::default()
         }
     }
+
+    /// The least-squares slope of `curr_bytes` over the history's last `window_secs` seconds,
+    /// in bytes per minute: the dashboard's growth rate. `None` with fewer than two points in
+    /// the window, or none of them apart in time.
+    pub fn growth_bytes_per_minute(&self, window_secs: f64) -> Option<f64> {
+        let last_t = self.history.last()?.t;
+        let recent: Vec<(f64, f64)> = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|s| s.t >= last_t - window_secs)
+            .map(|s| (s.t, s.curr_bytes as f64))
+            .collect();
+        if recent.len() < 2 {
+            return None;
+        }
+        let n = recent.len() as f64;
+        let mean_t = recent.iter().map(|p| p.0).sum::<f64>() / n;
+        let mean_y = recent.iter().map(|p| p.1).sum::<f64>() / n;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (t, y) in &recent {
+            sxy += (t - mean_t) * (y - mean_y);
+            sxx += (t - mean_t) * (t - mean_t);
+        }
+        let slope = sxy / sxx * 60.0;
+        slope.is_finite().then_some(slope)
+    }
 }
 
 /// The tracker's own figures: what leakscope costs and whether it kept up.
