@@ -5,7 +5,9 @@
 
 mod alloc;
 mod batch;
+mod collector;
 mod config;
+pub mod dump;
 mod error;
 mod leak;
 mod reentry;
@@ -17,7 +19,8 @@ mod snapshot;
 
 pub use alloc::{Alloc, MARK_LEN};
 pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};
-pub use config::Config;
+pub use collector::clock::{Clock, SystemClock};
+pub use config::{Config, ConfigBuilder};
 pub use error::{Error, ErrorKind};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
@@ -136,3 +139,10 @@ pub fn __next_interval() {
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+#[doc(hidden)]
+pub use collector::clock::ManualClock;
+#[doc(hidden)]
+pub use collector::history::{Histories, ScopeHistory, TIER_FACTOR};
+#[doc(hidden)]
+pub use collector::process;

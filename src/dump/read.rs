@@ -1,0 +1,461 @@
+//! Reading a dump back, for the CLI: every way a file can fail to be a dump this version reads
+//! becomes one line that names the file and the problem.
+//!
+//! The input is untrusted (a user may point the CLI at anything), so the reader bounds what it
+//! reads ([`MAX_DUMP_BYTES`]), relies on serde_json's recursion limit (128 levels) against deep
+//! nesting, and turns numbers that do not fit their field into errors; it never panics.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::schema::{parse_version, Dump, SCHEMA_MAJOR, SCHEMA_VERSION};
+use crate::error::{Error, ErrorKind};
+
+/// The largest dump the reader accepts: 1 GiB. A dump of 1,000 scopes with full history is
+/// well under 200 MB; anything far larger is not a dump, and would cost several times its size
+/// in memory to parse.
+pub const MAX_DUMP_BYTES: u64 = 1 << 30;
+
+/// Reads and checks the dump at `path`.
+///
+/// # Errors
+/// One line naming the file, for a file that is missing or unreadable
+/// ([`ErrorKind::Io`]), or that is too large, empty, not JSON, truncated, nested too deeply,
+/// not shaped like a dump, or of a major schema version this build does not read
+/// ([`ErrorKind::Dump`]).
+pub fn read_dump(path: &Path) -> Result<Dump, Error> {
+    read_dump_limited(path, MAX_DUMP_BYTES)
+}
+
+/// [`read_dump`] with the size limit as a parameter, so tests can exercise it cheaply.
+fn read_dump_limited(path: &Path, limit: u64) -> Result<Dump, Error> {
+    let io_error = |e: &std::io::Error| Error::io(path, "cannot read dump", e);
+    let file = std::fs::File::open(path).map_err(|e| io_error(&e))?;
+    // The length is a hint: special files report 0, and a file may grow while being read, so
+    // the read itself is bounded too.
+    let len = file.metadata().map_err(|e| io_error(&e))?.len();
+    if len > limit {
+        return Err(too_large(Some(path), limit));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(&e))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(Some(path), limit));
+    }
+    parse(&bytes, Some(path))
+}
+
+/// Parses and checks a dump held in memory (for fuzzing, tests and dumps not read from a file).
+///
+/// # Errors
+/// As [`read_dump`], without a file name and without the I/O cases.
+pub fn read_dump_from_slice(bytes: &[u8]) -> Result<Dump, Error> {
+    if bytes.len() as u64 > MAX_DUMP_BYTES {
+        return Err(too_large(None, MAX_DUMP_BYTES));
+    }
+    parse(bytes, None)
+}
+
+/// Just the version, read when the whole dump does not parse: a dump of another major version is
+/// expected not to fit this version's types, and the version is the useful thing to report.
+/// `None` when the object has no `schema_version`. Only a JSON object is accepted (serde's
+/// derived structs would also take an array), and every other value is skipped without being
+/// built.
+struct VersionProbe(Option<serde_json::Value>);
+
+impl<'de> Deserialize<'de> for VersionProbe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> serde::de::Visitor<'de> for ObjectVisitor {
+            type Value = VersionProbe;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<VersionProbe, A::Error> {
+                let mut version = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "schema_version" && version.is_none() {
+                        version = Some(map.next_value::<serde_json::Value>()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(VersionProbe(version))
+            }
+        }
+        d.deserialize_map(ObjectVisitor)
+    }
+}
+
+fn parse(bytes: &[u8], path: Option<&Path>) -> Result<Dump, Error> {
+    let fail = |problem: String| dump_error(path, problem);
+    if bytes.trim_ascii().is_empty() {
+        return Err(fail("is empty".to_owned()));
+    }
+    match serde_json::from_slice::<Dump>(bytes) {
+        Ok(dump) => {
+            check_version(&dump.schema_version).map_err(fail)?;
+            Ok(dump)
+        }
+        Err(e) if e.is_data() => {
+            // The JSON is well-formed but not a dump of this version: say which.
+            match serde_json::from_slice::<VersionProbe>(bytes) {
+                Ok(VersionProbe(Some(serde_json::Value::String(version)))) => {
+                    check_version(&version).map_err(fail)?
+                }
+                Ok(VersionProbe(Some(other))) => {
+                    return Err(fail(format!(
+                        "has a schema_version that is not a string ({other}): not a leakscope dump"
+                    )))
+                }
+                Ok(VersionProbe(None)) => {
+                    return Err(fail(
+                        "has no schema_version field: not a leakscope dump".to_owned(),
+                    ))
+                }
+                Err(probe_error) if probe_error.is_data() => {
+                    return Err(fail(
+                        "is JSON but not an object: not a leakscope dump".to_owned(),
+                    ))
+                }
+                // Not even well-formed JSON further on (truncated, nested too deeply): that is
+                // the more basic problem.
+                Err(probe_error) => return Err(fail(describe_syntax_error(&probe_error))),
+            }
+            Err(fail(format!(
+                "does not match the leakscope dump format: {e}"
+            )))
+        }
+        Err(e) => Err(fail(describe_syntax_error(&e))),
+    }
+}
+
+/// Names what is wrong with text that is not valid JSON.
+fn describe_syntax_error(e: &serde_json::Error) -> String {
+    let at = format!("line {}, column {}", e.line(), e.column());
+    let message = e.to_string();
+    if e.is_eof() {
+        format!("is truncated: the JSON ends early at {at}")
+    } else if message.starts_with("recursion limit exceeded") {
+        format!("is nested too deeply (over 128 levels) at {at}: not a leakscope dump")
+    } else if message.starts_with("number out of range") {
+        format!("has a number out of range at {at}")
+    } else {
+        format!("is not JSON: {message}")
+    }
+}
+
+fn check_version(version: &str) -> Result<(), String> {
+    match parse_version(version) {
+        Some((major, _)) if major == SCHEMA_MAJOR => Ok(()),
+        Some(_) => Err(format!(
+            "has schema version {version}, but this leakscope ({}) reads major version \
+             {SCHEMA_MAJOR} (it writes {SCHEMA_VERSION}): use a leakscope that reads version \
+             {version}",
+            env!("CARGO_PKG_VERSION")
+        )),
+        None => Err(format!(
+            "has an unreadable schema_version {version:?} (expected MAJOR.MINOR, such as \
+             {SCHEMA_VERSION})"
+        )),
+    }
+}
+
+fn too_large(path: Option<&Path>, limit: u64) -> Error {
+    dump_error(
+        path,
+        format!("is larger than the {limit} bytes a dump may be: not a leakscope dump"),
+    )
+}
+
+fn dump_error(path: Option<&Path>, problem: String) -> Error {
+    let message = match path {
+        Some(p) => format!("dump {} {problem}", p.display()),
+        None => format!("dump {problem}"),
+    };
+    Error::new(
+        ErrorKind::Dump {
+            path: path.map(PathBuf::from),
+        },
+        message,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dump::fixtures::example_dump;
+
+    fn message(bytes: &[u8]) -> String {
+        read_dump_from_slice(bytes).unwrap_err().to_string()
+    }
+
+    fn example_json() -> String {
+        serde_json::to_string(&example_dump()).unwrap()
+    }
+
+    #[test]
+    fn a_written_dump_reads_back() {
+        assert_eq!(
+            read_dump_from_slice(example_json().as_bytes()).unwrap(),
+            example_dump()
+        );
+        let pretty = serde_json::to_string_pretty(&example_dump()).unwrap();
+        assert_eq!(
+            read_dump_from_slice(pretty.as_bytes()).unwrap(),
+            example_dump()
+        );
+    }
+
+    #[test]
+    fn missing_and_unreadable_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.json");
+        let err = read_dump(&missing).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &ErrorKind::Io {
+                path: missing.clone()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot read dump {}: No such file or directory (os error 2)",
+                missing.display()
+            )
+        );
+        let err = read_dump(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("cannot read dump {}: ", dir.path().display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_files_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.json");
+        std::fs::write(&path, "").unwrap();
+        let err = read_dump(&path).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &ErrorKind::Dump {
+                path: Some(path.clone())
+            }
+        );
+        assert_eq!(err.to_string(), format!("dump {} is empty", path.display()));
+        assert_eq!(message(b" \n\t"), "dump is empty");
+    }
+
+    #[test]
+    fn text_that_is_not_json_says_so() {
+        assert_eq!(
+            message(b"leakscope report\n"),
+            "dump is not JSON: expected value at line 1 column 1"
+        );
+        assert_eq!(
+            message(b"{\"schema_version\": \"1.0\",,}"),
+            "dump is not JSON: key must be a string at line 1 column 26"
+        );
+        assert!(message(b"\xff\xfe{}").starts_with("dump is not JSON: "));
+    }
+
+    #[test]
+    fn every_truncation_says_truncated() {
+        let json = example_json();
+        // Every prefix is truncated JSON (or empty); none may panic or be mistaken for another
+        // problem. Stepping keeps the test quick in debug builds.
+        for end in (1..json.len()).step_by(7) {
+            let m = message(&json.as_bytes()[..end]);
+            assert!(
+                m.starts_with("dump is truncated: the JSON ends early at line 1, column"),
+                "{end}: {m}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_major_versions_are_refused_naming_both() {
+        let json =
+            example_json().replace("\"schema_version\":\"1.0\"", "\"schema_version\":\"2.3\"");
+        assert_eq!(
+            message(json.as_bytes()),
+            format!(
+                "dump has schema version 2.3, but this leakscope ({}) reads major version 1 \
+                 (it writes 1.0): use a leakscope that reads version 2.3",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
+        // A future major need not look like this one at all.
+        let alien = br#"{"schema_version": "7.0", "everything": ["different"]}"#;
+        assert!(message(alien).starts_with("dump has schema version 7.0, but"));
+        // A newer minor version reads, its unknown fields ignored.
+        let newer = example_json().replacen(
+            "\"schema_version\":\"1.0\"",
+            "\"schema_version\":\"1.9\",\"added_in_1_9\":{\"x\":[1,2]}",
+            1,
+        );
+        assert_eq!(
+            read_dump_from_slice(newer.as_bytes())
+                .unwrap()
+                .schema_version,
+            "1.9"
+        );
+    }
+
+    #[test]
+    fn bad_or_missing_versions_are_named() {
+        let json =
+            example_json().replace("\"schema_version\":\"1.0\"", "\"schema_version\":\"one\"");
+        assert_eq!(
+            message(json.as_bytes()),
+            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.0)"
+        );
+        assert_eq!(
+            message(br#"{"schema_version": 1}"#),
+            "dump has a schema_version that is not a string (1): not a leakscope dump"
+        );
+        assert_eq!(
+            message(br#"{"name": "something else"}"#),
+            "dump has no schema_version field: not a leakscope dump"
+        );
+        for not_an_object in [&b"[1, 2, 3]"[..], b"42", b"\"1.0\"", b"null"] {
+            assert_eq!(
+                message(not_an_object),
+                "dump is JSON but not an object: not a leakscope dump"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_shapes_name_the_problem_and_its_place() {
+        let json = example_json().replace("\"pid\":4242", "\"pid\":\"4242\"");
+        let m = message(json.as_bytes());
+        assert!(
+            m.starts_with("dump does not match the leakscope dump format: invalid type: string \"4242\", expected u32 at line 1"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn huge_numbers_are_errors_not_panics() {
+        let json = example_json();
+        let cases = [
+            // Past u64: serde_json reads it as a float, which a u64 field refuses.
+            (
+                "\"curr_bytes\":3400000",
+                "\"curr_bytes\":18446744073709551616",
+                "expected u64",
+            ),
+            (
+                "\"curr_bytes\":3400000",
+                "\"curr_bytes\":-1",
+                "expected u64",
+            ),
+            ("\"pid\":4242", "\"pid\":4294967296", "expected u32"),
+            ("\"max_frames\":25", "\"max_frames\":1e30", "expected usize"),
+        ];
+        for (from, to, words) in cases {
+            assert!(json.contains(from), "{from}");
+            let m = message(json.replacen(from, to, 1).as_bytes());
+            assert!(
+                m.starts_with("dump does not match the leakscope dump format: "),
+                "{m}"
+            );
+            assert!(m.contains(words), "{to}: {m}");
+        }
+        // A float beyond f64 is out of range for the parser itself.
+        let m = message(
+            json.replacen("\"clock_secs\":3600.0", "\"clock_secs\":1e400", 1)
+                .as_bytes(),
+        );
+        assert!(
+            m.starts_with("dump has a number out of range at line 1, column"),
+            "{m}"
+        );
+    }
+
+    /// serde_json skips unknown or mistyped values without recursion and stops recursive
+    /// parsing at 128 levels; whichever applies, deep nesting gives one clear line.
+    #[test]
+    fn deep_nesting_is_refused_clearly() {
+        let depth = 100_000;
+        let (open, close) = ("[".repeat(depth), "]".repeat(depth));
+        // Where the reader builds a value (the version), the recursion limit stops it.
+        let in_version = format!("{{\"schema_version\":{open}{close}}}");
+        let m = message(in_version.as_bytes());
+        assert!(
+            m.starts_with("dump is nested too deeply (over 128 levels) at line 1, column"),
+            "{m}"
+        );
+        // Where a typed field is expected, the first mismatch is the error.
+        let in_scopes = format!("{{\"schema_version\":\"1.0\",\"scopes\":{open}{close}}}");
+        let m = message(in_scopes.as_bytes());
+        assert!(
+            m.starts_with("dump does not match the leakscope dump format: invalid type: sequence"),
+            "{m}"
+        );
+        // In an unknown field of a newer minor version it is skipped, whatever its depth.
+        let mut json = serde_json::to_string(&example_dump()).unwrap();
+        json.insert_str(1, &format!("\"added_later\":{open}{close},"));
+        assert_eq!(
+            read_dump_from_slice(json.as_bytes()).unwrap(),
+            example_dump()
+        );
+        // Unclosed, it is simply truncated.
+        let m = message(format!("{{\"schema_version\":\"1.0\",\"scopes\":{open}").as_bytes());
+        assert!(m.starts_with("dump is truncated: "), "{m}");
+        // At the top level it is not a dump.
+        let m = message(format!("{open}{close}").as_bytes());
+        assert_eq!(m, "dump is JSON but not an object: not a leakscope dump");
+    }
+
+    #[test]
+    fn oversized_input_is_refused_before_parsing() {
+        // A sparse file: the size check must come before any read.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.json");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_len(MAX_DUMP_BYTES + 1).unwrap();
+        let err = read_dump(&path).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "dump {} is larger than the 1073741824 bytes a dump may be: not a leakscope dump",
+                path.display()
+            )
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn endless_special_files_are_bounded() {
+        // /dev/zero reports length 0 and never ends: the bounded read stops it (at a small
+        // limit here, the same code path as the real one).
+        let err = read_dump_limited(Path::new("/dev/zero"), 4096).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "dump /dev/zero is larger than the 4096 bytes a dump may be: not a leakscope dump"
+        );
+    }
+
+    #[test]
+    fn many_entries_parse_without_trouble() {
+        let mut dump = example_dump();
+        let s = dump.scopes[0].history[0].clone();
+        dump.scopes[0].history = vec![s; 200_000];
+        let json = serde_json::to_vec(&dump).unwrap();
+        assert_eq!(
+            read_dump_from_slice(&json).unwrap().scopes[0].history.len(),
+            200_000
+        );
+    }
+}

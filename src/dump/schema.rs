@@ -1,0 +1,256 @@
+//! The dump's serde types: the one place that says what a leakscope dump file contains.
+//!
+//! Kept apart from the writer and the reader (as ripgrep keeps its JSON message types apart from
+//! its printer) so the format can be read in one screen and documented field by field in
+//! `docs/dump-format.md`, whose example a test parses.
+//!
+//! # Versioning
+//!
+//! `schema_version` is `"MAJOR.MINOR"`. A minor version only adds fields, each optional or with
+//! a default, so a reader of 1.0 reads a 1.7 dump (ignoring what it does not know) and a reader
+//! of 1.7 reads a 1.0 dump (filling in defaults). Anything else (a renamed, removed or
+//! re-typed field, a changed unit) is a new major version, and readers refuse majors they do not
+//! know with a message naming both versions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::leak::{CallSite, Leak, LeakStatus};
+use crate::snapshot::{ProcessSnapshot, Snapshot};
+
+/// The major schema version this build writes and reads.
+pub const SCHEMA_MAJOR: u32 = 1;
+/// The minor schema version this build writes.
+pub const SCHEMA_MINOR: u32 = 0;
+/// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+/// One leakscope dump: everything the CLI renders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Dump {
+    /// `"MAJOR.MINOR"`; see the module docs for what each part promises.
+    pub schema_version: String,
+    /// Wall-clock time the dump was written, in seconds since the Unix epoch.
+    pub written_at_unix: f64,
+    /// The collector clock when the dump was written: seconds since the collector started, the
+    /// clock of every `t` in this file. A snapshot's wall-clock time is
+    /// `written_at_unix - (clock_secs - t)`.
+    pub clock_secs: f64,
+    /// The process that wrote it.
+    pub process: ProcessInfo,
+    /// The configuration it ran with.
+    pub config: Config,
+    /// Every tracked scope, in name order.
+    pub scopes: Vec<ScopeDump>,
+    /// Process-wide snapshots (RSS against tracked bytes), oldest first.
+    pub process_history: Vec<ProcessSnapshot>,
+    /// Open and resolved leaks; each says which in its `status`.
+    pub leaks: Vec<Leak>,
+    /// The sampled call sites holding the most live memory, largest first, frames resolved.
+    pub top_call_sites: Vec<CallSite>,
+    /// The tracker's own figures.
+    pub tracker: TrackerStats,
+}
+
+impl Dump {
+    /// An empty dump of the current schema version; the collector fills in scopes, history,
+    /// leaks and call sites.
+    pub fn new(
+        written_at_unix: f64,
+        clock_secs: f64,
+        process: ProcessInfo,
+        config: Config,
+    ) -> Self {
+        Dump {
+            schema_version: SCHEMA_VERSION.to_owned(),
+            written_at_unix,
+            clock_secs,
+            process,
+            config,
+            scopes: Vec::new(),
+            process_history: Vec::new(),
+            leaks: Vec::new(),
+            top_call_sites: Vec::new(),
+            tracker: TrackerStats::default(),
+        }
+    }
+
+    /// The leaks still open.
+    pub fn open_leaks(&self) -> impl Iterator<Item = &Leak> {
+        self.leaks.iter().filter(|l| l.status == LeakStatus::Open)
+    }
+
+    /// The leaks that were resolved.
+    pub fn resolved_leaks(&self) -> impl Iterator<Item = &Leak> {
+        self.leaks
+            .iter()
+            .filter(|l| l.status == LeakStatus::Resolved)
+    }
+
+    /// The scope called `name`.
+    pub fn scope(&self, name: &str) -> Option<&ScopeDump> {
+        self.scopes.iter().find(|s| s.name == name)
+    }
+}
+
+/// The process that wrote a dump.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Path of the executable (lossy UTF-8), if known.
+    pub executable: Option<String>,
+    /// When the process started, in seconds since the Unix epoch, if known.
+    pub start_time_unix: Option<f64>,
+    /// Resident set size in bytes when the dump was written, if known.
+    pub rss_bytes: Option<u64>,
+    /// The cgroup's memory limit in bytes, if there is one.
+    pub cgroup_limit_bytes: Option<u64>,
+}
+
+impl ProcessInfo {
+    /// A description of process `pid` with nothing else known.
+    pub fn new(pid: u32) -> Self {
+        ProcessInfo {
+            pid,
+            ..ProcessInfo::default()
+        }
+    }
+}
+
+/// One scope: its totals when the dump was written and its history.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ScopeDump {
+    /// The scope's name (`unscoped` for memory allocated outside every scope).
+    pub name: String,
+    /// Live bytes (requested sizes).
+    pub curr_bytes: u64,
+    /// Live blocks.
+    pub curr_blocks: u64,
+    /// Allocations charged to the scope since the start.
+    pub total_allocs: u64,
+    /// Frees charged to the scope since the start.
+    pub total_frees: u64,
+    /// Bytes allocated since the start.
+    pub total_bytes_allocated: u64,
+    /// Bytes freed since the start.
+    pub total_bytes_freed: u64,
+    /// The most live bytes the collector has seen.
+    pub max_bytes: u64,
+    /// The entry-count gauge, if the program sets one.
+    pub entries: Option<u64>,
+    /// The configured budget in bytes, if any.
+    pub budget_bytes: Option<u64>,
+    /// The merged history, oldest first: coarse points (each standing for 100 or 10 intervals:
+    /// interval counters summed, state as at the run's last interval) then recent snapshots.
+    pub history: Vec<Snapshot>,
+}
+
+impl ScopeDump {
+    /// A scope called `name` with zero totals and no history.
+    pub fn new(name: impl Into<String>) -> Self {
+        ScopeDump {
+            name: name.into(),
+            ..ScopeDump::default()
+        }
+    }
+
+    /// The least-squares slope of `curr_bytes` over the history's last `window_secs` seconds,
+    /// in bytes per minute: the dashboard's growth rate. `None` with fewer than two points in
+    /// the window, or none of them apart in time.
+    pub fn growth_bytes_per_minute(&self, window_secs: f64) -> Option<f64> {
+        let last_t = self.history.last()?.t;
+        let recent: Vec<(f64, f64)> = self
+            .history
+            .iter()
+            .rev()
+            .take_while(|s| s.t >= last_t - window_secs)
+            .map(|s| (s.t, s.curr_bytes as f64))
+            .collect();
+        if recent.len() < 2 {
+            return None;
+        }
+        let n = recent.len() as f64;
+        let mean_t = recent.iter().map(|p| p.0).sum::<f64>() / n;
+        let mean_y = recent.iter().map(|p| p.1).sum::<f64>() / n;
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (t, y) in &recent {
+            sxy += (t - mean_t) * (y - mean_y);
+            sxx += (t - mean_t) * (t - mean_t);
+        }
+        let slope = sxy / sxx * 60.0;
+        slope.is_finite().then_some(slope)
+    }
+}
+
+/// The tracker's own figures: what leakscope costs and whether it kept up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TrackerStats {
+    /// leakscope's own live bytes (collector tables, history, symbol cache).
+    pub self_bytes: u64,
+    /// Allocations sampled with a stack trace.
+    pub samples_taken: u64,
+    /// Samples lost because the channel was full (their blocks are simply not sampled).
+    pub samples_dropped: u64,
+    /// Times a thread found the channel full and kept its counters for a later try.
+    pub channel_full_retries: u64,
+    /// Dumps written successfully, this one included.
+    pub dumps_written: u64,
+    /// Dump writes that failed.
+    pub dump_errors: u64,
+}
+
+/// Splits `"MAJOR.MINOR"`.
+pub(crate) fn parse_version(version: &str) -> Option<(u32, u32)> {
+    let (major, minor) = version.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) {
+        return None;
+    }
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_constants_agree() {
+        assert_eq!(
+            parse_version(SCHEMA_VERSION),
+            Some((SCHEMA_MAJOR, SCHEMA_MINOR))
+        );
+    }
+
+    #[test]
+    fn versions_parse_strictly() {
+        assert_eq!(parse_version("1.0"), Some((1, 0)));
+        assert_eq!(parse_version("12.34"), Some((12, 34)));
+        for bad in [
+            "1",
+            "1.",
+            ".1",
+            "1.0.0",
+            "v1.0",
+            "1.x",
+            "+1.0",
+            " 1.0",
+            "99999999999.0",
+        ] {
+            assert_eq!(parse_version(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn open_and_resolved_leaks_are_told_apart() {
+        let dump = crate::dump::fixtures::example_dump();
+        assert_eq!(dump.open_leaks().count(), 1);
+        assert_eq!(dump.resolved_leaks().count(), 1);
+        assert_eq!(dump.scope("users_cache").unwrap().curr_bytes, 3_400_000);
+        assert!(dump.scope("nope").is_none());
+    }
+}
