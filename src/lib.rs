@@ -4,11 +4,18 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod config;
+mod detect;
 mod error;
 mod leak;
 mod snapshot;
 
 pub use config::Config;
+#[doc(hidden)]
+pub use detect::scenarios;
+pub use detect::{
+    analyze_process, analyze_series, replay_process, replay_series, required_history_secs, Finding,
+    LeakEvent, LeakTracker, PROCESS_SCOPE,
+};
 pub use error::{Error, ErrorKind};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
