@@ -7,6 +7,7 @@ mod alloc;
 mod batch;
 mod collector;
 mod config;
+mod detect;
 pub mod dump;
 mod error;
 mod leak;
@@ -21,6 +22,12 @@ pub use alloc::{Alloc, MARK_LEN};
 pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};
 pub use collector::clock::{Clock, SystemClock};
 pub use config::{Config, ConfigBuilder};
+#[doc(hidden)]
+pub use detect::scenarios;
+pub use detect::{
+    analyze_process, analyze_series, replay_process, replay_series, required_history_secs, Finding,
+    LeakEvent, LeakTracker, PROCESS_SCOPE,
+};
 pub use error::{Error, ErrorKind};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,

@@ -1,0 +1,179 @@
+//! Cache bloat (SPEC 11 rule 5): bytes per entry rise, or bytes grow while the entries do not.
+//!
+//! Needs the scope's entry-count gauge. Over the floor series, the baseline is the
+//! `baseline_calculation_minutes` before the detection window (a trailing baseline, not the first
+//! snapshots ever). Two triggers:
+//! - bytes per entry rise significantly over the window (Mann–Kendall Z > 3.09) to ≥ 1.5× the
+//!   baseline's median, and the bytes beyond the baseline's bytes per entry reach the smallest
+//!   spike of the Scale table (a tiny scope doubling its entry size is not worth a report);
+//! - the unexplained bytes, bytes − (a + b·entries) with a Theil–Sen fit over the baseline
+//!   (proportional when the baseline's entry count hardly varies), rise significantly and by
+//!   ≥ max(0.16 · G, 10% of the scope) — SPEC's max(16 MB, 10%) at the default G.
+
+use super::gradual::Z_CRITICAL;
+use super::recommend::{fmt_bytes, fmt_rate};
+use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding, Point};
+use crate::leak::{LeakSeverity, LeakType};
+
+/// Bytes per entry must reach this multiple of the baseline.
+const RATIO_MIN: f64 = 1.5;
+/// The unexplained growth must also reach this share of the scope.
+const SCOPE_SHARE: f64 = 0.10;
+/// Below this relative spread of the baseline's entry counts, a fitted slope is noise: use the
+/// proportional model bytes = entries × baseline bytes per entry.
+const MIN_ENTRY_SPREAD: f64 = 0.05;
+/// Floor points needed in the baseline and in the window.
+const MIN_BASE_POINTS: usize = 5;
+const MIN_WINDOW_POINTS: usize = 8;
+/// Points whose median gives the level now.
+const LEVEL_POINTS: usize = 3;
+
+pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+    let k = &ctx.k;
+    ctx.series.last()?.entries?;
+    let start = ctx.t_end - k.window;
+    let pts: Vec<Point> = ctx
+        .floor(k.window + k.baseline)
+        .into_iter()
+        .filter(|p| p.entries.is_some_and(|e| e > 0.0))
+        .collect();
+    let split = pts.partition_point(|p| p.t <= start);
+    let (base, win) = pts.split_at(split);
+    if base.len() < MIN_BASE_POINTS || win.len() < MIN_WINDOW_POINTS {
+        return None;
+    }
+    let entries = |p: &Point| p.entries.unwrap_or(1.0);
+    let bpe = |p: &Point| p.bytes / entries(p);
+    let base_bpe: Vec<f64> = base.iter().map(bpe).collect();
+    let win_bpe: Vec<f64> = win.iter().map(bpe).collect();
+    let bpe_base = stats::median(&base_bpe)?;
+    let bpe_now = stats::median(&win_bpe[win_bpe.len() - LEVEL_POINTS..])?;
+    let bpe_ratio = bpe_now / bpe_base;
+    let bpe_mk = stats::mann_kendall(&win_bpe)?;
+    let last = win[win.len() - 1];
+    let excess = last.bytes - entries(&last) * bpe_base;
+    let by_entry_size =
+        bpe_mk.z > Z_CRITICAL && bpe_ratio >= RATIO_MIN && excess >= k.spike_min_bytes;
+
+    // bytes = a + b·entries over the baseline.
+    let base_e: Vec<f64> = base.iter().map(entries).collect();
+    let base_b: Vec<f64> = base.iter().map(|p| p.bytes).collect();
+    let e_med = stats::median(&base_e)?;
+    let e_spread = (base_e.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - base_e.iter().copied().fold(f64::INFINITY, f64::min))
+        / e_med.max(1.0);
+    let fit = if e_spread >= MIN_ENTRY_SPREAD {
+        stats::theil_sen(&base_e, &base_b).filter(|f| f.slope >= 0.0)
+    } else {
+        None
+    }
+    .unwrap_or(stats::LinearFit {
+        slope: bpe_base,
+        intercept: 0.0,
+    });
+    let resid = |p: &Point| p.bytes - fit.at(entries(p));
+    let base_r: Vec<f64> = base.iter().map(resid).collect();
+    let win_r: Vec<f64> = win.iter().map(resid).collect();
+    let resid_rise = stats::median(&win_r[win_r.len() - LEVEL_POINTS..])? - stats::median(&base_r)?;
+    let resid_mk = stats::mann_kendall(&win_r)?;
+    let resid_gate = k.bloat_floor_bytes.max(SCOPE_SHARE * last.bytes);
+    let unexplained = resid_mk.z > Z_CRITICAL && resid_rise >= resid_gate;
+    if !(by_entry_size || unexplained) {
+        return None;
+    }
+
+    let t: Vec<f64> = win.iter().map(|p| p.t).collect();
+    let bytes: Vec<f64> = win.iter().map(|p| p.bytes).collect();
+    let growth = fit_growth(&t, &bytes, ctx.t_end)?;
+    let ttb = time_to_budget(&growth, ctx.current_bytes() as f64, ctx.budget);
+    let entries_tau = stats::mann_kendall(&win.iter().map(entries).collect::<Vec<_>>())?.tau;
+    let base_bytes = stats::median(&base_b)?;
+    let mut f = ctx.finding(LeakType::CacheBloat, [start.max(ctx.times[0]), ctx.t_end]);
+    let mut severity = k.severity(growth.rate_per_min.max(0.0), None);
+    if bpe_ratio >= 2.0 {
+        severity = severity.max(LeakSeverity::Medium);
+    }
+    f.severity = k.with_budget(severity, ttb);
+    let (decider, z) = if by_entry_size {
+        ("bytes_per_entry_z", bpe_mk.z)
+    } else {
+        ("residual_z", resid_mk.z)
+    };
+    f.confidence = if by_entry_size {
+        bpe_mk.tau
+    } else {
+        resid_mk.tau
+    }
+    .clamp(0.0, 1.0);
+    f.baseline_bytes = to_bytes(base_bytes);
+    f.growth_bytes = to_delta(last.bytes - base_bytes);
+    f.rate_bytes_per_min = growth.rate_per_min;
+    f.model = growth.model;
+    f.time_to_budget_secs = ttb;
+    f.statistics = vec![
+        stat(decider, z),
+        stat("bytes_per_entry_baseline", bpe_base),
+        stat("bytes_per_entry_now", bpe_now),
+        stat("bytes_per_entry_ratio", bpe_ratio),
+        stat("residual_growth_bytes", resid_rise),
+        stat("entries_tau", entries_tau),
+    ];
+    f.summary = format!(
+        "{}: bytes per entry {} → {} ({:.1}x), {} unexplained by the entry count, growing {}",
+        ctx.name,
+        fmt_bytes(bpe_base),
+        fmt_bytes(bpe_now),
+        bpe_ratio,
+        fmt_bytes(resid_rise),
+        fmt_rate(growth.rate_per_min)
+    );
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
+    use crate::detect::testutil::findings_at;
+    use crate::leak::LeakType;
+
+    fn bloat(s: &Scenario, interval: f64, minute: f64) -> Option<crate::Finding> {
+        findings_at(s, &corpus_config(interval), minute)
+            .into_iter()
+            .find(|f| f.leak_type == LeakType::CacheBloat)
+    }
+
+    #[test]
+    fn bytes_per_entry_rising_with_entries_flat_is_bloat() {
+        // Entries flat, bytes +1 MB/min from minute 60.
+        let s = Scenario::new(Kind::BloatPerEntry, 30.0, 1, 0);
+        let f = bloat(&s, 30.0, 120.0).unwrap();
+        let before = f.statistic("bytes_per_entry_baseline").unwrap();
+        let now = f.statistic("bytes_per_entry_now").unwrap();
+        assert!((before - 4096.0).abs() < 0.05 * 4096.0, "{before}");
+        assert!(now > before * 1.2, "{now}");
+        assert!(f.statistic("entries_tau").unwrap().abs() < 0.5);
+        assert!(f.summary.contains("bytes per entry"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_warming_cache_with_its_entries_is_not_bloat() {
+        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 0);
+        for m in [60.0, 100.0, 200.0] {
+            assert!(bloat(&s, 30.0, m).is_none(), "minute {m}");
+        }
+    }
+
+    #[test]
+    fn lru_churn_with_entries_is_not_bloat() {
+        let s = Scenario::new(Kind::LruChurn, 10.0, 2, 1);
+        for m in [100.0, 200.0] {
+            assert!(bloat(&s, 10.0, m).is_none(), "minute {m}");
+        }
+    }
+
+    #[test]
+    fn no_gauge_no_bloat() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        assert!(bloat(&s, 30.0, 120.0).is_none());
+    }
+}

@@ -1,0 +1,174 @@
+//! Fragmentation (SPEC 11 rule 6): process RSS rises while the tracked live bytes stay flat.
+//!
+//! Process-wide, over the detection window: the gap g = RSS − tracked live bytes (leakscope's own
+//! included), bucketed to its floor like a scope's bytes. It fires when g rises significantly
+//! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of RSS) per two detection windows (SPEC's
+//! max(64 MB, 10% of RSS) per hour at the defaults), while tracked bytes are flat
+//! (|Kendall τ| < 0.2) and RSS ≥ 1.5 × tracked. Snapshots without an RSS reading are skipped.
+
+use super::gradual::Z_CRITICAL;
+use super::recommend::{fmt_bytes, fmt_rate};
+use super::series::{self, Pick};
+use super::{
+    fit_growth, new_finding, raise, stat, stats, time_to_budget, to_bytes, to_delta, Finding,
+    Knobs, PROCESS_SCOPE,
+};
+use crate::config::Config;
+use crate::leak::LeakType;
+use crate::snapshot::ProcessSnapshot;
+
+/// Tracked bytes count as flat below this |τ|.
+const TRACKED_TAU_MAX: f64 = 0.2;
+/// RSS must be at least this multiple of tracked bytes.
+const RSS_RATIO_MIN: f64 = 1.5;
+/// The gap must grow by this share of RSS per horizon, if that is more than the floor.
+const RSS_SHARE: f64 = 0.10;
+/// An RSS three times the tracked bytes raises the severity a level.
+const RSS_RATIO_SEVERE: f64 = 3.0;
+const MIN_POINTS: usize = 8;
+
+pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Finding> {
+    let with_rss: Vec<(f64, f64, f64)> = series
+        .iter()
+        .filter_map(|s| s.rss_bytes.map(|r| (s.t, r as f64, s.tracked_bytes as f64)))
+        .collect();
+    let times: Vec<f64> = with_rss.iter().map(|p| p.0).collect();
+    let dt = series::cadence(&times)?;
+    let &(t_end, rss_now, tracked_now) = with_rss.last()?;
+    let k = Knobs::new(config, dt);
+    if !(k.window > 0.0 && t_end - times[0] + dt >= k.window * (1.0 - 1e-9)) {
+        return None;
+    }
+    let gap = |i: usize| with_rss[i].1 - with_rss[i].2;
+    let picks = series::bucket_picks(
+        &times,
+        gap,
+        t_end - k.window,
+        t_end,
+        k.floor_bucket,
+        Pick::Min,
+    );
+    if picks.len() < MIN_POINTS {
+        return None;
+    }
+    let t: Vec<f64> = picks.iter().map(|&i| with_rss[i].0).collect();
+    let g: Vec<f64> = picks.iter().map(|&i| gap(i)).collect();
+    let tracked: Vec<f64> = picks.iter().map(|&i| with_rss[i].2).collect();
+    let gap_mk = stats::mann_kendall(&g)?;
+    let tracked_mk = stats::mann_kendall(&tracked)?;
+    let growth = fit_growth(&t, &g, t_end)?;
+    let per_horizon = growth.linear.slope * k.frag_horizon / 60.0;
+    let needed = k.frag_floor_bytes.max(RSS_SHARE * rss_now);
+    let ratio = rss_now / tracked_now.max(1.0);
+    if !(gap_mk.z > Z_CRITICAL
+        && tracked_mk.tau.abs() < TRACKED_TAU_MAX
+        && per_horizon >= needed
+        && ratio >= RSS_RATIO_MIN)
+    {
+        return None;
+    }
+    let budget = config.budget(PROCESS_SCOPE);
+    // The projection is for RSS: the gap grows on top of flat tracked bytes.
+    let mut rss_growth = growth;
+    rss_growth.now_bytes += tracked_now;
+    rss_growth.linear.intercept += tracked_now;
+    let ttb = time_to_budget(&rss_growth, rss_now, budget);
+    let mut f = new_finding(
+        PROCESS_SCOPE,
+        LeakType::Fragmentation,
+        t_end,
+        [t[0], t_end],
+        to_bytes(rss_now),
+        budget,
+    );
+    let mut severity = k.severity(growth.rate_per_min, None);
+    if ratio >= RSS_RATIO_SEVERE {
+        severity = raise(severity);
+    }
+    f.severity = k.with_budget(severity, ttb);
+    f.confidence = gap_mk.tau.clamp(0.0, 1.0);
+    let x_start = (t[0] - t_end) / 60.0;
+    f.baseline_bytes = to_bytes(growth.linear.at(x_start));
+    f.growth_bytes = to_delta(growth.linear.intercept - growth.linear.at(x_start));
+    f.rate_bytes_per_min = growth.rate_per_min;
+    f.model = growth.model;
+    f.time_to_budget_secs = ttb;
+    f.statistics = vec![
+        stat("gap_mann_kendall_z", gap_mk.z),
+        stat("tracked_tau", tracked_mk.tau),
+        stat("gap_growth_per_horizon_bytes", per_horizon),
+        stat("rss_to_tracked", ratio),
+        stat("tracked_bytes", tracked_now),
+        stat("rss_bytes", rss_now),
+    ];
+    f.summary = format!(
+        "RSS - tracked bytes grows {} while tracked bytes stay flat at {}; RSS {} is {:.1}x tracked",
+        fmt_rate(growth.rate_per_min),
+        fmt_bytes(tracked_now),
+        fmt_bytes(rss_now),
+        ratio
+    );
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
+    use crate::detect::{analyze_process, PROCESS_SCOPE};
+    use crate::leak::LeakType;
+    use crate::snapshot::ProcessSnapshot;
+
+    fn upto(s: &Scenario, minute: f64) -> &[ProcessSnapshot] {
+        let n = s.process.partition_point(|p| p.t <= minute * 60.0);
+        &s.process[..n]
+    }
+
+    #[test]
+    fn rss_rising_with_tracked_flat_is_fragmentation() {
+        let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = analyze_process(upto(&s, 120.0), &config).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].leak_type, LeakType::Fragmentation);
+        assert_eq!(f[0].scope, PROCESS_SCOPE);
+        // The generator grows RSS 3 MB/min.
+        let rate = f[0].rate_bytes_per_min / 1e6;
+        assert!((rate - 3.0).abs() < 0.5, "{rate}");
+        assert!(f[0].statistic("rss_to_tracked").unwrap() >= 1.5);
+    }
+
+    #[test]
+    fn before_the_rise_nothing() {
+        let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(analyze_process(upto(&s, 59.0), &config).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rss_following_tracked_bytes_is_not_fragmentation() {
+        // Tracked bytes leak 5 MB/min and RSS follows: a leak, but not fragmentation.
+        let process: Vec<ProcessSnapshot> = (0..240)
+            .map(|i| {
+                let tracked = 100e6 + 5e6 * i as f64 / 2.0;
+                ProcessSnapshot::new(
+                    i as f64 * 30.0,
+                    Some((tracked * 1.6) as u64),
+                    tracked as u64,
+                    1,
+                )
+            })
+            .collect();
+        let config = corpus_config(30.0);
+        assert!(analyze_process(&process, &config).unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_rss_no_finding() {
+        let process: Vec<ProcessSnapshot> = (0..240)
+            .map(|i| ProcessSnapshot::new(i as f64 * 30.0, None, 100, 1))
+            .collect();
+        assert!(analyze_process(&process, &corpus_config(30.0))
+            .unwrap()
+            .is_empty());
+    }
+}

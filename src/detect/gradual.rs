@@ -1,0 +1,193 @@
+//! Gradual growth (SPEC 11 rule 1): a steady rise of the floor series over the detection window.
+//!
+//! Method: Mann–Kendall on the floor series (one-sided p < 0.001, i.e. Z > 3.09, and Kendall's
+//! τ ≥ 0.5), a Theil–Sen slope for the magnitude gate (growth over the window ≥
+//! `memory_growth_threshold_mb` or slope ≥ `growth_rate_threshold_mb_per_min`), the plateau
+//! rule (the most recent third of the window still grows at ≥ half the window's slope, so a
+//! cache that filled up and flattened is not a leak; with a two-standard-error allowance, since
+//! a third of a window is few points), and the block count rising too (bytes
+//! alone rising can be a few blocks being resized). Only full windows are judged: a scope
+//! younger than the window may still be warming up.
+
+use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
+use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding};
+use crate::leak::LeakType;
+
+/// One-sided p < 0.001.
+pub(crate) const Z_CRITICAL: f64 = 3.09;
+/// Kendall's τ a trend must reach: at least three quarters of ordered pairs rise.
+pub(crate) const TAU_MIN: f64 = 0.5;
+/// The block count must rise at one-sided p < 0.05: a weaker bar, because it only has to rule
+/// out bytes rising with blocks flat.
+const BLOCKS_Z: f64 = 1.645;
+/// The recent third must grow at least this fraction of the window's slope (no plateau).
+const RECENT_SLOPE_MIN: f64 = 0.5;
+/// Standard errors of the recent slope that a plateau must be below half the window's slope by.
+const PLATEAU_SE: f64 = 2.0;
+/// Fewer floor points than this cannot reach Z > 3.09 anyway.
+const MIN_POINTS: usize = 8;
+
+pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+    let k = &ctx.k;
+    if !ctx.covers(k.window) {
+        return None;
+    }
+    let floor = ctx.floor(k.window);
+    if floor.len() < MIN_POINTS {
+        return None;
+    }
+    let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
+    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    let mk = stats::mann_kendall(&bytes)?;
+    if !(mk.z > Z_CRITICAL && mk.tau >= TAU_MIN) {
+        return None;
+    }
+    let growth = fit_growth(&t, &bytes, ctx.t_end)?;
+    let slope = growth.linear.slope;
+    let window_min = k.window / 60.0;
+    if !(slope * window_min >= k.growth_bytes || slope >= k.rate_per_min) {
+        return None;
+    }
+    // The plateau rule, on the points of the most recent third of the window.
+    let recent_from = ctx.t_end - k.window / 3.0;
+    let first_recent = t.partition_point(|&x| x <= recent_from);
+    let recent_x: Vec<f64> = t[first_recent..].iter().map(|x| x / 60.0).collect();
+    let recent_y = &bytes[first_recent..];
+    let recent = stats::theil_sen(&recent_x, recent_y)?;
+    let recent_ratio = recent.slope / slope;
+    // A third of the window holds few floor points, so a slow leak under noise often shows a
+    // low recent slope by chance. Call it a plateau only when the recent slope is below half
+    // the window's by more than two standard errors (the least-squares formula with the robust
+    // spread of the recent residuals).
+    let resid: Vec<f64> = recent_x
+        .iter()
+        .zip(recent_y)
+        .map(|(&x, &y)| y - recent.at(x))
+        .collect();
+    let x_mean = stats::mean(&recent_x)?;
+    let sxx: f64 = recent_x.iter().map(|x| (x - x_mean) * (x - x_mean)).sum();
+    let se = stats::robust_sigma(&resid)? / sxx.sqrt().max(f64::MIN_POSITIVE);
+    if !(recent.slope + PLATEAU_SE * se >= RECENT_SLOPE_MIN * slope) {
+        return None;
+    }
+    let mut statistics = vec![
+        stat("mann_kendall_z", mk.z),
+        stat("kendall_tau", mk.tau),
+        stat("theil_sen_slope_bytes_per_min", slope),
+        stat("recent_slope_ratio", recent_ratio),
+    ];
+    let blocks: Vec<f64> = floor.iter().map(|p| p.blocks).collect();
+    // A scope fed from outside (`record`) has no block count; only a reported one must rise.
+    if blocks.iter().any(|&b| b > 0.0) {
+        let blocks_z = stats::mann_kendall(&blocks)?.z;
+        if !(blocks_z > BLOCKS_Z) {
+            return None;
+        }
+        statistics.push(stat("blocks_mann_kendall_z", blocks_z));
+    }
+
+    let start = t[0];
+    let x_start = (start - ctx.t_end) / 60.0;
+    let baseline = growth.linear.at(x_start);
+    let grown = growth.linear.intercept - baseline;
+    let current = ctx.current_bytes();
+    let ttb = time_to_budget(&growth, current as f64, ctx.budget);
+    let mut f = ctx.finding(LeakType::GradualGrowth, [start, ctx.t_end]);
+    f.severity = k.severity(growth.rate_per_min, ttb);
+    f.confidence = mk.tau.clamp(0.0, 1.0);
+    f.baseline_bytes = to_bytes(baseline);
+    f.growth_bytes = to_delta(grown);
+    f.rate_bytes_per_min = growth.rate_per_min;
+    f.model = growth.model;
+    f.time_to_budget_secs = ttb;
+    f.statistics = statistics;
+    f.summary = format!(
+        "{}: floor rose {} over {} ({}, Mann-Kendall Z = {:.1}, tau = {:.2})",
+        ctx.name,
+        fmt_bytes(grown),
+        fmt_minutes(ctx.t_end - start),
+        fmt_rate(growth.rate_per_min),
+        mk.z,
+        mk.tau
+    );
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
+    use crate::detect::testutil::{findings_at, types_at};
+    use crate::leak::{GrowthModel, LeakSeverity, LeakType};
+
+    #[test]
+    fn linear_leak_is_gradual_growth_with_its_rate() {
+        // 5 MB/min from minute 60; at minute 100 the window is all leak.
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = findings_at(&s, &config, 100.0);
+        let g = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::GradualGrowth)
+            .unwrap();
+        let rate_mb = g.rate_bytes_per_min / 1e6;
+        assert!((rate_mb - 5.0).abs() < 0.25, "rate {rate_mb}");
+        assert_eq!(g.model, GrowthModel::Linear);
+        // 5 MB/min is the rate threshold: Medium from it on, Low just below, without a budget.
+        let expected = if g.rate_bytes_per_min >= 5e6 {
+            LeakSeverity::Medium
+        } else {
+            LeakSeverity::Low
+        };
+        assert_eq!(g.severity, expected);
+        assert!(g.confidence >= 0.9, "{}", g.confidence);
+        assert_eq!(g.statistics[0].name, "mann_kendall_z");
+        assert!(g.statistics[0].value > 3.09);
+        assert!(g.summary.contains("5.0 MB/min"), "{}", g.summary);
+    }
+
+    #[test]
+    fn half_a_megabyte_a_minute_passes_the_growth_gate_not_the_rate_gate() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 0.5 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(types_at(&s, &config, 100.0).contains(&LeakType::GradualGrowth));
+        // The same leak under the default 100 MB gate is too small to report in 30 minutes.
+        let mut strict = config.clone();
+        strict.memory_growth_threshold_mb = 100.0;
+        assert!(!types_at(&s, &strict, 100.0).contains(&LeakType::GradualGrowth));
+    }
+
+    #[test]
+    fn warmed_up_cache_is_not_growth() {
+        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 1);
+        let config = corpus_config(30.0);
+        for minute in [30.0, 45.0, 90.0, 200.0] {
+            assert!(types_at(&s, &config, minute).is_empty(), "minute {minute}");
+        }
+    }
+
+    #[test]
+    fn budget_close_makes_it_critical_and_projects_the_time() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        let mut config = corpus_config(30.0);
+        let now = s.bytes_at(100.0);
+        // 100 MB of headroom at 5 MB/min: 20 minutes, well under an hour.
+        config
+            .budgets
+            .insert(s.name.clone(), now as u64 + 100_000_000);
+        let f = findings_at(&s, &config, 100.0);
+        let g = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::GradualGrowth)
+            .unwrap();
+        assert_eq!(g.severity, LeakSeverity::Critical);
+        let ttb = g.time_to_budget_secs.unwrap() / 60.0;
+        assert!((ttb - 20.0).abs() < 3.0, "ttb {ttb} min");
+    }
+
+    #[test]
+    fn bytes_rising_with_blocks_flat_is_not_gradual_growth() {
+        let s = Scenario::new(Kind::BloatPerEntry, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 150.0).contains(&LeakType::GradualGrowth));
+    }
+}

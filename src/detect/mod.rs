@@ -1,0 +1,728 @@
+//! Leak detection: pure functions from a scope's snapshot series to findings, and the lifecycle
+//! that turns findings into leaks.
+//!
+//! This module owns SPEC sections 7 and 11. Each detector is one file over a prepared series:
+//! [`gradual`] (Theil–Sen and Mann–Kendall over the floor series), [`rapid`] (Page's CUSUM on
+//! standardised increments), [`sustained`] (a percentile with hysteresis), [`periodic`] (MAD
+//! spikes, interval CV and autocorrelation), [`bloat`] (bytes per entry and the bytes-vs-entries
+//! residual) and [`fragmentation`] (RSS minus tracked bytes). [`legacy`] holds the replaced
+//! system's plain threshold rules for `statistical_analysis = false`. The shared maths is in
+//! [`stats`], bucketing in [`series`], the lifecycle in [`lifecycle`], the advice in
+//! [`recommend`].
+//!
+//! **Invariant:** nothing here reads a clock, does I/O or panics on odd input. Time is the
+//! snapshots' `t`; a malformed series is an [`ErrorKind::InvalidInput`] error.
+//!
+//! # Scale
+//! Every time constant derives from the configured windows and the series' own cadence (SPEC
+//! 11 "Scale"), so a demo configured in seconds behaves like production configured in minutes:
+//!
+//! | constant | derivation | at the defaults |
+//! |---|---|---|
+//! | floor bucket | detection window / 30, at least one interval | 1 min |
+//! | rapid-growth bucket | rapid window / 10, at least one interval | 30 s |
+//! | periodic span / bucket | max(detection, baseline window); span / 240 | 60 min / 15 s |
+//! | rapid-growth magnitude floor | max(G · rapid/detection window, ½ · R · rapid window) | 16.7 MB |
+//! | smallest spike | G / 20 | 5 MB |
+//! | bloat residual floor | 0.16 · G (SPEC's 16 MB at G = 100 MB) | 16 MB |
+//! | fragmentation gap rate | 0.64 · G per 2 detection windows (SPEC's 64 MB/h) | 64 MB/h |
+//! | severity horizons | Critical: 2 windows; raised: 48 windows | 1 h; 24 h |
+//! | lifecycle cooldown | the detector's window (rapid window for rapid growth) | 30 min / 5 min |
+//!
+//! where G is `memory_growth_threshold_mb` and R is `growth_rate_threshold_mb_per_min`. Tying the
+//! byte constants to G means scaling every byte count and the thresholds together gives the same
+//! verdict.
+
+// The detectors write their gates as `if !(statistic >= bar)` on purpose: a NaN statistic
+// (a degenerate series) then rejects the finding instead of passing it.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+mod bloat;
+mod fragmentation;
+mod gradual;
+mod legacy;
+mod lifecycle;
+mod periodic;
+mod rapid;
+mod recommend;
+#[doc(hidden)]
+pub mod scenarios;
+mod series;
+mod stats;
+mod sustained;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::Error;
+#[cfg(doc)]
+use crate::error::ErrorKind;
+use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic};
+use crate::snapshot::{ProcessSnapshot, Snapshot};
+
+pub use lifecycle::{LeakEvent, LeakTracker};
+
+/// The scope name that process-wide findings (fragmentation) are reported under.
+pub const PROCESS_SCOPE: &str = "process";
+
+/// How many call sites a finding carries.
+const MAX_SITES: usize = 5;
+
+/// One detector's verdict on one run: what it saw and why. The [`LeakTracker`] turns findings
+/// that hold on consecutive runs into [`Leak`]s, which carry the same fields.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// The scope, or [`PROCESS_SCOPE`].
+    pub scope: String,
+    /// The kind of problem.
+    pub leak_type: LeakType,
+    /// How urgent it is.
+    pub severity: LeakSeverity,
+    /// Confidence in [0, 1].
+    pub confidence: f64,
+    /// The time of the newest snapshot the detector saw (seconds).
+    pub t: f64,
+    /// The evidence window `[start, end]` in seconds.
+    pub window: [f64; 2],
+    /// Bytes at the start of the evidence (the baseline).
+    pub baseline_bytes: u64,
+    /// Bytes now (the newest snapshot).
+    pub current_bytes: u64,
+    /// Growth over the evidence window.
+    pub growth_bytes: i64,
+    /// Growth rate now, in bytes per minute.
+    pub rate_bytes_per_min: f64,
+    /// The better-fitting growth model.
+    pub model: GrowthModel,
+    /// The statistics that decided it, the deciding one first.
+    pub statistics: Vec<Statistic>,
+    /// The budget used for the projection, if any.
+    pub budget_bytes: Option<u64>,
+    /// Projected seconds until the budget is reached, if a budget is set and bytes grow.
+    pub time_to_budget_secs: Option<f64>,
+    /// One-line description.
+    pub summary: String,
+    /// The scope's top call sites as passed in (at most five).
+    pub top_sites: Vec<CallSite>,
+    /// What to do about it, most useful first.
+    pub recommendations: Vec<String>,
+    /// True when the finding only keeps an open leak from resolving and cannot open one: the
+    /// hysteresis band of sustained usage (between 70% and 100% of its threshold).
+    pub hold_only: bool,
+}
+
+impl Finding {
+    /// The value of the statistic called `name`, if the detector recorded it.
+    pub fn statistic(&self, name: &str) -> Option<f64> {
+        statistic(&self.statistics, name)
+    }
+}
+
+fn statistic(stats: &[Statistic], name: &str) -> Option<f64> {
+    stats.iter().find(|s| s.name == name).map(|s| s.value)
+}
+
+/// Runs every scope detector over `series` (one scope's snapshots, oldest first) as of its newest
+/// snapshot and returns this run's findings, ordered by [`LeakType`]. `sites` are the scope's top
+/// call sites, largest first; each finding carries the first five and recommendations naming the
+/// first.
+///
+/// Pure: no clock, no I/O. An empty or one-snapshot series yields no finding.
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] when a time stamp is not finite or not later than the one before;
+/// the message names the index.
+pub fn analyze_series(
+    name: &str,
+    series: &[Snapshot],
+    config: &Config,
+    sites: &[CallSite],
+) -> Result<Vec<Finding>, Error> {
+    series::validate_times(series.iter().map(|s| s.t), "series")?;
+    Ok(analyze_validated(name, series, config, sites))
+}
+
+/// Runs the fragmentation detector over the process series (oldest first) as of its newest
+/// snapshot. Findings are reported under [`PROCESS_SCOPE`].
+///
+/// # Errors
+/// [`ErrorKind::InvalidInput`] for a non-finite or non-increasing time stamp, naming the index.
+pub fn analyze_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Finding>, Error> {
+    series::validate_times(series.iter().map(|s| s.t), "process series")?;
+    Ok(analyze_process_validated(series, config))
+}
+
+/// Replays `series` the way the collector sees it: runs [`analyze_series`] after every snapshot
+/// over the history up to it and feeds a fresh [`LeakTracker`]. Returns every leak raised, open
+/// or resolved, in the order they were raised. This is the offline `analyze` of a dump.
+///
+/// # Errors
+/// As [`analyze_series`].
+pub fn replay_series(
+    name: &str,
+    series: &[Snapshot],
+    config: &Config,
+    sites: &[CallSite],
+) -> Result<Vec<Leak>, Error> {
+    series::validate_times(series.iter().map(|s| s.t), "series")?;
+    let mut tracker = LeakTracker::new(config);
+    let span = required_history_secs(config);
+    let mut start = 0;
+    for end in 1..=series.len() {
+        let t = series[end - 1].t;
+        while start < end && series[start].t < t - span {
+            start += 1;
+        }
+        let findings = analyze_validated(name, &series[start..end], config, sites);
+        tracker.observe(name, t, findings);
+    }
+    Ok(tracker.all_leaks())
+}
+
+/// [`replay_series`] for the process series and the fragmentation detector.
+///
+/// # Errors
+/// As [`analyze_process`].
+pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Leak>, Error> {
+    series::validate_times(series.iter().map(|s| s.t), "process series")?;
+    let mut tracker = LeakTracker::new(config);
+    let span = required_history_secs(config);
+    let mut start = 0;
+    for end in 1..=series.len() {
+        let t = series[end - 1].t;
+        while start < end && series[start].t < t - span {
+            start += 1;
+        }
+        let findings = analyze_process_validated(&series[start..end], config);
+        tracker.observe(PROCESS_SCOPE, t, findings);
+    }
+    Ok(tracker.all_leaks())
+}
+
+/// How many seconds of history the detectors look at: older snapshots never change a verdict,
+/// so the collector need not pass them. It is the detection window plus the baseline window
+/// (cache bloat compares the one with the other), or the rapid window plus the baseline window
+/// if longer.
+pub fn required_history_secs(config: &Config) -> f64 {
+    let w = sane_minutes(config.detection_window_minutes);
+    let r = sane_minutes(config.rapid_growth_window_minutes);
+    let b = sane_minutes(config.baseline_calculation_minutes);
+    (w.max(r) + b.max(w)) * 60.0
+}
+
+fn sane_minutes(m: f64) -> f64 {
+    if m.is_finite() && m > 0.0 {
+        m
+    } else {
+        0.0
+    }
+}
+
+fn sane_mb(mb: f64) -> f64 {
+    if mb.is_finite() && mb > 0.0 {
+        mb * 1e6
+    } else {
+        0.0
+    }
+}
+
+/// [`analyze_series`] after validation; the collector's and the replay's entry point.
+pub(crate) fn analyze_validated(
+    name: &str,
+    series: &[Snapshot],
+    config: &Config,
+    sites: &[CallSite],
+) -> Vec<Finding> {
+    let Some(ctx) = Ctx::new(name, series, config) else {
+        return Vec::new();
+    };
+    let mut found: Vec<Finding> = if config.statistical_analysis {
+        [
+            gradual::detect(&ctx),
+            rapid::detect(&ctx),
+            sustained::detect(&ctx),
+            periodic::detect(&ctx),
+            bloat::detect(&ctx),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    } else {
+        legacy::detect_scope(&ctx)
+    };
+    finish(&mut found, sites);
+    found
+}
+
+/// [`analyze_process`] after validation.
+pub(crate) fn analyze_process_validated(
+    series: &[ProcessSnapshot],
+    config: &Config,
+) -> Vec<Finding> {
+    let mut found: Vec<Finding> = if config.statistical_analysis {
+        fragmentation::detect(series, config).into_iter().collect()
+    } else {
+        legacy::detect_process(series, config).into_iter().collect()
+    };
+    finish(&mut found, &[]);
+    found
+}
+
+fn finish(found: &mut [Finding], sites: &[CallSite]) {
+    found.sort_by_key(|f| f.leak_type);
+    for f in found.iter_mut() {
+        f.top_sites = sites.iter().take(MAX_SITES).cloned().collect();
+        f.recommendations = recommend::recommend(f);
+    }
+}
+
+/// The detectors' derived constants (see the module docs' "Scale" table). Times in seconds,
+/// bytes in bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Knobs {
+    /// The detection window.
+    pub window: f64,
+    /// The rapid-growth window.
+    pub rapid_window: f64,
+    /// The baseline window.
+    pub baseline: f64,
+    /// Width of a floor-series bucket.
+    pub floor_bucket: f64,
+    /// Width of a rapid-growth bucket.
+    pub rapid_bucket: f64,
+    /// The span the periodic detector looks at.
+    pub periodic_span: f64,
+    /// Width of a peak-series bucket.
+    pub peak_bucket: f64,
+    /// G: the growth that makes a trend a leak.
+    pub growth_bytes: f64,
+    /// R: the rate that makes a trend a leak (bytes per minute).
+    pub rate_per_min: f64,
+    /// The sustained-usage threshold.
+    pub sustained_bytes: f64,
+    /// The least growth within the rapid window that counts as rapid growth.
+    pub rapid_floor_bytes: f64,
+    /// The least height of a spike.
+    pub spike_min_bytes: f64,
+    /// The least unexplained growth that counts as cache bloat.
+    pub bloat_floor_bytes: f64,
+    /// The least growth of RSS − tracked per `frag_horizon` that counts as fragmentation.
+    pub frag_floor_bytes: f64,
+    /// The time unit of `frag_floor_bytes` (an hour at the defaults).
+    pub frag_horizon: f64,
+    /// Time to budget below which a leak is Critical.
+    pub critical_horizon: f64,
+    /// Time to budget below which a leak's severity is raised one level.
+    pub urgent_horizon: f64,
+}
+
+/// Floor buckets per detection window: 1 minute at the default 30-minute window.
+const FLOOR_BUCKETS_PER_WINDOW: f64 = 30.0;
+/// Rapid-growth buckets per rapid window: the default 5-minute window at 30-second snapshots.
+const RAPID_BUCKETS_PER_WINDOW: f64 = 10.0;
+/// Peak-series buckets per periodic span: 15 s at the default 60-minute baseline window, fine
+/// enough that a batch spike every few minutes is several buckets apart.
+const PEAK_BUCKETS_PER_SPAN: f64 = 240.0;
+
+impl Knobs {
+    pub(crate) fn new(config: &Config, cadence: f64) -> Knobs {
+        let window = sane_minutes(config.detection_window_minutes) * 60.0;
+        let rapid_window = sane_minutes(config.rapid_growth_window_minutes) * 60.0;
+        let baseline = sane_minutes(config.baseline_calculation_minutes) * 60.0;
+        let periodic_span = window.max(baseline);
+        let g = sane_mb(config.memory_growth_threshold_mb);
+        let r = sane_mb(config.growth_rate_threshold_mb_per_min);
+        let rapid_floor = if window > 0.0 {
+            (g * rapid_window / window).max(0.5 * r * rapid_window / 60.0)
+        } else {
+            0.5 * r * rapid_window / 60.0
+        };
+        Knobs {
+            window,
+            rapid_window,
+            baseline,
+            floor_bucket: (window / FLOOR_BUCKETS_PER_WINDOW).max(cadence),
+            rapid_bucket: (rapid_window / RAPID_BUCKETS_PER_WINDOW).max(cadence),
+            periodic_span,
+            peak_bucket: (periodic_span / PEAK_BUCKETS_PER_SPAN).max(cadence),
+            growth_bytes: g,
+            rate_per_min: r,
+            sustained_bytes: sane_mb(config.sustained_high_threshold_mb),
+            rapid_floor_bytes: rapid_floor,
+            spike_min_bytes: g / 20.0,
+            bloat_floor_bytes: 0.16 * g,
+            frag_floor_bytes: 0.64 * g,
+            frag_horizon: 2.0 * window,
+            critical_horizon: 2.0 * window,
+            urgent_horizon: 48.0 * window,
+        }
+    }
+
+    /// Severity from the rate relative to the rate threshold (below it Low, up to 4× Medium,
+    /// beyond High), raised one level when the budget is less than 48 windows away and Critical
+    /// when it is less than 2 windows away (24 h and 1 h at the defaults).
+    pub(crate) fn severity(&self, rate_per_min: f64, time_to_budget: Option<f64>) -> LeakSeverity {
+        let ratio = if self.rate_per_min > 0.0 {
+            rate_per_min / self.rate_per_min
+        } else {
+            f64::INFINITY
+        };
+        let base = if ratio >= 4.0 {
+            LeakSeverity::High
+        } else if ratio >= 1.0 {
+            LeakSeverity::Medium
+        } else {
+            LeakSeverity::Low
+        };
+        self.with_budget(base, time_to_budget)
+    }
+
+    /// Applies the time-to-budget rule of [`Knobs::severity`] to a severity decided otherwise.
+    pub(crate) fn with_budget(&self, base: LeakSeverity, ttb: Option<f64>) -> LeakSeverity {
+        match ttb {
+            Some(t) if t < self.critical_horizon => LeakSeverity::Critical,
+            Some(t) if t < self.urgent_horizon => raise(base),
+            _ => base,
+        }
+    }
+}
+
+/// One severity level up, at most High (Critical is reserved for an imminent budget).
+pub(crate) fn raise(s: LeakSeverity) -> LeakSeverity {
+    match s {
+        LeakSeverity::Low => LeakSeverity::Medium,
+        LeakSeverity::Medium | LeakSeverity::High => LeakSeverity::High,
+        LeakSeverity::Critical => LeakSeverity::Critical,
+    }
+}
+
+/// One point of a bucketed series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Point {
+    pub t: f64,
+    pub bytes: f64,
+    pub blocks: f64,
+    pub entries: Option<f64>,
+}
+
+/// A scope's series prepared for the detectors.
+pub(crate) struct Ctx<'a> {
+    pub name: &'a str,
+    pub series: &'a [Snapshot],
+    pub times: Vec<f64>,
+    pub k: Knobs,
+    /// The series' cadence (median recent interval).
+    pub dt: f64,
+    /// Time of the newest snapshot.
+    pub t_end: f64,
+    pub budget: Option<u64>,
+}
+
+impl<'a> Ctx<'a> {
+    /// `None` when there is nothing to analyse (fewer than two snapshots).
+    fn new(name: &'a str, series: &'a [Snapshot], config: &'a Config) -> Option<Ctx<'a>> {
+        let t_end = series.last()?.t;
+        // Only the history the detectors read is prepared, so a long series costs nothing more.
+        let from = t_end - required_history_secs(config);
+        let series = &series[series.partition_point(|s| s.t < from)..];
+        let times: Vec<f64> = series.iter().map(|s| s.t).collect();
+        let dt = series::cadence(&times)?;
+        if !(dt > 0.0) {
+            return None;
+        }
+        Some(Ctx {
+            name,
+            series,
+            k: Knobs::new(config, dt),
+            times,
+            dt,
+            t_end,
+            budget: config.budget(name),
+        })
+    }
+
+    /// Whether the series spans at least `span` seconds (n snapshots at cadence dt span n·dt).
+    pub(crate) fn covers(&self, span: f64) -> bool {
+        span > 0.0 && self.t_end - self.times[0] + self.dt >= span * (1.0 - 1e-9)
+    }
+
+    /// The bucketed series over `(from, to]`.
+    pub(crate) fn points(&self, from: f64, to: f64, width: f64, pick: series::Pick) -> Vec<Point> {
+        series::bucket_picks(
+            &self.times,
+            |i| self.series[i].curr_bytes as f64,
+            from,
+            to,
+            width,
+            pick,
+        )
+        .into_iter()
+        .map(|i| {
+            let s = &self.series[i];
+            Point {
+                t: s.t,
+                bytes: s.curr_bytes as f64,
+                blocks: s.curr_blocks as f64,
+                entries: s.entries.map(|e| e as f64),
+            }
+        })
+        .collect()
+    }
+
+    /// The floor series over the last `span` seconds.
+    pub(crate) fn floor(&self, span: f64) -> Vec<Point> {
+        self.points(
+            self.t_end - span,
+            self.t_end,
+            self.k.floor_bucket,
+            series::Pick::Min,
+        )
+    }
+
+    /// Bytes of the newest snapshot.
+    pub(crate) fn current_bytes(&self) -> u64 {
+        self.series.last().map_or(0, |s| s.curr_bytes)
+    }
+
+    /// A finding of `leak_type` about this scope with the fields every detector fills the same
+    /// way; the detector sets the rest.
+    pub(crate) fn finding(&self, leak_type: LeakType, window: [f64; 2]) -> Finding {
+        new_finding(
+            self.name,
+            leak_type,
+            self.t_end,
+            window,
+            self.current_bytes(),
+            self.budget,
+        )
+    }
+}
+
+pub(crate) fn new_finding(
+    scope: &str,
+    leak_type: LeakType,
+    t: f64,
+    window: [f64; 2],
+    current_bytes: u64,
+    budget: Option<u64>,
+) -> Finding {
+    Finding {
+        scope: scope.to_owned(),
+        leak_type,
+        severity: LeakSeverity::Low,
+        confidence: 0.0,
+        t,
+        window,
+        baseline_bytes: 0,
+        current_bytes,
+        growth_bytes: 0,
+        rate_bytes_per_min: 0.0,
+        model: GrowthModel::Linear,
+        statistics: Vec::new(),
+        budget_bytes: budget,
+        time_to_budget_secs: None,
+        summary: String::new(),
+        top_sites: Vec::new(),
+        recommendations: Vec::new(),
+        hold_only: false,
+    }
+}
+
+/// A named statistic.
+pub(crate) fn stat(name: &str, value: f64) -> Statistic {
+    Statistic {
+        name: name.to_owned(),
+        value,
+    }
+}
+
+/// Bytes as an unsigned count, saturating (the fits are floats and may stray below zero).
+pub(crate) fn to_bytes(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 {
+        v.min(u64::MAX as f64) as u64
+    } else {
+        0
+    }
+}
+
+/// A signed byte delta, saturating.
+pub(crate) fn to_delta(v: f64) -> i64 {
+    if v.is_finite() {
+        v.clamp(i64::MIN as f64, i64::MAX as f64) as i64
+    } else {
+        0
+    }
+}
+
+/// The fitted growth of a series: both models, the better one, and its rate now.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Growth {
+    /// The better-fitting model.
+    pub model: GrowthModel,
+    /// Theil–Sen on bytes over minutes before now (intercept = fitted bytes now).
+    pub linear: stats::LinearFit,
+    /// Theil–Sen on ln(bytes) over minutes before now, when every value is positive.
+    pub exponential: Option<stats::LinearFit>,
+    /// Fitted bytes now under the better model.
+    pub now_bytes: f64,
+    /// Growth rate now under the better model, bytes per minute.
+    pub rate_per_min: f64,
+}
+
+/// The exponential model must fit this much better (median absolute residual in bytes) to be
+/// preferred: noise alone must not turn a line into an exponential.
+const EXPONENTIAL_MARGIN: f64 = 0.8;
+
+/// Fits a linear trend (Theil–Sen on bytes) and an exponential one (Theil–Sen on log bytes) and
+/// keeps the one with the smaller median absolute residual in bytes (SPEC 11 "growth model").
+pub(crate) fn fit_growth(t: &[f64], bytes: &[f64], t_now: f64) -> Option<Growth> {
+    let x: Vec<f64> = t.iter().map(|t| (t - t_now) / 60.0).collect();
+    let linear = stats::theil_sen(&x, bytes)?;
+    let residual = |predict: &dyn Fn(f64) -> f64| {
+        let r: Vec<f64> = x
+            .iter()
+            .zip(bytes)
+            .map(|(&x, &y)| (y - predict(x)).abs())
+            .collect();
+        stats::median(&r).unwrap_or(f64::INFINITY)
+    };
+    let lin_resid = residual(&|x| linear.at(x));
+    let exponential = if bytes.iter().all(|&b| b > 0.0) {
+        let logs: Vec<f64> = bytes.iter().map(|b| b.ln()).collect();
+        stats::theil_sen(&x, &logs)
+    } else {
+        None
+    };
+    let mut growth = Growth {
+        model: GrowthModel::Linear,
+        linear,
+        exponential,
+        now_bytes: linear.intercept,
+        rate_per_min: linear.slope,
+    };
+    if let Some(e) = exponential {
+        let exp_resid = residual(&|x| e.at(x).exp());
+        if e.slope > 0.0 && linear.slope > 0.0 && exp_resid < EXPONENTIAL_MARGIN * lin_resid {
+            let now = e.intercept.exp();
+            growth.model = GrowthModel::Exponential;
+            growth.now_bytes = now;
+            growth.rate_per_min = e.slope * now;
+        }
+    }
+    Some(growth)
+}
+
+/// Projected seconds until `budget` under `growth`; zero when already there, `None` when no
+/// budget is set or bytes do not grow.
+pub(crate) fn time_to_budget(growth: &Growth, current: f64, budget: Option<u64>) -> Option<f64> {
+    let budget = budget? as f64;
+    let now = growth.now_bytes;
+    if now >= budget || current >= budget {
+        return Some(0.0);
+    }
+    let minutes = match (growth.model, growth.exponential) {
+        (GrowthModel::Exponential, Some(e)) if e.slope > 0.0 && now > 0.0 => {
+            (budget / now).ln() / e.slope
+        }
+        _ if growth.linear.slope > 0.0 => (budget - now) / growth.linear.slope,
+        _ => return None,
+    };
+    (minutes.is_finite() && minutes >= 0.0).then_some(minutes * 60.0)
+}
+
+/// Helpers for the detectors' scenario tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::scenarios::Scenario;
+    use super::{analyze_series, Finding};
+    use crate::config::Config;
+    use crate::leak::LeakType;
+
+    /// The findings of one run over the scenario's history up to `minute`, with its budget.
+    pub(crate) fn findings_at(s: &Scenario, config: &Config, minute: f64) -> Vec<Finding> {
+        let mut config = config.clone();
+        if let Some(b) = s.budget {
+            config.budgets.entry(s.name.clone()).or_insert(b);
+        }
+        let n = s
+            .series
+            .partition_point(|x| x.t <= minute * 60.0 * s.time_scale);
+        analyze_series(&s.name, &s.series[..n], &config, &[]).expect("generated series are valid")
+    }
+
+    /// The types of [`findings_at`].
+    pub(crate) fn types_at(s: &Scenario, config: &Config, minute: f64) -> Vec<LeakType> {
+        findings_at(s, config, minute)
+            .into_iter()
+            .map(|f| f.leak_type)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn knobs_at_the_defaults_match_the_scale_table() {
+        let k = Knobs::new(&Config::default(), 30.0);
+        assert_eq!(k.floor_bucket, 60.0);
+        assert_eq!(k.rapid_bucket, 30.0);
+        assert_eq!(k.periodic_span, 3600.0);
+        assert_eq!(k.peak_bucket, 30.0); // 15 s, but never finer than the 30 s cadence
+        assert!((k.rapid_floor_bytes - 100e6 * 5.0 / 30.0).abs() < 1.0);
+        assert_eq!(k.spike_min_bytes, 5e6);
+        assert_eq!(k.bloat_floor_bytes, 16e6);
+        assert_eq!(k.frag_floor_bytes, 64e6);
+        assert_eq!(k.frag_horizon, 3600.0);
+        assert_eq!(k.critical_horizon, 3600.0);
+        assert_eq!(k.urgent_horizon, 86400.0);
+        assert_eq!(required_history_secs(&Config::default()), 90.0 * 60.0);
+    }
+
+    #[test]
+    fn severity_rules() {
+        let k = Knobs::new(&Config::default(), 30.0);
+        let mb = 1e6;
+        assert_eq!(k.severity(1.0 * mb, None), LeakSeverity::Low);
+        assert_eq!(k.severity(5.0 * mb, None), LeakSeverity::Medium);
+        assert_eq!(k.severity(20.0 * mb, None), LeakSeverity::High);
+        assert_eq!(k.severity(1.0 * mb, Some(7200.0)), LeakSeverity::Medium);
+        assert_eq!(k.severity(20.0 * mb, Some(7200.0)), LeakSeverity::High);
+        assert_eq!(k.severity(1.0 * mb, Some(3599.0)), LeakSeverity::Critical);
+        assert_eq!(k.severity(1.0 * mb, Some(90000.0)), LeakSeverity::Low);
+    }
+
+    #[test]
+    fn growth_model_prefers_the_exponential_for_compounding_growth() {
+        // 10 MB growing 5% a minute for 30 minutes.
+        let t: Vec<f64> = (0..=30).map(|m| m as f64 * 60.0).collect();
+        let y: Vec<f64> = (0..=30).map(|m| 10e6 * (0.05 * m as f64).exp()).collect();
+        let g = fit_growth(&t, &y, 1800.0).unwrap();
+        assert_eq!(g.model, GrowthModel::Exponential);
+        let now = 10e6 * 1.5f64.exp();
+        assert!((g.now_bytes - now).abs() / now < 1e-9);
+        assert!((g.rate_per_min - 0.05 * now).abs() / now < 1e-9);
+        // Budget 2× now: ln 2 / 0.05 minutes under the exponential; the line would say more.
+        let ttb = time_to_budget(&g, now, Some((2.0 * now) as u64)).unwrap();
+        assert!((ttb - 2f64.ln() / 0.05 * 60.0).abs() < 1.0, "{ttb}");
+    }
+
+    #[test]
+    fn growth_model_keeps_a_line_linear() {
+        let t: Vec<f64> = (0..=30).map(|m| m as f64 * 60.0).collect();
+        let y: Vec<f64> = (0..=30).map(|m| 50e6 + 2e6 * m as f64).collect();
+        let g = fit_growth(&t, &y, 1800.0).unwrap();
+        assert_eq!(g.model, GrowthModel::Linear);
+        assert_eq!(g.rate_per_min, 2e6);
+        assert_eq!(g.now_bytes, 110e6);
+        // 1 GB budget: (1000 − 110) MB at 2 MB/min = 445 minutes.
+        assert_eq!(
+            time_to_budget(&g, 110e6, Some(1_000_000_000)),
+            Some(445.0 * 60.0)
+        );
+        assert_eq!(time_to_budget(&g, 110e6, Some(100_000_000)), Some(0.0));
+        assert_eq!(time_to_budget(&g, 110e6, None), None);
+    }
+}

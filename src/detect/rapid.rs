@@ -1,0 +1,158 @@
+//! Rapid growth (SPEC 11 rule 2): a sudden rise far beyond the scope's normal rate.
+//!
+//! Method: Page's one-sided CUSUM (k = 0.5, h = 8) over the rapid window's increments of a floor
+//! series with rapid-window/10 buckets, each increment standardised by the median and
+//! σ̂ = 1.4826·MAD of the increments in the baseline window before it; the CUSUM must still be
+//! above h at the newest point (a spike that came back down resets it). A magnitude gate
+//! follows: the level now (median of the last three buckets) minus the level before the window
+//! (median of the three buckets before it) must reach max(3 × the baseline's Theil–Sen slope ×
+//! the window, the rapid floor of the module docs' Scale table). "3× the normal rate" alone fires
+//! on anything when the normal rate is zero; the floor stops that.
+
+use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
+use super::series::Pick;
+use super::{stat, stats, to_bytes, to_delta, Ctx, Finding};
+use crate::leak::LeakType;
+
+/// CUSUM reference value (half a standard deviation: tuned to shifts of about one σ̂).
+const K: f64 = 0.5;
+/// CUSUM decision threshold.
+const H: f64 = 8.0;
+/// The rise must be this many times what the baseline slope explains.
+const NORMAL_RATE_MULTIPLE: f64 = 3.0;
+/// Buckets whose median gives a level, before the window and now.
+const LEVEL_POINTS: usize = 3;
+/// Baseline increments needed to trust the median and σ̂.
+const MIN_BASELINE_POINTS: usize = 8;
+
+pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+    let k = &ctx.k;
+    let window = k.rapid_window;
+    if window <= 0.0 {
+        return None;
+    }
+    let start = ctx.t_end - window;
+    let base_span = k.baseline.max(window);
+    let pts = ctx.points(start - base_span, ctx.t_end, k.rapid_bucket, Pick::Min);
+    let split = pts.partition_point(|p| p.t <= start);
+    let (base, win) = pts.split_at(split);
+    if base.len() < MIN_BASELINE_POINTS || win.len() < LEVEL_POINTS {
+        return None;
+    }
+    let base_inc: Vec<f64> = base.windows(2).map(|w| w[1].bytes - w[0].bytes).collect();
+    let centre = stats::median(&base_inc)?;
+    // A perfectly quiet baseline has σ̂ = 0; a tiny fraction of the magnitude floor keeps the
+    // division finite without making the statistic depend on the absolute byte scale.
+    let sigma = stats::robust_sigma(&base_inc)?
+        .max(k.rapid_floor_bytes * 1e-6)
+        .max(f64::MIN_POSITIVE);
+    let z: Vec<f64> = pts[split - 1..]
+        .windows(2)
+        .map(|w| (w[1].bytes - w[0].bytes - centre) / sigma)
+        .collect();
+    let cusum = stats::cusum_upper(&z, K);
+    if !(cusum >= H) {
+        return None;
+    }
+    let level = |p: &[super::Point]| {
+        let v: Vec<f64> = p.iter().map(|p| p.bytes).collect();
+        stats::median(&v)
+    };
+    let before = level(&base[base.len() - LEVEL_POINTS..])?;
+    let now = level(&win[win.len() - LEVEL_POINTS..])?;
+    let rise = now - before;
+    let base_x: Vec<f64> = base.iter().map(|p| p.t / 60.0).collect();
+    let base_y: Vec<f64> = base.iter().map(|p| p.bytes).collect();
+    let base_slope = stats::theil_sen(&base_x, &base_y)?.slope;
+    let window_min = window / 60.0;
+    let expected = NORMAL_RATE_MULTIPLE * base_slope.max(0.0) * window_min;
+    if !(rise >= expected.max(k.rapid_floor_bytes)) || rise <= 0.0 {
+        return None;
+    }
+
+    let rate = rise / window_min;
+    // The projection assumes the rise goes on at the window's rate: the worst case a sudden
+    // rise poses.
+    let current = ctx.current_bytes() as f64;
+    let ttb = ctx
+        .budget
+        .map(|b| ((b as f64 - current) / rate * 60.0).max(0.0));
+    let mut f = ctx.finding(LeakType::RapidGrowth, [start, ctx.t_end]);
+    f.severity = k.severity(rate, ttb);
+    f.confidence = (cusum / (2.0 * H)).min(1.0);
+    f.baseline_bytes = to_bytes(before);
+    f.growth_bytes = to_delta(rise);
+    f.rate_bytes_per_min = rate;
+    f.time_to_budget_secs = ttb;
+    f.statistics = vec![
+        stat("cusum", cusum),
+        stat("rise_bytes", rise),
+        stat("baseline_slope_bytes_per_min", base_slope),
+        stat("rapid_floor_bytes", k.rapid_floor_bytes),
+    ];
+    f.summary = format!(
+        "{}: rose {} within {} ({}; normal rate {}, CUSUM {:.0})",
+        ctx.name,
+        fmt_bytes(rise),
+        fmt_minutes(window),
+        fmt_rate(rate),
+        fmt_rate(base_slope.max(0.0)),
+        cusum
+    );
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
+    use crate::detect::testutil::{findings_at, types_at};
+    use crate::leak::LeakType;
+
+    #[test]
+    fn a_step_is_rapid_growth_while_it_is_recent() {
+        // The step happens at minute 60; the rapid window is 5 minutes.
+        let s = Scenario::new(Kind::Step, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 59.5).contains(&LeakType::RapidGrowth));
+        let f = findings_at(&s, &config, 62.0);
+        let r = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::RapidGrowth)
+            .unwrap();
+        let rise = r.statistic("rise_bytes").unwrap();
+        let step = s.bytes_at(70.0) - s.bytes_at(50.0);
+        assert!((rise - step).abs() < 0.1 * step, "rise {rise} step {step}");
+        assert!(r.statistic("cusum").unwrap() >= 8.0);
+        // Ten minutes later the step is history: no longer rapid.
+        assert!(!types_at(&s, &config, 72.0).contains(&LeakType::RapidGrowth));
+    }
+
+    #[test]
+    fn a_single_spike_fires_for_at_most_one_run() {
+        let s = Scenario::new(Kind::SingleSpike, 30.0, 0, 0);
+        let config = corpus_config(30.0);
+        // One run per snapshot (every half minute) from minute 85 to 95.
+        let hits = (0..=20)
+            .map(|i| 85.0 + i as f64 * 0.5)
+            .filter(|&m| types_at(&s, &config, m).contains(&LeakType::RapidGrowth))
+            .count();
+        assert!(hits <= 1, "{hits}");
+    }
+
+    #[test]
+    fn a_steady_leak_is_not_rapid_once_it_is_the_normal_rate() {
+        // 20 MB/min since minute 60: by minute 95 the baseline slope is the leak's own rate.
+        let s = Scenario::new(Kind::Linear { mb_per_min: 20.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 95.0).contains(&LeakType::RapidGrowth));
+    }
+
+    #[test]
+    fn lru_churn_is_not_rapid_growth() {
+        let s = Scenario::new(Kind::LruChurn, 10.0, 2, 3);
+        let config = corpus_config(10.0);
+        for m in [70.0, 100.0, 130.0, 160.0] {
+            assert!(!types_at(&s, &config, m).contains(&LeakType::RapidGrowth));
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Sustained high usage (SPEC 11 rule 3): the scope stays above its threshold for most of the
+//! detection window.
+//!
+//! Method: the 20th percentile of the window's raw snapshots (so at least 80% of them are above
+//! it, the replaced system's rule stated robustly) against `sustained_high_threshold_mb`, or 85%
+//! of the scope's budget when one is set. Hysteresis: once open, the finding holds while the
+//! percentile stays above 70% of the threshold ([`Finding::hold_only`]). The Mann–Kendall test
+//! on the floor series (the gradual detector's bar) tells high-and-flat (capacity: Low, Medium
+//! near a budget) from high-and-rising (a leak too: at least Medium, with a projection).
+
+use super::gradual::{TAU_MIN, Z_CRITICAL};
+use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
+use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding};
+use crate::leak::{LeakSeverity, LeakType};
+
+/// The percentile that must exceed the threshold.
+const PERCENTILE: f64 = 20.0;
+/// Share of the budget that counts as high when a budget is set.
+const BUDGET_SHARE: f64 = 0.85;
+/// An open finding holds until the percentile falls below this share of the threshold.
+const CLEAR_SHARE: f64 = 0.7;
+
+pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+    let k = &ctx.k;
+    if !ctx.covers(k.window) {
+        return None;
+    }
+    let threshold = match ctx.budget {
+        Some(b) => BUDGET_SHARE * b as f64,
+        None => k.sustained_bytes,
+    };
+    if !(threshold > 0.0) {
+        return None;
+    }
+    let from = ctx.t_end - k.window;
+    let first = ctx.times.partition_point(|&t| t <= from);
+    let mut raw: Vec<f64> = ctx.series[first..]
+        .iter()
+        .map(|s| s.curr_bytes as f64)
+        .collect();
+    let above = raw.iter().filter(|&&b| b > threshold).count() as f64 / raw.len().max(1) as f64;
+    let p20 = stats::percentile_in_place(&mut raw, PERCENTILE)?;
+    let hold_only = if p20 > threshold {
+        false
+    } else if p20 > CLEAR_SHARE * threshold {
+        true
+    } else {
+        return None;
+    };
+
+    let floor = ctx.floor(k.window);
+    let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
+    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    let mk = stats::mann_kendall(&bytes)?;
+    let growth = fit_growth(&t, &bytes, ctx.t_end)?;
+    let rising = mk.z > Z_CRITICAL && mk.tau >= TAU_MIN && growth.linear.slope > 0.0;
+    let current = ctx.current_bytes();
+    let mut f = ctx.finding(LeakType::SustainedHigh, [from.max(ctx.times[0]), ctx.t_end]);
+    f.hold_only = hold_only;
+    f.confidence = above;
+    f.baseline_bytes = to_bytes(p20);
+    f.statistics = vec![
+        stat("p20_bytes", p20),
+        stat("threshold_bytes", threshold),
+        stat("share_above", above),
+        stat("mann_kendall_z", mk.z),
+        stat("kendall_tau", mk.tau),
+        stat("rising", if rising { 1.0 } else { 0.0 }),
+    ];
+    if rising {
+        let ttb = time_to_budget(&growth, current as f64, ctx.budget);
+        let x_start = (t[0] - ctx.t_end) / 60.0;
+        f.severity = k
+            .severity(growth.rate_per_min, ttb)
+            .max(LeakSeverity::Medium);
+        f.growth_bytes = to_delta(growth.linear.intercept - growth.linear.at(x_start));
+        f.rate_bytes_per_min = growth.rate_per_min;
+        f.model = growth.model;
+        f.time_to_budget_secs = ttb;
+        f.summary = format!(
+            "{}: above {} for {} and still rising ({})",
+            ctx.name,
+            fmt_bytes(threshold),
+            fmt_minutes(k.window),
+            fmt_rate(growth.rate_per_min)
+        );
+    } else {
+        // Flat: capacity, not a leak. Near a budget it matters more.
+        let base = if ctx.budget.is_some() {
+            LeakSeverity::Medium
+        } else {
+            LeakSeverity::Low
+        };
+        f.severity = base;
+        f.summary = format!(
+            "{}: above {} for {} and flat (p20 {}): capacity, not a leak",
+            ctx.name,
+            fmt_bytes(threshold),
+            fmt_minutes(k.window),
+            fmt_bytes(p20)
+        );
+    }
+    Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
+    use crate::detect::testutil::findings_at;
+    use crate::leak::{LeakSeverity, LeakType};
+
+    fn sustained(s: &Scenario, config: &crate::Config, minute: f64) -> Option<crate::Finding> {
+        findings_at(s, config, minute)
+            .into_iter()
+            .find(|f| f.leak_type == LeakType::SustainedHigh)
+    }
+
+    #[test]
+    fn high_and_flat_is_low_capacity_notice() {
+        let s = Scenario::new(Kind::HighFlatAbove, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert_eq!(f.severity, LeakSeverity::Low);
+        assert!(!f.hold_only);
+        assert_eq!(f.statistic("rising"), Some(0.0));
+        assert_eq!(f.statistic("threshold_bytes"), Some(500e6));
+        assert!(f.summary.contains("capacity"), "{}", f.summary);
+    }
+
+    #[test]
+    fn below_the_threshold_only_holds() {
+        let s = Scenario::new(Kind::HighFlatBelow, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        // 420–470 MB: above 70% of 500 MB, below 500 MB: holds an open finding, opens none.
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert!(f.hold_only);
+    }
+
+    #[test]
+    fn a_budget_replaces_the_threshold() {
+        let s = Scenario::new(Kind::HighFlatBudget, 30.0, 1, 0);
+        let mut config = corpus_config(30.0);
+        config.budgets.insert(s.name.clone(), s.budget.unwrap());
+        assert!(sustained(&s, &config, 120.0).is_none());
+        // With the budget just above the usage, 85% of it is exceeded: Medium.
+        config
+            .budgets
+            .insert(s.name.clone(), (s.bytes_at(120.0) * 1.1) as u64);
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert_eq!(f.severity, LeakSeverity::Medium);
+    }
+
+    #[test]
+    fn a_fast_leak_crossing_the_threshold_is_high_and_rising() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 20.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = sustained(&s, &config, 110.0).unwrap();
+        assert_eq!(f.statistic("rising"), Some(1.0));
+        // Rising: at least Medium; High once the rate reaches 4× the 5 MB/min threshold.
+        let expected = if f.rate_bytes_per_min >= 20e6 {
+            LeakSeverity::High
+        } else {
+            LeakSeverity::Medium
+        };
+        assert_eq!(f.severity, expected);
+        assert!((f.rate_bytes_per_min / 1e6 - 20.0).abs() < 1.0);
+    }
+}
