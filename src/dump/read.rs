@@ -13,9 +13,9 @@ use serde::Deserialize;
 use super::schema::{parse_version, Dump, SCHEMA_MAJOR, SCHEMA_VERSION};
 use crate::error::{Error, ErrorKind};
 
-/// The largest dump the reader accepts: 1 GiB. A dump of 1,000 scopes with full history is
-/// well under 200 MB; anything far larger is not a dump, and would cost several times its size
-/// in memory to parse.
+/// The largest dump the reader accepts: 1 GiB. A dump of 1,000 scopes with full default history
+/// (about 2,000 points of about 150 bytes of JSON each) is about 300 MB; anything far larger is
+/// not a dump, and would cost several times its size in memory to parse.
 pub const MAX_DUMP_BYTES: u64 = 1 << 30;
 
 /// Reads and checks the dump at `path`.
@@ -180,11 +180,21 @@ fn dump_error(path: Option<&Path>, problem: String) -> Error {
         Some(p) => format!("dump {} {problem}", p.display()),
         None => format!("dump {problem}"),
     };
+    // serde quotes some input verbatim (an unknown enum variant, for one), so a hostile file
+    // could otherwise break the one-line promise, or smuggle terminal escapes into it.
+    let mut one_line = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            one_line.extend(c.escape_default());
+        } else {
+            one_line.push(c);
+        }
+    }
     Error::new(
         ErrorKind::Dump {
             path: path.map(PathBuf::from),
         },
-        message,
+        one_line,
     )
 }
 
@@ -343,6 +353,19 @@ mod tests {
             m.starts_with("dump does not match the leakscope dump format: invalid type: string \"4242\", expected u32 at line 1"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn messages_stay_on_one_line_whatever_the_input() {
+        let json = serde_json::to_string(&example_dump()).unwrap();
+        let hostile = json.replacen("\"GradualGrowth\"", "\"Gradual\\n\\u001b[31mGrowth\"", 1);
+        let m = message(hostile.as_bytes());
+        assert!(
+            m.starts_with("dump does not match the leakscope dump format: unknown variant"),
+            "{m}"
+        );
+        assert!(!m.chars().any(char::is_control), "{m:?}");
+        assert!(m.contains("Gradual\\n\\u{1b}[31mGrowth"), "{m}");
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub const PROMETHEUS_MODE: u32 = 0o644;
 /// Writes `dump` to `path` as JSON, atomically, with mode [`DUMP_MODE`].
 ///
 /// # Errors
-/// An [`ErrorKind::Io`](crate::ErrorKind::Io) naming `path` and the step that failed; the previous file, if any, is
-/// then untouched and no temporary file is left behind.
+/// An [`ErrorKind::Io`](crate::ErrorKind::Io) naming `path` and the step that failed; the
+/// previous file, if any, is then untouched and no temporary file is left behind.
 pub fn write_dump(path: &Path, dump: &Dump) -> Result<(), Error> {
     // Streamed, not built in memory first: a dump of many scopes with full history can be
     // hundreds of MB of JSON.
@@ -39,8 +39,9 @@ pub fn write_dump(path: &Path, dump: &Dump) -> Result<(), Error> {
 /// mode is ignored elsewhere).
 ///
 /// # Errors
-/// An [`ErrorKind::Io`](crate::ErrorKind::Io) naming `path` and the step that failed (`write`'s own error included);
-/// the previous file, if any, is then untouched and no temporary file is left behind.
+/// An [`ErrorKind::Io`](crate::ErrorKind::Io) naming `path` and the step that failed
+/// (`write`'s own error included); the previous file, if any, is then untouched and no temporary
+/// file is left behind.
 pub fn write_atomic(
     path: &Path,
     mode: u32,
