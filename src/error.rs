@@ -20,6 +20,8 @@ pub enum ErrorKind {
     },
     /// `start` was called while a collector is already running.
     AlreadyStarted,
+    /// A query needs the collector, and none is running.
+    NotStarted,
     /// Reading or writing a file failed.
     Io {
         /// The file.

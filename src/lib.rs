@@ -21,6 +21,9 @@ mod snapshot;
 pub use alloc::{Alloc, MARK_LEN};
 pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};
 pub use collector::clock::{Clock, SystemClock};
+#[doc(hidden)]
+pub use collector::worker::Collector;
+pub use collector::worker::Handle;
 pub use config::{Config, ConfigBuilder};
 #[doc(hidden)]
 pub use detect::scenarios;
@@ -141,6 +144,83 @@ pub fn __seed_sampler(seed: u64) {
 #[doc(hidden)]
 pub fn __next_interval() {
     registry::next_interval();
+}
+
+/// Starts the collector thread: every `snapshot_interval_seconds` it snapshots every scope,
+/// runs the leak detectors and the `on_leak` hooks, and every `dump_interval_seconds` writes the
+/// dump (and the Prometheus textfile). Also switches on stack sampling as configured.
+///
+/// Dropping the returned [`Handle`] (or calling [`Handle::shutdown`]) stops the collector and
+/// writes a final dump.
+///
+/// # Errors
+/// A configuration error naming the bad field ([`Config::validate`]), or
+/// [`ErrorKind::AlreadyStarted`] if a collector is running: a second `start` is an error, not a
+/// panic.
+pub fn start(config: Config) -> Result<Handle, Error> {
+    collector::worker::start(config)
+}
+
+/// Starts a collector on `clock` with no background thread; the test drives it with
+/// [`Handle::tick`].
+#[doc(hidden)]
+pub fn __start_manual(config: Config, clock: std::sync::Arc<dyn Clock>) -> Result<Handle, Error> {
+    collector::worker::start_with(config, clock, false)
+}
+
+/// Takes a snapshot of every scope now (outside the schedule), runs the detectors and the
+/// hooks, and returns the latest snapshot of every scope, by name.
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running.
+pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
+    let (events, latest) = collector::worker::with_collector(|c| {
+        let events = c.snapshot_now();
+        (events, c.latest())
+    })?;
+    collector::worker::run_hooks(&events);
+    Ok(latest)
+}
+
+/// Feeds the scope `name` with memory the allocator cannot see (a C library's cache, an mmap'd
+/// arena): from the next snapshot on it holds `bytes` (added to what the allocator counts for
+/// a scope of the same name) and, if given, `entries` as its entry count.
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running.
+pub fn record(name: &str, bytes: u64, entries: Option<u64>) -> Result<(), Error> {
+    collector::worker::with_collector(|c| c.record(name, bytes, entries))
+}
+
+/// Registers `hook`, called on the collector thread with every leak event: a new leak, a
+/// severity change, a resolution. A hook that panics is reported once on stderr and the
+/// collector goes on. Hooks may be registered before [`start`].
+pub fn on_leak(hook: impl Fn(&LeakEvent) + Send + Sync + 'static) {
+    collector::worker::on_leak(hook);
+}
+
+/// Writes the dump (and the Prometheus textfile) now.
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running; otherwise the first write error,
+/// which is returned, not also reported on stderr.
+pub fn dump_now() -> Result<(), Error> {
+    let (dumped, prometheus) = collector::worker::with_collector(|c| c.write_files())?;
+    dumped.and(prometheus)
+}
+
+/// Runs the detectors over `scope`'s history now and returns what they find, without touching
+/// the leak lifecycle (see [`check_leaks`] for the leaks raised so far).
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running.
+pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
+    collector::worker::with_collector(|c| c.analyze(scope.name()))?
+}
+
+/// The open leaks of the scope called `name` (none when no collector is running).
+pub fn check_leaks(name: &str) -> LeakCheck {
+    collector::worker::with_collector(|c| c.check(name)).unwrap_or_default()
 }
 
 #[doc = include_str!("../README.md")]

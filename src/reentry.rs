@@ -48,6 +48,29 @@ impl Drop for Untracked {
     }
 }
 
+/// The opposite of [`Untracked`]: while alive, the calling thread's allocations are the
+/// program's again. The collector runs the program's `on_leak` hooks under it, so what a hook
+/// allocates is charged like any other program memory.
+#[must_use = "the thread is tracked only while the guard lives"]
+pub(crate) struct Tracked {
+    was_busy: bool,
+}
+
+impl Tracked {
+    /// Clears the flag for the calling thread.
+    pub(crate) fn enter() -> Self {
+        Tracked {
+            was_busy: BUSY.try_with(|b| b.replace(false)).unwrap_or(true),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let _ = BUSY.try_with(|b| b.set(self.was_busy));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +91,16 @@ mod tests {
             );
         }
         assert!(!is_busy());
+    }
+
+    #[test]
+    fn tracked_suspends_an_untracked_guard() {
+        let _outer = Untracked::enter();
+        {
+            let _hook = Tracked::enter();
+            assert!(!is_busy());
+        }
+        assert!(is_busy());
     }
 
     #[test]

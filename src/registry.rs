@@ -365,3 +365,49 @@ pub(crate) fn next_interval() {
     let mut slot = lock();
     registry(&mut slot).samples.interval_index += 1;
 }
+
+/// One scope's totals, as the collector snapshots them.
+pub(crate) struct ScopeTotal {
+    pub id: u32,
+    pub name: String,
+    pub counts: Counts,
+    pub max_bytes: u64,
+}
+
+impl ScopeTotal {
+    pub(crate) fn stats(&self) -> ScopeStats {
+        ScopeStats::from_counts(&self.counts, self.max_bytes)
+    }
+}
+
+/// Every scope but leakscope's own, with everything sent so far applied, in id order. The
+/// caller (the collector) holds an [`Untracked`] guard.
+pub(crate) fn scope_totals() -> Vec<ScopeTotal> {
+    let mut slot = drained();
+    let r = registry(&mut slot);
+    r.entries
+        .iter()
+        .enumerate()
+        .filter(|&(id, _)| id as u32 != SELF_SCOPE)
+        .map(|(id, e)| ScopeTotal {
+            id: id as u32,
+            name: e.name.to_string(),
+            counts: e.counts,
+            max_bytes: e.max_bytes,
+        })
+        .collect()
+}
+
+/// The id of the scope called `name`, if it was ever registered.
+pub(crate) fn lookup(name: &str) -> Option<u32> {
+    let _untracked = Untracked::enter();
+    let mut slot = lock();
+    registry(&mut slot).by_name.get(name).copied()
+}
+
+/// Whether the symbolizer's debug information stays loaded between queries and dumps.
+pub(crate) fn keep_symbols(keep: bool) {
+    let _untracked = Untracked::enter();
+    let mut slot = lock();
+    registry(&mut slot).keep_symbols = keep;
+}

@@ -7,3 +7,4 @@
 pub mod clock;
 pub mod history;
 pub mod process;
+pub mod worker;

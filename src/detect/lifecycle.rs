@@ -213,7 +213,7 @@ impl LeakTracker {
             .collect()
     }
 
-    /// The most recent resolved leaks (at most [`MAX_RESOLVED`]), oldest first.
+    /// The most recent resolved leaks (at most `MAX_RESOLVED`), oldest first.
     pub fn resolved_leaks(&self) -> impl Iterator<Item = &Leak> {
         self.resolved.iter()
     }

@@ -1,0 +1,267 @@
+//! The collector driven by a manual clock through the real allocator: exact snapshots per
+//! interval, a leak raised through the lifecycle with its call site and hooks, external memory,
+//! an unwritable dump path that costs nothing but a report, and the final dump.
+//!
+//! `harness = false`: there is one collector per process, so the cases run in sequence.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use leakscope::dump::read_dump;
+use leakscope::{flush, Config, ErrorKind, LeakEvent, LeakType, ManualClock, Scope};
+
+#[global_allocator]
+static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
+
+fn main() {
+    let cases: &[(&str, fn())] = &[
+        (
+            "n_intervals_make_n_exact_snapshots",
+            n_intervals_make_n_exact_snapshots,
+        ),
+        ("a_second_start_is_an_error", a_second_start_is_an_error),
+        (
+            "a_growing_scope_raises_a_leak_with_its_call_site",
+            a_growing_scope_raises_a_leak_with_its_call_site,
+        ),
+        (
+            "recorded_memory_joins_the_snapshots",
+            recorded_memory_joins_the_snapshots,
+        ),
+        (
+            "an_unwritable_dump_path_keeps_the_collector_going",
+            an_unwritable_dump_path_keeps_the_collector_going,
+        ),
+        (
+            "queries_without_a_collector_say_so",
+            queries_without_a_collector_say_so,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, case) in cases {
+        match std::panic::catch_unwind(case) {
+            Ok(()) => println!("test {name} ... ok"),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed += 1;
+            }
+        }
+    }
+    println!("\n{} passed, {failed} failed", cases.len() - failed);
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// A directory of its own for this test process's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("leakscope-collector-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// A config at demo scale: a snapshot a second, windows of minutes, thresholds of a few MB.
+fn demo_config(dump: Option<PathBuf>) -> Config {
+    let mut c = Config::builder()
+        .set("snapshot_interval_seconds", 1)
+        .set("dump_interval_seconds", 10)
+        .set("detection_window_minutes", 2)
+        .set("rapid_growth_window_minutes", 0.5)
+        .set("baseline_calculation_minutes", 2)
+        .set("memory_growth_threshold_mb", 2)
+        .set("growth_rate_threshold_mb_per_min", 1)
+        .set("sustained_high_threshold_mb", 512)
+        .set("enable_stack_traces", false)
+        .build()
+        .unwrap();
+    c.dump_path = dump;
+    c
+}
+
+fn manual(config: Config) -> (leakscope::Handle, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000.0));
+    let handle = leakscope::__start_manual(config, clock.clone()).unwrap();
+    (handle, clock)
+}
+
+fn n_intervals_make_n_exact_snapshots() {
+    static S: Scope = Scope::new("col_exact");
+    let path = scratch("exact.json");
+    let (handle, clock) = manual(demo_config(Some(path.clone())));
+    let mut kept = Vec::with_capacity(10);
+    for _ in 0..10 {
+        {
+            let _g = S.enter();
+            kept.push(black_box(vec![0u8; 1000]));
+            drop(black_box(vec![0u8; 24]));
+        }
+        S.set_entry_count(kept.len());
+        flush();
+        clock.advance(1.0);
+        handle.tick();
+    }
+    leakscope::dump_now().unwrap();
+    let dump = read_dump(&path).unwrap();
+    let scope = dump.scope("col_exact").expect("the scope is in the dump");
+    assert_eq!(scope.history.len(), 10);
+    for (i, s) in scope.history.iter().enumerate() {
+        let i = i as u64 + 1;
+        assert_eq!(s.t, i as f64);
+        assert_eq!((s.curr_bytes, s.curr_blocks), (1000 * i, i));
+        assert_eq!((s.allocs, s.frees), (2, 1));
+        assert_eq!((s.bytes_allocated, s.bytes_freed), (1024, 24));
+        assert_eq!(s.entries, Some(i));
+        assert_eq!(s.bytes_per_entry(), Some(1000.0));
+    }
+    assert_eq!(scope.curr_bytes, 10_000);
+    assert_eq!(dump.process_history.len(), 10);
+    assert!(dump.process_history[9].tracked_bytes >= 10_000);
+    drop(kept);
+    handle.shutdown().unwrap();
+}
+
+fn a_second_start_is_an_error() {
+    let (handle, _clock) = manual(demo_config(None));
+    let second = leakscope::start(demo_config(None)).unwrap_err();
+    assert_eq!(second.kind(), &ErrorKind::AlreadyStarted);
+    handle.shutdown().unwrap();
+    // Once stopped, starting again works.
+    let (again, _clock) = manual(demo_config(None));
+    again.shutdown().unwrap();
+}
+
+#[inline(never)]
+fn grow_the_memo_table(into: &mut Vec<Vec<u8>>) {
+    for _ in 0..16 {
+        into.push(black_box(vec![7u8; 16 * 1024]));
+    }
+}
+
+fn a_growing_scope_raises_a_leak_with_its_call_site() {
+    static MEMO: Scope = Scope::new("col_memo");
+    static NEW_LEAKS: AtomicUsize = AtomicUsize::new(0);
+    leakscope::on_leak(|_| panic!("a hook that panics must not stop the collector"));
+    leakscope::on_leak(|e| {
+        if let LeakEvent::New(leak) = e {
+            if leak.scope == "col_memo" {
+                NEW_LEAKS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    let mut config = demo_config(None);
+    config.enable_stack_traces = true;
+    config.sample_interval_bytes = 64 * 1024;
+    let (handle, clock) = manual(config);
+    let mut memo = Vec::with_capacity(16 * 400);
+    // 256 KiB a second: 15 MB/min, for six simulated minutes.
+    for _ in 0..360 {
+        {
+            let _g = MEMO.enter();
+            grow_the_memo_table(&mut memo);
+        }
+        flush();
+        clock.advance(1.0);
+        handle.tick();
+        if memo.len() >= 16 * 400 {
+            break;
+        }
+    }
+    assert_eq!(
+        NEW_LEAKS.load(Ordering::Relaxed),
+        1,
+        "one new leak, raised once"
+    );
+    let check = leakscope::check_leaks("col_memo");
+    assert!(check.leak_count >= 1);
+    let leak = &check.leaks[0];
+    assert!(
+        matches!(
+            leak.leak_type,
+            LeakType::GradualGrowth | LeakType::RapidGrowth
+        ),
+        "{leak:?}"
+    );
+    let site = leak
+        .top_sites
+        .first()
+        .expect("the leak names its call sites");
+    let function = site.frames[0].function.as_deref().unwrap_or("");
+    assert!(
+        function.contains("grow_the_memo_table"),
+        "{:?}",
+        site.frames
+    );
+    assert!(
+        leak.recommendations.iter().any(|r| r.contains("col_memo")),
+        "{:?}",
+        leak.recommendations
+    );
+    let findings = leakscope::analyze(&MEMO).unwrap();
+    assert!(!findings.is_empty());
+    drop(memo);
+    handle.shutdown().unwrap();
+}
+
+fn recorded_memory_joins_the_snapshots() {
+    let (handle, clock) = manual(demo_config(None));
+    leakscope::record("col_c_library_cache", 5_000_000, Some(250)).unwrap();
+    clock.advance(1.0);
+    let latest = leakscope::snapshot_now().unwrap();
+    let (_, s) = latest
+        .iter()
+        .find(|(name, _)| name == "col_c_library_cache")
+        .expect("the recorded scope has a snapshot");
+    assert_eq!((s.curr_bytes, s.entries), (5_000_000, Some(250)));
+    assert_eq!(s.bytes_per_entry(), Some(20_000.0));
+    handle.shutdown().unwrap();
+}
+
+fn an_unwritable_dump_path_keeps_the_collector_going() {
+    static S: Scope = Scope::new("col_unwritable");
+    // The dump's parent is a regular file: no write can ever succeed, even as root.
+    let blocker = scratch("not-a-directory");
+    std::fs::write(&blocker, b"x").unwrap();
+    let path = blocker.join("dump.json");
+    let (handle, clock) = manual(demo_config(Some(path.clone())));
+    let mut kept = Vec::with_capacity(35);
+    for _ in 0..35 {
+        {
+            let _g = S.enter();
+            kept.push(black_box(vec![1u8; 100]));
+        }
+        flush();
+        clock.advance(1.0);
+        handle.tick(); // three scheduled dumps fail here, reported once on stderr
+    }
+    let err = leakscope::dump_now().unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Io { .. }), "{err}");
+    assert!(err.to_string().contains("not-a-directory"), "{err}");
+    // The history was kept: snapshots went on.
+    let latest = leakscope::snapshot_now().unwrap();
+    let (_, s) = latest.iter().find(|(n, _)| n == "col_unwritable").unwrap();
+    assert_eq!(s.curr_bytes, 3_500);
+    assert!(
+        handle.shutdown().is_err(),
+        "the final dump fails too, and says so"
+    );
+    drop(kept);
+}
+
+fn queries_without_a_collector_say_so() {
+    static S: Scope = Scope::new("col_none");
+    assert_eq!(
+        leakscope::snapshot_now().unwrap_err().kind(),
+        &ErrorKind::NotStarted
+    );
+    assert_eq!(
+        leakscope::dump_now().unwrap_err().kind(),
+        &ErrorKind::NotStarted
+    );
+    assert_eq!(
+        leakscope::analyze(&S).unwrap_err().kind(),
+        &ErrorKind::NotStarted
+    );
+    assert_eq!(leakscope::check_leaks("col_none").leak_count, 0);
+}
