@@ -88,12 +88,13 @@ fn main() -> Result<(), leakscope::Error> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for w in workers {
-        w.expect("spawn a worker")
-            .join()
-            .expect("a worker panicked");
-    }
+    // The caches outlive their workers, as a service's would: the final dump sees them full.
+    let caches: Vec<Box<dyn std::any::Any + Send>> = workers
+        .into_iter()
+        .map(|w| w.expect("spawn a worker").join().expect("a worker panicked"))
+        .collect();
     collector.shutdown()?;
+    drop(caches);
     println!("leaky_service: wrote leakscope.json");
     Ok(())
 }
@@ -112,7 +113,7 @@ impl Rng {
 
 /// A bounded cache: at most 4,000 users of about 1 KB, oldest evicted first. It fills up in a
 /// few seconds and then stays flat under churn. Healthy.
-fn serve_users(deadline: Instant) {
+fn serve_users(deadline: Instant) -> Box<dyn std::any::Any + Send> {
     const CAPACITY: usize = 4_000;
     let mut rng = Rng(0x5EED);
     let mut cache: HashMap<u64, Vec<u8>> = HashMap::new();
@@ -136,11 +137,12 @@ fn serve_users(deadline: Instant) {
         USERS.set_entry_count(cache.len());
         std::thread::sleep(Duration::from_millis(10));
     }
+    Box::new((cache, order))
 }
 
 /// A memo table nobody evicts: every new key stays forever, about 200 KB a second.
 #[inline(never)]
-fn memoize(deadline: Instant) {
+fn memoize(deadline: Instant) -> Box<dyn std::any::Any + Send> {
     let mut memo: HashMap<u64, String> = HashMap::new();
     let mut key = 0u64;
     while Instant::now() < deadline {
@@ -154,7 +156,7 @@ fn memoize(deadline: Instant) {
         MEMO.set_entry_count(memo.len());
         std::thread::sleep(Duration::from_millis(50));
     }
-    black_box(memo);
+    Box::new(memo)
 }
 
 /// The expensive computation whose results are memoized: about 1 KB of text.
@@ -165,7 +167,7 @@ fn render_report(key: u64) -> String {
 
 /// 500 sessions, a fixed number, each appending every event to its history: the entry count is
 /// flat while the bytes grow.
-fn track_sessions(deadline: Instant) {
+fn track_sessions(deadline: Instant) -> Box<dyn std::any::Any + Send> {
     let mut sessions: HashMap<u32, Vec<[u8; 64]>> = {
         let _g = SESSIONS.enter();
         (0..500).map(|id| (id, Vec::new())).collect()
@@ -184,7 +186,7 @@ fn track_sessions(deadline: Instant) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    black_box(sessions);
+    Box::new(sessions)
 }
 
 /// Appends one event to a session's history, which nothing ever trims.

@@ -643,6 +643,8 @@ impl Handle {
     }
 
     fn stop_and_dump(&mut self) -> Result<(), Error> {
+        // The stopping thread's own pending counts belong in the final dump.
+        crate::batch::flush_thread();
         let _untracked = Untracked::enter();
         self.stopped = true;
         drop(self.stop.take());
