@@ -91,7 +91,11 @@ fn main() -> Result<(), leakscope::Error> {
     // The caches outlive their workers, as a service's would: the final dump sees them full.
     let caches: Vec<Box<dyn std::any::Any + Send>> = workers
         .into_iter()
-        .map(|w| w.expect("spawn a worker").join().expect("a worker panicked"))
+        .map(|w| {
+            w.expect("spawn a worker")
+                .join()
+                .expect("a worker panicked")
+        })
         .collect();
     collector.shutdown()?;
     drop(caches);

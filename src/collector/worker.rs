@@ -41,9 +41,14 @@ pub const DRAIN_PERIOD: Duration = Duration::from_millis(10);
 const SITES_PER_LEAK: usize = 5;
 /// Call sites the dump lists.
 const SITES_IN_DUMP: usize = 50;
-/// History points older than the detectors' span that a dump carries per scope: enough for a
-/// chart of the whole history, while a dump of 1,000 scopes stays a few MB.
+/// Older history points a dump carries per scope, as merged runs: enough for a chart of the
+/// whole history, while a dump of 1,000 scopes stays a few MB.
 const DUMP_OLDER_POINTS: usize = 120;
+/// Scopes whose recent history a dump carries in full (twice the detectors' span): those with
+/// an open leak and this many of the largest.
+const DUMP_FULL_SCOPES: usize = 50;
+/// Recent snapshots a dump carries for the other scopes.
+const DUMP_RECENT_POINTS: usize = 30;
 
 /// Memory fed from outside the allocator with [`record`](crate::record).
 #[derive(Clone, Copy, Debug, Default)]
@@ -309,11 +314,30 @@ impl Collector {
             s.entries = ext.entries;
             dump.scopes.push(s);
         }
+        let mut by_size: Vec<(u64, &str)> = dump
+            .scopes
+            .iter()
+            .map(|s| (s.curr_bytes, s.name.as_str()))
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        let full: hashbrown::HashSet<String> = by_size
+            .iter()
+            .take(DUMP_FULL_SCOPES)
+            .map(|(_, n)| n.to_string())
+            .collect();
         for s in &mut dump.scopes {
             s.budget_bytes = self.config.budget(&s.name);
-            if let Some(h) = self.histories.get(&s.name) {
-                s.history = thin_history(h.series(), keep_from, DUMP_OLDER_POINTS);
-            }
+            let Some(h) = self.histories.get(&s.name) else {
+                continue;
+            };
+            let series = h.series();
+            let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
+                keep_from
+            } else {
+                let recent = series.len().saturating_sub(DUMP_RECENT_POINTS);
+                series.get(recent).map_or(f64::INFINITY, |p| p.t)
+            };
+            s.history = thin_history(series, from, DUMP_OLDER_POINTS);
         }
         dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
         dump.process_history = self.process_history.iter().cloned().collect();
@@ -418,15 +442,29 @@ fn scope_sites(name: &str) -> Vec<CallSite> {
     }
 }
 
-/// The history a dump carries: every point from `keep_from` on, and at most `older` points
-/// before it, evenly spread and always including the oldest.
+/// The history a dump carries: every point from `keep_from` on, and the points before it
+/// merged into at most `older` runs (counters summed, state of the run's last point), so the
+/// counters still add up over the time covered.
 fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
     if split <= older {
         return series;
     }
-    let stride = split.div_ceil(older.max(1));
-    let mut out: Vec<Snapshot> = series[..split].iter().step_by(stride).cloned().collect();
+    let run = split.div_ceil(older.max(1));
+    let mut out: Vec<Snapshot> = series[..split]
+        .chunks(run)
+        .filter_map(|points| {
+            let (last, rest) = points.split_last()?;
+            let mut merged = last.clone();
+            for p in rest {
+                merged.allocs += p.allocs;
+                merged.frees += p.frees;
+                merged.bytes_allocated += p.bytes_allocated;
+                merged.bytes_freed += p.bytes_freed;
+            }
+            Some(merged)
+        })
+        .collect();
     out.extend_from_slice(&series[split..]);
     out
 }
@@ -712,16 +750,32 @@ mod tests {
     }
 
     #[test]
-    fn thinning_keeps_recent_points_and_spreads_older_ones() {
-        let series: Vec<Snapshot> = (0..1000).map(|i| Snapshot::new(i as f64, i, 0)).collect();
+    fn thinning_keeps_recent_points_and_merges_older_runs() {
+        let series: Vec<Snapshot> = (0..1000)
+            .map(|i| {
+                let mut s = Snapshot::new(i as f64, i, 0);
+                s.allocs = 1;
+                s.bytes_allocated = i;
+                s
+            })
+            .collect();
         let thin = thin_history(series, 900.0, 30);
-        // 900 older points at a stride of 30: indexes 0, 30, ..., 870.
+        // 900 older points in runs of 30, each standing at its last point: t = 29, 59, ..., 899.
         assert_eq!(thin.len(), 30 + 100);
-        assert_eq!(thin[0].t, 0.0);
-        assert_eq!(thin[1].t, 30.0);
-        assert_eq!(thin[29].t, 870.0);
+        assert_eq!(
+            (thin[0].t, thin[0].curr_bytes, thin[0].allocs),
+            (29.0, 29, 30)
+        );
+        assert_eq!(thin[0].bytes_allocated, (0..30).sum::<u64>());
+        assert_eq!(thin[29].t, 899.0);
         assert_eq!(thin[30].t, 900.0);
         assert_eq!(thin.last().unwrap().t, 999.0);
+        // Counters add up over the time covered, as before thinning.
+        assert_eq!(thin.iter().map(|s| s.allocs).sum::<u64>(), 1000);
+        assert_eq!(
+            thin.iter().map(|s| s.bytes_allocated).sum::<u64>(),
+            (0..1000).sum::<u64>()
+        );
         let short: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, i, 0)).collect();
         assert_eq!(thin_history(short.clone(), 5.0, 30), short);
     }

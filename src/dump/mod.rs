@@ -235,7 +235,7 @@ mod tests {
         objects.push(("scope", &json["scopes"][1]));
         objects.push(("tracker", &json["tracker"]));
         objects.push(("leak", &json["leaks"][0]));
-        objects.push(("snapshot", &json["scopes"][1]["history"][0]));
+        objects.push(("snapshot", &json["scopes"][1]["history"]));
         for (what, object) in objects {
             for field in object.as_object().unwrap().keys() {
                 assert!(
