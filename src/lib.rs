@@ -11,6 +11,7 @@ mod detect;
 pub mod dump;
 mod error;
 mod leak;
+mod os;
 mod reentry;
 mod registry;
 mod sampler;

@@ -101,7 +101,7 @@ struct Entry {
     max_bytes: u64,
 }
 
-struct Registry {
+pub(crate) struct Registry {
     entries: Vec<Entry>,
     by_name: HashMap<Box<str>, u32>,
     overflow_reported: bool,
@@ -118,8 +118,14 @@ fn lock() -> MutexGuard<'static, Option<Registry>> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Locks the registry for the duration of a `fork` (see [`crate::os`]).
+pub(crate) fn hold_lock_for_fork() -> MutexGuard<'static, Option<Registry>> {
+    lock()
+}
+
 fn registry(slot: &mut Option<Registry>) -> &mut Registry {
     slot.get_or_insert_with(|| {
+        crate::os::install_fork_handlers();
         let mut r = Registry {
             entries: Vec::new(),
             by_name: HashMap::new(),

@@ -593,6 +593,60 @@ impl std::fmt::Debug for Handle {
     }
 }
 
+/// The locks a fork must not copy while another thread holds them, held by the forking thread
+/// from the `prepare` handler to the `parent`/`child` handler.
+struct ForkLocks {
+    active: MutexGuard<'static, Option<Arc<Shared>>>,
+    _hooks: MutexGuard<'static, Vec<Hook>>,
+    _registry: MutexGuard<'static, Option<registry::Registry>>,
+}
+
+thread_local! {
+    static FORK_LOCKS: std::cell::RefCell<Option<ForkLocks>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Before `fork`: takes the locks in the crate's one order (collector, hooks, registry).
+pub(crate) fn hold_locks_for_fork(
+    registry_lock: fn() -> MutexGuard<'static, Option<registry::Registry>>,
+) {
+    let _untracked = Untracked::enter();
+    let locks = ForkLocks {
+        active: lock(&ACTIVE),
+        _hooks: lock(&HOOKS),
+        _registry: registry_lock(),
+    };
+    let _ = FORK_LOCKS.try_with(|l| *l.borrow_mut() = Some(locks));
+}
+
+/// After `fork`, in the parent or the child: releases the locks. The child has no collector
+/// thread, so it forgets the parent's collector and starts without one.
+pub(crate) fn release_locks_after_fork(in_child: bool) {
+    let _untracked = Untracked::enter();
+    let Ok(Some(mut locks)) = FORK_LOCKS.try_with(|l| l.borrow_mut().take()) else {
+        return;
+    };
+    if in_child {
+        // Not dropped: its collector's mutex may have been locked by a thread that is gone.
+        std::mem::forget(locks.active.take());
+        sampler::configure(0, 1);
+    }
+}
+
+/// At `exit`: the final dump of a collector whose handle was never dropped.
+pub(crate) fn final_dump_at_exit() {
+    let _untracked = Untracked::enter();
+    let Some(shared) = lock(&ACTIVE).clone() else {
+        return;
+    };
+    let mut c = lock(&shared.collector);
+    let now = c.clock.now();
+    c.snapshot_and_detect(now);
+    let (dumped, prometheus) = c.write_files();
+    if let Err(e) = dumped.and(prometheus) {
+        eprintln!("leakscope: final dump at exit failed: {e}");
+    }
+}
+
 /// Starts the collector thread with `config`.
 pub(crate) fn start(config: Config) -> Result<Handle, Error> {
     start_with(config, Arc::new(SystemClock::new()), true)
@@ -621,6 +675,7 @@ pub(crate) fn start_with(
     };
     sampler::configure(interval, config.max_frames);
     registry::keep_symbols(config.keep_symbol_cache);
+    crate::os::install_exit_handler();
     let shared = Arc::new(Shared {
         collector: Mutex::new(Collector::new(config, clock)),
     });
