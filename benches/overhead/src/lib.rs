@@ -7,8 +7,14 @@
 //! alone) and prints one tab-separated line:
 //!
 //! ```text
-//! variant  workload  ops  ns_per_op  vm_hwm_kib  extra
+//! variant  workload  ops  ns_per_op  cpu_ns_per_op  vm_hwm_kib  extra
 //! ```
+//!
+//! `ns_per_op` is wall-clock time. `cpu_ns_per_op` is the CPU time the workload's threads spent
+//! in the timed part per op: `churn2t` averages its two threads (so perfect scaling gives the
+//! figure of `churn`), `xthread` adds producer and consumer (an op is work on both). It leaves out the time those threads sat descheduled while other processes
+//! had the cores, which makes it the steadier figure on a busy machine. It also leaves out the
+//! stand-in collector thread, whose cost is printed on stderr.
 //!
 //! `scripts/bench-overhead.sh` runs every variant round-robin and hands the lines to the
 //! `overhead-report` binary, which prints the tables. An *op* is:
@@ -89,12 +95,12 @@ pub struct Variant {
 /// The workloads, by the name given on the command line.
 pub const WORKLOADS: [&str; 4] = ["churn", "churn2t", "xthread", "cache"];
 
-/// Full-size op counts (at `--scale 1`), chosen so that bare System takes 0.1–0.3 s per run.
+/// Full-size op counts (at `--scale 1`), chosen so that bare System takes 0.25–0.8 s per run.
 fn default_ops(workload: &str) -> u64 {
     match workload {
-        "churn" | "churn2t" => 4_000_000,
-        "xthread" => 4_000_000,
-        "cache" => 3_000_000,
+        "churn" | "churn2t" => 8_000_000,
+        "xthread" => 8_000_000,
+        "cache" => 5_000_000,
         _ => 0,
     }
 }
@@ -126,7 +132,8 @@ pub fn drain_period() -> Option<Duration> {
 
 struct Collector {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<u64>>,
+    /// Joins to the number of drains and the thread's CPU time.
+    thread: Option<std::thread::JoinHandle<(u64, Duration)>>,
 }
 
 impl Collector {
@@ -145,7 +152,7 @@ impl Collector {
                         leakscope::flush();
                         drains += 1;
                     }
-                    drains
+                    (drains, thread_cpu_time())
                 })
                 .expect("spawn the collector stand-in")
         });
@@ -156,11 +163,16 @@ impl Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let drains = self.thread.take().map_or(0, |t| t.join().unwrap_or(0));
+        let (drains, cpu) = self
+            .thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         let t = leakscope::tracker_stats();
         eprintln!(
-            "leakscope: drains={drains} self_bytes={} self_blocks={} channel_full_retries={} \
-             fallback_uses={}",
+            "leakscope: drains={drains} collector_cpu_ms={:.1} self_bytes={} self_blocks={} \
+             channel_full_retries={} fallback_uses={}",
+            cpu.as_secs_f64() * 1e3,
             t.self_bytes,
             t.self_blocks,
             t.channel_full_retries,
@@ -212,11 +224,12 @@ pub fn main<G>(variant: Variant, setup: impl FnOnce() -> G) {
     let hwm = vm_hwm_kib();
     drop(guard);
     println!(
-        "{}\t{}\t{}\t{:.2}\t{}\t{}",
+        "{}\t{}\t{}\t{:.2}\t{:.2}\t{}\t{}",
         variant.name,
         workload,
         ops,
         run.elapsed.as_nanos() as f64 / ops as f64,
+        run.cpu.as_nanos() as f64 / ops as f64,
         hwm,
         run.extra
     );
@@ -224,7 +237,11 @@ pub fn main<G>(variant: Variant, setup: impl FnOnce() -> G) {
 
 /// One workload's measurement.
 struct Run {
+    /// Wall-clock time of the timed part.
     elapsed: Duration,
+    /// CPU time of the workload's threads in the timed part (see the crate docs for how two
+    /// threads are combined).
+    cpu: Duration,
     /// A workload-specific figure (the cache's hit rate) and a checksum the optimizer must keep.
     extra: String,
 }
@@ -232,9 +249,10 @@ struct Run {
 fn run<S: OpScope>(workload: &str, ops: u64) -> Run {
     match workload {
         "churn" => {
-            let (elapsed, sum) = churn::<S>(1, ops, None);
+            let (elapsed, cpu, sum) = churn::<S>(1, ops, None);
             Run {
                 elapsed,
+                cpu,
                 extra: format!("sum={sum}"),
             }
         }
@@ -255,6 +273,20 @@ pub fn vm_hwm_kib() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The calling thread's CPU time so far.
+pub fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 /// How a workload wraps each operation: in a leakscope scope guard, or in nothing.
@@ -341,9 +373,9 @@ impl Rng {
 pub const WINDOW: usize = 1_000;
 
 /// Single-thread churn: `ops` times, free the oldest block of the window and allocate a new one.
-/// Returns the time of the timed part and a checksum. The window is filled before the clock
+/// Returns the wall-clock and CPU time of the timed part and a checksum. The window is filled before the clock
 /// starts; when `barrier` is given, the clock starts after every thread reached it.
-fn churn<S: OpScope>(seed: u64, ops: u64, barrier: Option<&Barrier>) -> (Duration, u64) {
+fn churn<S: OpScope>(seed: u64, ops: u64, barrier: Option<&Barrier>) -> (Duration, Duration, u64) {
     let mut rng = Rng::new(seed);
     let mut ring: Vec<(*mut u8, Layout)> = Vec::with_capacity(WINDOW);
     let new_block = |rng: &mut Rng, tag: u8| {
@@ -383,11 +415,13 @@ fn churn<S: OpScope>(seed: u64, ops: u64, barrier: Option<&Barrier>) -> (Duratio
     if let Some(b) = barrier {
         b.wait();
     }
+    let cpu = thread_cpu_time();
     let start = Instant::now();
     for n in 0..ops {
         step(&mut rng, n);
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu_time() - cpu;
     let mut sum = 0u64;
     for (p, layout) in ring {
         // SAFETY: every block in the ring is live and was allocated with its layout.
@@ -396,7 +430,7 @@ fn churn<S: OpScope>(seed: u64, ops: u64, barrier: Option<&Barrier>) -> (Duratio
             dealloc(p, layout);
         }
     }
-    (elapsed, sum)
+    (elapsed, cpu, sum)
 }
 
 /// `churn` on two threads at once. The time is the slower thread's, per op of one thread.
@@ -412,7 +446,8 @@ fn churn2t<S: OpScope>(ops: u64) -> Run {
     });
     Run {
         elapsed: a.0.max(b.0),
-        extra: format!("sum={}", a.1.wrapping_add(b.1)),
+        cpu: (a.1 + b.1) / 2,
+        extra: format!("sum={}", a.2.wrapping_add(b.2)),
     }
 }
 
@@ -425,8 +460,9 @@ fn xthread<S: OpScope>(ops: u64) -> Run {
     let batches = (ops as usize).div_ceil(XTHREAD_BATCH);
     let (tx, rx) = crossbeam_channel::bounded::<Vec<Vec<u8>>>(16);
     let start = Instant::now();
-    let sum = std::thread::scope(|s| {
+    let (sum, cpu) = std::thread::scope(|s| {
         let consumer = s.spawn(move || {
+            let cpu = thread_cpu_time();
             let mut sum = 0u64;
             for batch in rx {
                 for block in batch {
@@ -435,8 +471,9 @@ fn xthread<S: OpScope>(ops: u64) -> Run {
                     drop(block);
                 }
             }
-            sum
+            (sum, thread_cpu_time() - cpu)
         });
+        let cpu = thread_cpu_time();
         let mut rng = Rng::new(3);
         for n in 0..batches {
             let mut batch = Vec::with_capacity(XTHREAD_BATCH);
@@ -449,10 +486,13 @@ fn xthread<S: OpScope>(ops: u64) -> Run {
             tx.send(batch).expect("consumer alive");
         }
         drop(tx);
-        consumer.join().expect("consumer thread")
+        let cpu = thread_cpu_time() - cpu;
+        let (sum, consumer_cpu) = consumer.join().expect("consumer thread");
+        (sum, cpu + consumer_cpu)
     });
     Run {
         elapsed: start.elapsed(),
+        cpu,
         extra: format!("sum={sum}"),
     }
 }
@@ -501,14 +541,17 @@ fn cache<S: OpScope>(ops: u64) -> Run {
         op(&mut rng);
     }
     let mut hits = 0u64;
+    let cpu = thread_cpu_time();
     let start = Instant::now();
     for _ in 0..ops {
         hits += op(&mut rng) as u64;
     }
     let elapsed = start.elapsed();
+    let cpu = thread_cpu_time() - cpu;
     let entries = map.len();
     Run {
         elapsed,
+        cpu,
         extra: format!(
             "hit_rate={:.3} entries={} sum={sum}",
             hits as f64 / ops as f64,
