@@ -96,10 +96,12 @@ if [[ ${INSTR:-0} == 1 ]]; then
   printf '\n|---|'
   for w in $instr_workloads; do printf -- '---|'; done
   printf '\n'
-  # No drain thread here: its wake-ups would be counted too, and these short runs never fill
-  # the channel.
+  # The stand-in collector drains every 20 ms of valgrind's (slowed-down) time: often enough
+  # that the channel never fills, rarely enough that its own instructions (counted here too)
+  # stay a small share. With no drain at all, xthread fills the channel and measures leakscope's
+  # full-channel retries instead (see benches/README.md).
   irefs() { # variant workload ops -> total instructions
-    LEAKSCOPE_BENCH_DRAIN_MS=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin/$1" "$2" --ops "$3" 2>&1 >/dev/null |
+    LEAKSCOPE_BENCH_DRAIN_MS=${INSTR_DRAIN_MS:-20} valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin/$1" "$2" --ops "$3" 2>&1 >/dev/null |
       sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
   }
   for v in "${vs[@]}"; do
