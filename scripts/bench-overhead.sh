@@ -5,7 +5,7 @@
 # and prints markdown tables of ratios to bare System and median ns/op. benches/README.md
 # explains the variants, the workloads and how to read the tables.
 #
-#   scripts/bench-overhead.sh                 # 7 rounds, full-size runs (~6 min here)
+#   scripts/bench-overhead.sh                 # 7 rounds, full-size runs (~3.5 min here, +1-2 min with INSTR=1)
 #   ROUNDS=11 scripts/bench-overhead.sh       # more rounds
 #   QUICK=1 scripts/bench-overhead.sh         # smoke test: 3 rounds of tenth-size runs
 #   VARIANTS="system leakscope" WORKLOADS="churn cache" scripts/bench-overhead.sh
