@@ -1,0 +1,8 @@
+//! leakscope over System; every operation inside a scope guard entered for that operation alone
+//! (SPEC 12's "scopes on every operation").
+overhead::variant! {
+    name: "leakscope_scoped",
+    allocator: leakscope::Alloc = leakscope::Alloc::system(),
+    scoped: true,
+    setup: overhead::collector,
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# leakscope's overhead benchmark (SPEC 12): builds one release binary per allocator variant
+# (benches/overhead/src/bin/*.rs, all over the workloads of benches/overhead/src/lib.rs), runs
+# every variant on every workload round-robin within each round, one fresh process per run,
+# and prints markdown tables of ratios to bare System and median ns/op. benches/README.md
+# explains the variants, the workloads and how to read the tables.
+#
+#   scripts/bench-overhead.sh                 # 7 rounds, full-size runs (~3.5 min here, +1-2 min with INSTR=1)
+#   ROUNDS=11 scripts/bench-overhead.sh       # more rounds
+#   QUICK=1 scripts/bench-overhead.sh         # smoke test: 3 rounds of tenth-size runs
+#   VARIANTS="system leakscope" WORKLOADS="churn cache" scripts/bench-overhead.sh
+#   INSTR=1 scripts/bench-overhead.sh         # also instructions per op under callgrind
+#
+# Other knobs: SCALE (multiplies every op count; QUICK sets 0.1), OUT (where the raw result
+# lines go; default target/overhead/results-<time>.tsv), LEAKSCOPE_BENCH_DRAIN_MS (the
+# stand-in collector's drain period, default 1; 0 = none).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+manifest=$root/benches/overhead/Cargo.toml
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target/overhead}
+bin=$CARGO_TARGET_DIR/release
+
+if [[ ${QUICK:-0} == 1 ]]; then
+  rounds=${ROUNDS:-3}
+  scale=${SCALE:-0.1}
+else
+  rounds=${ROUNDS:-7}
+  scale=${SCALE:-1}
+fi
+workloads=${WORKLOADS:-churn churn2t xthread cache}
+
+echo "building the variants (release)..." >&2
+cargo build --release --quiet --manifest-path "$manifest" --bins
+
+# Every binary under src/bin is a variant except the report tool. The ones SPEC 12 names come
+# first; a new variant file (say leakscope_sampling.rs) joins the run with no edit here.
+known="system leakscope leakscope_scoped stats_alloc dhat jemalloc leakscope_jemalloc mimalloc leakscope_mimalloc"
+if [[ -z ${VARIANTS:-} ]]; then
+  all=$(cd "$root/benches/overhead/src/bin" && ls ./*.rs | sed 's|^\./||; s|\.rs$||' | grep -vx overhead-report)
+  variants=""
+  for v in $known; do grep -qx "$v" <<<"$all" && variants+="$v "; done
+  for v in $all; do [[ " $known " == *" $v "* ]] || variants+="$v "; done
+else
+  variants=$VARIANTS
+fi
+read -r -a vs <<<"$variants"
+if [[ " ${vs[*]} " != *" system "* ]]; then
+  echo "bench-overhead: VARIANTS must include system: every ratio is taken against it" >&2
+  exit 2
+fi
+
+out=${OUT:-$CARGO_TARGET_DIR/results-$(date +%Y%m%d-%H%M%S).tsv}
+log=${out%.tsv}.log
+: >"$out"
+: >"$log"
+echo "rounds=$rounds scale=$scale variants=${vs[*]} workloads=$workloads" >&2
+echo "raw results: $out (stderr of the runs: $log)" >&2
+
+start=$(date +%s)
+n=${#vs[@]}
+for ((r = 1; r <= rounds; r++)); do
+  for w in $workloads; do
+    # Rotate the starting variant every round so that no variant always runs right after the
+    # same neighbour (or first, on a cold CPU).
+    for ((i = 0; i < n; i++)); do
+      v=${vs[$(((i + r - 1) % n))]}
+      printf '%s\t' "$r" >>"$out"
+      if ! "$bin/$v" "$w" --scale "$scale" >>"$out" 2>>"$log"; then
+        echo "bench-overhead: $v $w failed (see $log)" >&2
+        exit 1
+      fi
+    done
+  done
+  echo "round $r/$rounds done ($(($(date +%s) - start)) s)" >&2
+done
+
+echo
+echo "<!-- $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, rounds=$rounds scale=$scale, load at end: $(cut -d' ' -f1-3 /proc/loadavg) -->"
+"$bin/overhead-report" "$out"
+
+# Instructions per op: callgrind counts are exact and do not move with the machine's load.
+# Each variant runs twice with different op counts; the difference divided by the extra ops
+# (timed plus warm-up) cancels start-up and set-up costs.
+if [[ ${INSTR:-0} == 1 ]]; then
+  if ! command -v valgrind >/dev/null; then
+    echo "bench-overhead: INSTR=1 needs valgrind" >&2
+    exit 2
+  fi
+  instr_workloads=${INSTR_WORKLOADS:-churn cache}
+  echo
+  echo "### Instructions per op (callgrind; single run, exact)"
+  echo
+  printf '| variant |'
+  for w in $instr_workloads; do printf ' %s |' "$w"; done
+  printf '\n|---|'
+  for w in $instr_workloads; do printf -- '---|'; done
+  printf '\n'
+  # The stand-in collector drains every 20 ms of valgrind's (slowed-down) time: often enough
+  # that the channel never fills, rarely enough that its own instructions (counted here too)
+  # stay a small share. With no drain at all, xthread fills the channel and measures leakscope's
+  # full-channel retries instead (see benches/README.md).
+  irefs() { # variant workload ops -> total instructions
+    LEAKSCOPE_BENCH_DRAIN_MS=${INSTR_DRAIN_MS:-20} valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin/$1" "$2" --ops "$3" 2>&1 >/dev/null |
+      sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+  }
+  for v in "${vs[@]}"; do
+    [[ $v == dhat ]] && continue # its per-op count is dominated by backtraces; its times say enough
+    printf '| %s |' "$v"
+    for w in $instr_workloads; do
+      case $w in
+        # churn adds a tenth of the ops as warm-up (see lib.rs); churn2t does so on two threads.
+        churn) a=100000 b=200000 extra=110000 ;;
+        churn2t) a=100000 b=200000 extra=220000 ;;
+        *) a=100000 b=200000 extra=100000 ;;
+      esac
+      ia=$(irefs "$v" "$w" "$a")
+      ib=$(irefs "$v" "$w" "$b")
+      printf ' %s |' "$(((ib - ia) / extra))"
+    done
+    printf '\n'
+  done
+fi
