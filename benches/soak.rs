@@ -178,8 +178,8 @@ fn main() {
 
     // leakscope's own memory, watched against its bound: fixed tables (channels, sample slots,
     // registry) under 8 MiB, plus the history bound for every scope there can be.
-    let bound = 8 << 20
-        + (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT) as u64;
+    let bound =
+        (8 << 20) + (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT) as u64;
     let peak_self = Arc::new(AtomicU64::new(0));
     let watcher = {
         let (done, peak) = (done.clone(), peak_self.clone());

@@ -35,7 +35,7 @@ cargo build --release --quiet --manifest-path "$manifest" --bins
 
 # Every binary under src/bin is a variant except the report tool. The ones SPEC 12 names come
 # first; a new variant file (say leakscope_sampling.rs) joins the run with no edit here.
-known="system leakscope leakscope_scoped stats_alloc dhat jemalloc leakscope_jemalloc mimalloc leakscope_mimalloc"
+known="system leakscope leakscope_counting leakscope_scoped stats_alloc dhat jemalloc leakscope_jemalloc mimalloc leakscope_mimalloc"
 if [[ -z ${VARIANTS:-} ]]; then
   all=$(cd "$root/benches/overhead/src/bin" && ls ./*.rs | sed 's|^\./||; s|\.rs$||' | grep -vx overhead-report)
   variants=""

@@ -15,14 +15,14 @@
 //! - A free is recorded before the block goes back to the inner allocator.
 //! - Every block carries a mark from the first allocation of the process on: the shim has no
 //!   off switch, so no block can ever be freed without one.
-//! - The mark is written and read through [`std::hint::black_box`]ed pointers; see
-//!   [`write_mark`] for why.
+//! - The mark is written and read through opaque pointers; see [`write_mark`] for why.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 use std::hint::black_box;
 use std::ptr;
 
-use crate::{batch, sampler, scope};
+use crate::{batch, reentry, sampler, scope};
 
 /// Bytes added after every block for its mark.
 pub const MARK_LEN: usize = 4;
@@ -64,8 +64,15 @@ impl<A> Alloc<A> {
 /// the same alignment, the trailer added to the size. `None` when that would overflow.
 #[inline]
 fn outer(layout: Layout, trailer: usize) -> Option<Layout> {
-    let size = layout.size().checked_add(trailer)?;
-    Layout::from_size_align(size, layout.align()).ok()
+    // `layout` is valid, so its alignment is a power of two no larger than `isize::MAX + 1`;
+    // the size plus the trailer, rounded up to the alignment, stays within `isize::MAX` exactly
+    // when this single comparison holds.
+    if layout.size() > isize::MAX as usize - trailer - (layout.align() - 1) {
+        return None;
+    }
+    // SAFETY: checked just above: `size + trailer` rounded up to `align` does not exceed
+    // `isize::MAX`, and `align` is a power of two because it comes from a valid `Layout`.
+    Some(unsafe { Layout::from_size_align_unchecked(layout.size() + trailer, layout.align()) })
 }
 
 /// The trailer length of a block whose mark is `mark`.
@@ -91,9 +98,34 @@ unsafe fn outer_unchecked(layout: Layout, mark: u32) -> Layout {
     unsafe { Layout::from_size_align_unchecked(layout.size() + trailer_len(mark), layout.align()) }
 }
 
+/// `ptr`, through an optimisation barrier: the compiler cannot tell where the result points.
+///
+/// An empty `asm!` that takes the pointer in a register and hands it back costs nothing at run
+/// time (`black_box`, the portable fallback, spills it to the stack and reloads it).
+#[inline(always)]
+fn opaque(ptr: *mut u8) -> *mut u8 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut p = ptr;
+        // SAFETY: the template is empty: no instruction runs, no memory or flag is touched, and
+        // the register comes back holding the same address. The optimizer must assume the block
+        // behind it may have been read or written (no `nomem`/`pure`: with them LLVM still folded
+        // the mark of an `alloc_zeroed` block to zero in release builds), so it can neither fold
+        // the mark's load nor drop its store.
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) p, options(nostack, preserves_flags));
+        }
+        p
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        black_box(ptr)
+    }
+}
+
 /// Stores `mark` in the trailer of the block at `ptr` of `size` bytes.
 ///
-/// The pointer goes through `black_box` first. Once the shim is inlined under fat LTO, LLVM
+/// The pointer goes through [`opaque`] first. Once the shim is inlined under fat LTO, LLVM
 /// knows `ptr` came from an allocation function (`__rust_alloc_zeroed`, say) of `size` bytes:
 /// the trailer lies outside that object as the caller sees it, and LLVM may fold a later read of
 /// it to zero or drop this store (SPEC 13; rust-lang/rust#146766 is likely the same family).
@@ -108,7 +140,7 @@ unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
     // (caller's contract); (2) the write covers exactly the last `MARK_LEN` bytes and is
     // unaligned, since `size` can be anything.
     unsafe {
-        black_box(ptr)
+        opaque(ptr)
             .add(size)
             .cast::<[u8; MARK_LEN]>()
             .write_unaligned(mark.to_ne_bytes());
@@ -124,7 +156,7 @@ unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
     // SAFETY: bytes `size + 4 .. size + 8` of a block of `size + SAMPLED_LEN` bytes, unaligned,
     // through an opaque pointer as in `write_mark`.
     unsafe {
-        black_box(ptr)
+        opaque(ptr)
             .add(size + MARK_LEN)
             .cast::<[u8; 4]>()
             .write_unaligned(slot.to_ne_bytes());
@@ -140,7 +172,7 @@ unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
 unsafe fn read_slot(ptr: *mut u8, size: usize) -> u32 {
     // SAFETY: as in `write_slot`.
     let bytes = unsafe {
-        black_box(ptr)
+        opaque(ptr)
             .add(size + MARK_LEN)
             .cast::<[u8; 4]>()
             .read_unaligned()
@@ -158,7 +190,7 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
     // SAFETY: as in `write_mark`: the last `MARK_LEN` bytes of the block, read unaligned,
     // through an opaque pointer so the optimizer cannot fold the value.
     let bytes = unsafe {
-        black_box(ptr)
+        opaque(ptr)
             .add(size)
             .cast::<[u8; MARK_LEN]>()
             .read_unaligned()
@@ -171,14 +203,14 @@ impl<A: GlobalAlloc> Alloc<A> {
     ///
     /// # Safety
     /// As [`GlobalAlloc::alloc`]: `layout` has a non-zero size.
-    #[inline]
-    unsafe fn alloc_plain(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    #[inline(always)]
+    unsafe fn alloc_plain<const ZEROED: bool>(&self, layout: Layout) -> *mut u8 {
         let Some(outer) = outer(layout, MARK_LEN) else {
             return ptr::null_mut();
         };
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
         let ptr = unsafe {
-            if zeroed {
+            if ZEROED {
                 self.inner.alloc_zeroed(outer)
             } else {
                 self.inner.alloc(outer)
@@ -199,17 +231,17 @@ impl<A: GlobalAlloc> Alloc<A> {
     /// # Safety
     /// As [`GlobalAlloc::alloc`].
     #[cold]
-    unsafe fn alloc_sampled(&self, layout: Layout, zeroed: bool) -> *mut u8 {
+    unsafe fn alloc_sampled<const ZEROED: bool>(&self, layout: Layout) -> *mut u8 {
         let Some(outer) = outer(layout, SAMPLED_LEN) else {
             return ptr::null_mut();
         };
-        let Some(slot) = sampler::begin(scope::current(), layout.size()) else {
+        let Some(slot) = sampler::begin(reentry::owner(), layout.size()) else {
             // SAFETY: forwarded contract.
-            return unsafe { self.alloc_plain(layout, zeroed) };
+            return unsafe { self.alloc_plain::<ZEROED>(layout) };
         };
         // SAFETY: `outer` has a non-zero size and a valid alignment.
         let ptr = unsafe {
-            if zeroed {
+            if ZEROED {
                 self.inner.alloc_zeroed(outer)
             } else {
                 self.inner.alloc(outer)
@@ -252,9 +284,9 @@ impl<A: GlobalAlloc> Alloc<A> {
             // SAFETY: `new_layout` has a non-zero size (GlobalAlloc's contract for realloc).
             unsafe {
                 if sample {
-                    self.alloc_sampled(new_layout, false)
+                    self.alloc_sampled::<false>(new_layout)
                 } else {
-                    self.alloc_plain(new_layout, false)
+                    self.alloc_plain::<false>(new_layout)
                 }
             }
         };
@@ -283,20 +315,20 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if sampler::tick(layout.size()) {
             // SAFETY: forwarded contract.
-            return unsafe { self.alloc_sampled(layout, false) };
+            return unsafe { self.alloc_sampled::<false>(layout) };
         }
         // SAFETY: forwarded contract.
-        unsafe { self.alloc_plain(layout, false) }
+        unsafe { self.alloc_plain::<false>(layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if sampler::tick(layout.size()) {
             // SAFETY: forwarded contract.
-            return unsafe { self.alloc_sampled(layout, true) };
+            return unsafe { self.alloc_sampled::<true>(layout) };
         }
         // SAFETY: forwarded contract.
-        unsafe { self.alloc_plain(layout, true) }
+        unsafe { self.alloc_plain::<true>(layout) }
     }
 
     #[inline]

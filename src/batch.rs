@@ -25,7 +25,6 @@ use once_cell::race::OnceBox;
 
 use crate::reentry::{self, Untracked};
 use crate::registry::{self, Counts, SELF_SCOPE, UNSCOPED};
-use crate::scope;
 
 /// Scopes a batch can hold at once.
 const SLOTS: usize = 8;
@@ -129,8 +128,12 @@ struct Local {
     slots: [Slot; SLOTS],
     /// Index of the slot used last: consecutive events usually hit the same scope.
     last: Cell<usize>,
-    /// Events since the last send attempt.
-    events: Cell<u32>,
+    /// Events left until the next send attempt.
+    events_left: Cell<u32>,
+    /// Net bytes in one slot that trigger a send: [`FLUSH_NET_BYTES`], or never while the
+    /// channel is full (the next attempt then waits for [`FLUSH_EVENTS`] more events, so a full
+    /// channel costs one failed send per 1,024 events, not one per event).
+    net_limit: Cell<i64>,
     life: Cell<Life>,
 }
 
@@ -139,7 +142,8 @@ thread_local! {
         Local {
             slots: [const { Slot::new() }; SLOTS],
             last: Cell::new(0),
-            events: Cell::new(0),
+            events_left: Cell::new(FLUSH_EVENTS),
+            net_limit: Cell::new(FLUSH_NET_BYTES as i64),
             life: Cell::new(Life::Fresh),
         }
     };
@@ -162,9 +166,48 @@ enum Event {
 }
 
 impl Local {
-    /// Records one event. Returns false when the event could not be placed in the batch and
-    /// must go to the fallback table.
-    #[inline]
+    /// The hot path: records one event in the slot used last, if it is this scope's and the
+    /// thread is batching. Returns false for everything else, which [`record_slow`] handles.
+    #[inline(always)]
+    fn record_fast(&self, scope: u32, size: u64, event: Event) -> bool {
+        let slot = &self.slots[self.last.get() % SLOTS];
+        if self.life.get() != Life::Live || slot.scope.get() != scope {
+            return false;
+        }
+        self.count(slot, size, event);
+        true
+    }
+
+    /// Adds one event to `slot`, and sends the batch when a bound is reached.
+    #[inline(always)]
+    fn count(&self, slot: &Slot, size: u64, event: Event) {
+        // Only the counter that moved can cross the net bound, so each event checks one
+        // direction: an allocation `allocated - freed`, a free `freed - allocated`.
+        let net = match event {
+            Event::Alloc => {
+                slot.allocs.set(slot.allocs.get().wrapping_add(1));
+                let a = slot.bytes_allocated.get().wrapping_add(size);
+                slot.bytes_allocated.set(a);
+                a.wrapping_sub(slot.bytes_freed.get())
+            }
+            Event::Free => {
+                slot.frees.set(slot.frees.get().wrapping_add(1));
+                let f = slot.bytes_freed.get().wrapping_add(size);
+                slot.bytes_freed.set(f);
+                f.wrapping_sub(slot.bytes_allocated.get())
+            }
+        };
+        let left = self.events_left.get() - 1;
+        self.events_left.set(left);
+        // Signed: `net` is negative when the other direction leads, which is not a crossing.
+        if left == 0 || net as i64 >= self.net_limit.get() {
+            self.send();
+        }
+    }
+
+    /// Records one event anywhere in the batch, registering the exit hook or taking a new slot
+    /// as needed. Returns false when the event could not be placed in the batch and must go to
+    /// the fallback table.
     fn record(&self, scope: u32, size: u64, event: Event) -> bool {
         if self.life.get() != Life::Live && !self.start() {
             return false;
@@ -172,25 +215,7 @@ impl Local {
         let Some(slot) = self.slot_for(scope) else {
             return false;
         };
-        match event {
-            Event::Alloc => {
-                slot.allocs.set(slot.allocs.get().wrapping_add(1));
-                slot.bytes_allocated
-                    .set(slot.bytes_allocated.get().wrapping_add(size));
-            }
-            Event::Free => {
-                slot.frees.set(slot.frees.get().wrapping_add(1));
-                slot.bytes_freed
-                    .set(slot.bytes_freed.get().wrapping_add(size));
-            }
-        }
-        let events = self.events.get() + 1;
-        self.events.set(events);
-        if events >= FLUSH_EVENTS
-            || slot.bytes_allocated.get().abs_diff(slot.bytes_freed.get()) >= FLUSH_NET_BYTES
-        {
-            self.send();
-        }
+        self.count(slot, size, event);
         true
     }
 
@@ -245,9 +270,12 @@ impl Local {
     }
 
     /// Tries to send the batch. Returns true when the batch is now empty.
+    #[cold]
+    #[inline(never)]
     fn send(&self) -> bool {
-        self.events.set(0);
+        self.events_left.set(FLUSH_EVENTS);
         if self.is_empty() {
+            self.net_limit.set(FLUSH_NET_BYTES as i64);
             return true;
         }
         let _untracked = Untracked::enter();
@@ -263,10 +291,12 @@ impl Local {
         match channel().tx.try_send(Message::Counts { len, deltas }) {
             Ok(()) => {
                 self.slots.iter().for_each(Slot::clear);
+                self.net_limit.set(FLUSH_NET_BYTES as i64);
                 true
             }
             Err(_) => {
                 CHANNEL_FULL.fetch_add(1, Relaxed);
+                self.net_limit.set(i64::MAX);
                 false
             }
         }
@@ -291,55 +321,65 @@ impl Local {
 }
 
 /// Charges an event of `size` bytes to scope `scope`.
-#[inline]
+#[inline(always)]
 fn record(scope: u32, size: usize, event: Event) {
     let size = size as u64;
-    if LOCAL.try_with(|l| l.record(scope, size, event)) != Ok(true) {
-        let counts = match event {
-            Event::Alloc => Counts {
-                allocs: 1,
-                bytes_allocated: size,
-                ..Counts::default()
-            },
-            Event::Free => Counts {
-                frees: 1,
-                bytes_freed: size,
-                ..Counts::default()
-            },
-        };
-        registry::fallback_add(scope, &counts);
+    if LOCAL.try_with(|l| l.record_fast(scope, size, event)) != Ok(true) {
+        record_slow(scope, size, event);
     }
+}
+
+/// Everything but the hot path: the thread's first event, another scope's slot, a thread that is
+/// exiting, the fallback table.
+#[cold]
+#[inline(never)]
+fn record_slow(scope: u32, size: u64, event: Event) {
+    if LOCAL.try_with(|l| l.record(scope, size, event)) != Ok(true) {
+        fallback_event(scope, size, event);
+    }
+}
+
+/// Charges one event to the fallback table.
+#[cold]
+#[inline(never)]
+fn fallback_event(scope: u32, size: u64, event: Event) {
+    let counts = match event {
+        Event::Alloc => Counts {
+            allocs: 1,
+            bytes_allocated: size,
+            ..Counts::default()
+        },
+        Event::Free => Counts {
+            frees: 1,
+            bytes_freed: size,
+            ..Counts::default()
+        },
+    };
+    registry::fallback_add(scope, &counts);
 }
 
 /// Charges a new block of `size` bytes and returns its owner: the current scope, or leakscope
 /// itself when the thread is inside leakscope's code.
-#[inline]
+#[inline(always)]
 pub(crate) fn on_alloc(size: usize) -> u32 {
-    if reentry::is_busy() {
+    let owner = reentry::owner();
+    if owner == SELF_SCOPE {
         registry::self_alloc(size);
-        return SELF_SCOPE;
+    } else {
+        record(owner, size, Event::Alloc);
     }
-    let owner = scope::current();
-    record(owner, size, Event::Alloc);
     owner
 }
 
 /// Credits the free of a block of `size` bytes to its owner.
-#[inline]
+#[inline(always)]
 pub(crate) fn on_free(owner: u32, size: usize) {
     if owner == SELF_SCOPE {
         registry::self_free(size);
     } else if reentry::is_busy() {
         // Inside leakscope's own code (a send in progress, the collector thread): the batch may
         // be mid-update, so the fallback table takes it.
-        registry::fallback_add(
-            owner,
-            &Counts {
-                frees: 1,
-                bytes_freed: size as u64,
-                ..Counts::default()
-            },
-        );
+        fallback_event(owner, size as u64, Event::Free);
     } else {
         record(owner, size, Event::Free);
     }
@@ -351,11 +391,9 @@ pub(crate) fn on_free(owner: u32, size: usize) {
 #[inline]
 pub(crate) fn on_realloc(owner: u32, old_size: usize, new_size: usize) -> u32 {
     on_free(owner, old_size);
-    if reentry::is_busy() {
-        registry::self_alloc(new_size);
-        return SELF_SCOPE;
-    }
-    let current = scope::current();
+    // Inside leakscope's code the current owner is leakscope itself, which the rule makes the
+    // block's new owner.
+    let current = reentry::owner();
     let new_owner = if current != UNSCOPED { current } else { owner };
     if new_owner == SELF_SCOPE {
         registry::self_alloc(new_size);

@@ -1,42 +1,57 @@
 //! The re-entrancy guard: nothing leakscope does is tracked as user memory.
 //!
-//! While a thread runs leakscope's own code (a batch flush, the collector, a registry update),
-//! its `BUSY` flag is set. The allocator shim then charges any allocation to leakscope's own
-//! scope through global atomics and touches no other per-thread state, so the tracker can
-//! allocate freely without recursing into itself. This is dhat's `IgnoreAllocs`, kept in a
-//! const-initialised thread-local without a destructor so that it is readable at every point of
-//! a thread's life, thread-local teardown included.
+//! Each thread has one *owner* cell: the scope id a new block gets. Scope guards set it to their
+//! scope ([`crate::scope`]); while the thread runs leakscope's own code (a batch send, the
+//! collector, a registry update) it holds leakscope's own id, [`SELF_SCOPE`]. The allocator shim
+//! then charges any allocation to leakscope through global atomics and touches no other
+//! per-thread state, so the tracker can allocate freely without recursing into itself. This is
+//! dhat's `IgnoreAllocs`, folded into the cell the shim reads anyway: one thread-local load
+//! answers both "which scope?" and "is this leakscope?". The cell is a const-initialised
+//! thread-local without a destructor, readable at every point of a thread's life, thread-local
+//! teardown included.
 
 use std::cell::Cell;
 
+use crate::registry::{SELF_SCOPE, UNSCOPED};
+
 thread_local! {
-    static BUSY: Cell<bool> = const { Cell::new(false) };
+    static OWNER: Cell<u32> = const { Cell::new(UNSCOPED) };
+}
+
+/// The scope id a block allocated now on this thread belongs to: the innermost scope, or
+/// [`SELF_SCOPE`] inside leakscope's own code.
+#[inline]
+pub(crate) fn owner() -> u32 {
+    OWNER.try_with(Cell::get).unwrap_or(UNSCOPED)
+}
+
+/// Makes `id` the calling thread's owner and returns the previous one.
+#[inline]
+pub(crate) fn swap_owner(id: u32) -> u32 {
+    OWNER.try_with(|c| c.replace(id)).unwrap_or(UNSCOPED)
 }
 
 /// Whether the calling thread is inside leakscope's own code.
-///
-/// A thread whose thread-locals are gone counts as busy: the shim then takes its slowest, most
-/// conservative path.
 #[inline]
 pub(crate) fn is_busy() -> bool {
-    BUSY.try_with(Cell::get).unwrap_or(true)
+    owner() == SELF_SCOPE
 }
 
 /// Marks the calling thread as running leakscope's own code until dropped.
 ///
-/// Guards nest: dropping restores the previous state, so an inner guard does not clear the flag
-/// an outer one set. The flag is reset in `Drop`, also when a panic unwinds through the guard.
+/// Guards nest: dropping restores the previous owner, so an inner guard does not undo an outer
+/// one. The owner is restored in `Drop`, also when a panic unwinds through the guard.
 #[must_use = "the thread is untracked only while the guard lives"]
 pub(crate) struct Untracked {
-    was_busy: bool,
+    previous: u32,
 }
 
 impl Untracked {
-    /// Sets the flag for the calling thread.
+    /// Makes leakscope the calling thread's owner.
     #[inline]
     pub(crate) fn enter() -> Self {
         Untracked {
-            was_busy: BUSY.try_with(|b| b.replace(true)).unwrap_or(true),
+            previous: swap_owner(SELF_SCOPE),
         }
     }
 }
@@ -44,7 +59,7 @@ impl Untracked {
 impl Drop for Untracked {
     #[inline]
     fn drop(&mut self) {
-        let _ = BUSY.try_with(|b| b.set(self.was_busy));
+        swap_owner(self.previous);
     }
 }
 
@@ -53,21 +68,21 @@ impl Drop for Untracked {
 /// allocates is charged like any other program memory.
 #[must_use = "the thread is tracked only while the guard lives"]
 pub(crate) struct Tracked {
-    was_busy: bool,
+    previous: u32,
 }
 
 impl Tracked {
-    /// Clears the flag for the calling thread.
+    /// Makes `unscoped` the calling thread's owner.
     pub(crate) fn enter() -> Self {
         Tracked {
-            was_busy: BUSY.try_with(|b| b.replace(false)).unwrap_or(true),
+            previous: swap_owner(UNSCOPED),
         }
     }
 }
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        let _ = BUSY.try_with(|b| b.set(self.was_busy));
+        swap_owner(self.previous);
     }
 }
 

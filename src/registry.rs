@@ -240,7 +240,12 @@ pub(crate) fn fallback_add(id: u32, counts: &Counts) {
     f.frees.fetch_add(counts.frees, Relaxed);
     f.bytes_allocated.fetch_add(counts.bytes_allocated, Relaxed);
     f.bytes_freed.fetch_add(counts.bytes_freed, Relaxed);
+    // After the counts: a drain that sees the flag sees them (the swap below is AcqRel).
+    FALLBACK_DIRTY.store(true, std::sync::atomic::Ordering::Release);
 }
+
+/// Set when the fallback table holds counts, so a drain scans its 4,096 entries only then.
+static FALLBACK_DIRTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// leakscope's own live memory, kept apart from user scopes.
 static SELF_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -274,15 +279,19 @@ fn drained() -> MutexGuard<'static, Option<Registry>> {
     let r = registry(&mut slot);
     crate::batch::drain(|id, counts| r.apply(id, counts));
     r.samples.drain();
-    for (id, f) in FALLBACK.iter().enumerate() {
-        let counts = Counts {
-            allocs: f.allocs.swap(0, Relaxed),
-            frees: f.frees.swap(0, Relaxed),
-            bytes_allocated: f.bytes_allocated.swap(0, Relaxed),
-            bytes_freed: f.bytes_freed.swap(0, Relaxed),
-        };
-        if !counts.is_zero() {
-            r.apply(id as u32, &counts);
+    // Cleared before the scan: counts added during it set the flag again for the next drain.
+    let dirty = FALLBACK_DIRTY.swap(false, std::sync::atomic::Ordering::AcqRel);
+    if dirty {
+        for (id, f) in FALLBACK.iter().enumerate() {
+            let counts = Counts {
+                allocs: f.allocs.swap(0, Relaxed),
+                frees: f.frees.swap(0, Relaxed),
+                bytes_allocated: f.bytes_allocated.swap(0, Relaxed),
+                bytes_freed: f.bytes_freed.swap(0, Relaxed),
+            };
+            if !counts.is_zero() {
+                r.apply(id as u32, &counts);
+            }
         }
     }
     slot

@@ -5,23 +5,20 @@
 //! so scopes nest, the innermost wins, and unwinding restores the outer scope (the same shape as
 //! tracing-subscriber's span stack, with the stack kept in the guards themselves).
 //!
-//! The current id lives in a const-initialised thread-local without a destructor, so the
-//! allocator shim can read it at any point of a thread's life for the price of one load.
+//! The current id lives in the thread's owner cell ([`crate::reentry`]), a const-initialised
+//! thread-local without a destructor, so the allocator shim can read it at any point of a
+//! thread's life for the price of one load.
 
-use std::cell::Cell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
+use crate::reentry;
 use crate::registry::{self, UNSCOPED};
 
-thread_local! {
-    static CURRENT: Cell<u32> = const { Cell::new(UNSCOPED) };
-}
-
-/// The id of the calling thread's innermost scope.
+/// The id of the calling thread's innermost scope (leakscope's own inside its code).
 #[inline]
 pub(crate) fn current() -> u32 {
-    CURRENT.try_with(Cell::get).unwrap_or(UNSCOPED)
+    reentry::owner()
 }
 
 /// Marker for "no id yet": a static `Scope` registers its name on first use.
@@ -123,7 +120,7 @@ impl ScopeGuard {
     #[inline]
     fn enter(id: u32) -> Self {
         ScopeGuard {
-            previous: CURRENT.try_with(|c| c.replace(id)).unwrap_or(UNSCOPED),
+            previous: reentry::swap_owner(id),
             _not_send: PhantomData,
         }
     }
@@ -132,7 +129,7 @@ impl ScopeGuard {
 impl Drop for ScopeGuard {
     #[inline]
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|c| c.set(self.previous));
+        reentry::swap_owner(self.previous);
     }
 }
 

@@ -108,12 +108,12 @@ fn realloc_inside_a_scope_moves_the_block_to_that_scope() {
     unsafe {
         let p = {
             let _g = FIRST.enter();
-            alloc(layout)
+            black_box(alloc(layout))
         };
         assert!(!p.is_null());
         let p = {
             let _g = SECOND.enter();
-            realloc(p, layout, 300)
+            black_box(realloc(p, layout, 300))
         };
         assert!(!p.is_null());
         assert_counts(flushed(&FIRST), 1, 1, 100, 100);
@@ -151,12 +151,12 @@ fn alignments_up_to_4096_are_honoured_and_counted() {
             unsafe {
                 let p = {
                     let _g = S.enter();
-                    alloc(layout)
+                    black_box(alloc(layout))
                 };
                 assert!(!p.is_null());
                 assert_eq!(p as usize % align, 0, "size {size} align {align}");
                 p.write_bytes(0xAB, size); // the whole block is writable
-                let p = realloc(p, layout, size * 2);
+                let p = black_box(realloc(p, layout, size * 2));
                 assert_eq!(p as usize % align, 0, "realloc keeps alignment {align}");
                 assert!(std::slice::from_raw_parts(p, size)
                     .iter()
@@ -178,7 +178,7 @@ fn alloc_zeroed_is_zeroed_and_its_owner_survives() {
         unsafe {
             let p = {
                 let _g = S.enter();
-                alloc_zeroed(layout)
+                black_box(alloc_zeroed(layout))
             };
             assert!(!p.is_null());
             assert!(std::slice::from_raw_parts(p, size).iter().all(|&b| b == 0));
@@ -247,7 +247,7 @@ fn a_null_from_the_inner_allocator_counts_nothing() {
         // the optimizer, which then assumes it succeeded.
         assert!(black_box(alloc(huge)).is_null());
         assert!(black_box(alloc_zeroed(huge)).is_null());
-        let p = alloc(Layout::from_size_align(8, 8).unwrap());
+        let p = black_box(alloc(Layout::from_size_align(8, 8).unwrap()));
         assert!(!p.is_null());
         assert!(black_box(realloc(
             p,

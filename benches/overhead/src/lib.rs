@@ -108,75 +108,36 @@ fn default_ops(workload: &str) -> u64 {
 /// A setup that does nothing (bare allocators).
 pub fn no_setup() {}
 
-/// The stand-in for leakscope's collector thread, until `leakscope::start` exists: a thread
-/// that drains the batch channel (`leakscope::flush`) every [`drain_period`], as a collector
-/// that keeps up would. Without any drain the bounded channel fills after about a million
-/// events and every later send fails, which is not how leakscope is meant to run.
-/// `LEAKSCOPE_BENCH_DRAIN_MS=N` changes the period (`0`: no drain at all), to measure a
-/// collector that lags.
+/// leakscope's real collector (`leakscope::start`), writing no files, with stack sampling at
+/// `sample_interval_bytes` (0 switches stack traces off: counting alone). Its thread drains
+/// the counters every 10 ms; snapshots come at the default 30 s, so a run sees none.
 ///
-/// On drop it stops the thread and prints leakscope's own figures to stderr.
-pub fn collector() -> impl Drop {
-    Collector::start()
+/// On drop it stops the collector and prints leakscope's own figures to stderr.
+pub fn collector(sample_interval_bytes: u64) -> impl Drop {
+    let mut config = leakscope::Config::default();
+    config.dump_path = None;
+    config.enable_stack_traces = sample_interval_bytes > 0;
+    config.sample_interval_bytes = sample_interval_bytes.max(1);
+    Collector(Some(leakscope::start(config).expect("start the collector")))
 }
 
-/// How often the stand-in collector drains the channel: 1 ms unless `LEAKSCOPE_BENCH_DRAIN_MS`
-/// says otherwise; `None` for no drain.
-pub fn drain_period() -> Option<Duration> {
-    let ms: f64 = std::env::var("LEAKSCOPE_BENCH_DRAIN_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1.0);
-    (ms > 0.0).then(|| Duration::from_secs_f64(ms / 1000.0))
-}
-
-struct Collector {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Joins to the number of drains and the thread's CPU time.
-    thread: Option<std::thread::JoinHandle<(u64, Duration)>>,
-}
-
-impl Collector {
-    fn start() -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = drain_period().map(|period| {
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("collector".into())
-                .spawn(move || {
-                    let mut drains = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(period);
-                        leakscope::flush();
-                        drains += 1;
-                    }
-                    (drains, thread_cpu_time())
-                })
-                .expect("spawn the collector stand-in")
-        });
-        Collector { stop, thread }
-    }
-}
+struct Collector(Option<leakscope::Handle>);
 
 impl Drop for Collector {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (drains, cpu) = self
-            .thread
-            .take()
-            .and_then(|t| t.join().ok())
-            .unwrap_or_default();
+        if let Some(handle) = self.0.take() {
+            let _ = handle.shutdown();
+        }
         let t = leakscope::tracker_stats();
         eprintln!(
-            "leakscope: drains={drains} collector_cpu_ms={:.1} self_bytes={} self_blocks={} \
-             channel_full_retries={} fallback_uses={}",
-            cpu.as_secs_f64() * 1e3,
+            "leakscope: self_bytes={} self_blocks={} channel_full_retries={} fallback_uses={} \
+             samples_taken={} samples_dropped={}",
             t.self_bytes,
             t.self_blocks,
             t.channel_full_retries,
-            leakscope::__fallback_uses()
+            leakscope::__fallback_uses(),
+            t.samples_taken,
+            t.samples_dropped,
         );
     }
 }

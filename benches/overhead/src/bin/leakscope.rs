@@ -3,5 +3,5 @@ overhead::variant! {
     name: "leakscope",
     allocator: leakscope::Alloc = leakscope::Alloc::system(),
     scoped: false,
-    setup: overhead::collector,
+    setup: || overhead::collector(512 * 1024),
 }

@@ -3,5 +3,5 @@ overhead::variant! {
     name: "leakscope_jemalloc",
     allocator: leakscope::Alloc<tikv_jemallocator::Jemalloc> = leakscope::Alloc::new(tikv_jemallocator::Jemalloc),
     scoped: true,
-    setup: overhead::collector,
+    setup: || overhead::collector(512 * 1024),
 }

@@ -3,5 +3,5 @@ overhead::variant! {
     name: "leakscope_mimalloc",
     allocator: leakscope::Alloc<mimalloc::MiMalloc> = leakscope::Alloc::new(mimalloc::MiMalloc),
     scoped: true,
-    setup: overhead::collector,
+    setup: || overhead::collector(512 * 1024),
 }

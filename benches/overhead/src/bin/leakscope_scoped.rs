@@ -4,5 +4,5 @@ overhead::variant! {
     name: "leakscope_scoped",
     allocator: leakscope::Alloc = leakscope::Alloc::system(),
     scoped: true,
-    setup: overhead::collector,
+    setup: || overhead::collector(512 * 1024),
 }
