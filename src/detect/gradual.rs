@@ -5,7 +5,8 @@
 //! `memory_growth_threshold_mb` or slope ≥ `growth_rate_threshold_mb_per_min`), the plateau
 //! rule (the most recent third of the window, in raw snapshots, still grows at ≥ half the
 //! window's slope, so a cache that filled up and flattened is not a leak; an open leak is held
-//! within two standard errors of that bar, so a noisy slow leak does not flap), and the block count rising too (bytes
+//! within two standard errors of that bar, so a noisy slow leak does not flap, and opened only
+//! when the recent slope is itself above two standard errors), and the block count rising too (bytes
 //! alone rising can be a few blocks being resized). Only full windows are judged: a scope
 //! younger than the window may still be warming up. The magnitude gate also requires the floor's
 //! level to have risen by as much (medians of its first and last five points), so a working
@@ -108,7 +109,9 @@ fn detect_at(ctx: &Ctx, span: f64, bucket: f64) -> Option<Finding> {
     let x_mean = stats::mean(&recent_x)?;
     let sxx: f64 = recent_x.iter().map(|x| (x - x_mean) * (x - x_mean)).sum();
     let se = stats::robust_sigma(&resid)? / sxx.sqrt().max(f64::MIN_POSITIVE);
-    let hold_only = if recent_ratio >= RECENT_SLOPE_MIN {
+    // Opening also needs the recent growth itself to be evident (its slope above two standard
+    // errors): the slowing tail of a warm-up under noise otherwise passes the ratio by chance.
+    let hold_only = if recent_ratio >= RECENT_SLOPE_MIN && recent.slope > PLATEAU_SE * se {
         false
     } else if recent_ratio >= WARM_UP_RATIO
         && recent.slope + PLATEAU_SE * se >= RECENT_SLOPE_MIN * slope
