@@ -39,10 +39,10 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
     if !(k.window > 0.0 && t_end - times[0] + dt >= k.window * (1.0 - 1e-9)) {
         return None;
     }
-    let gap = |i: usize| with_rss[i].1 - with_rss[i].2;
+    let gaps: Vec<f64> = with_rss.iter().map(|p| p.1 - p.2).collect();
     let picks = series::bucket_picks(
         &times,
-        gap,
+        &gaps,
         t_end - k.window,
         t_end,
         k.floor_bucket,
@@ -52,7 +52,7 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
         return None;
     }
     let t: Vec<f64> = picks.iter().map(|&i| with_rss[i].0).collect();
-    let g: Vec<f64> = picks.iter().map(|&i| gap(i)).collect();
+    let g: Vec<f64> = picks.iter().map(|&i| gaps[i]).collect();
     let tracked: Vec<f64> = picks.iter().map(|&i| with_rss[i].2).collect();
     let gap_mk = stats::mann_kendall(&g)?;
     let tracked_mk = stats::mann_kendall(&tracked)?;

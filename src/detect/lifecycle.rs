@@ -20,7 +20,7 @@ use crate::leak::{Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType};
 /// Consecutive runs a finding must hold before it is reported.
 const RAISE_AFTER_RUNS: u32 = 2;
 /// Resolved leaks kept for the dump and the report; the oldest are dropped first.
-pub const MAX_RESOLVED: usize = 256;
+pub(crate) const MAX_RESOLVED: usize = 256;
 
 /// What changed on one run, for the `on_leak` hooks.
 #[derive(Clone, Debug, PartialEq)]
@@ -213,7 +213,7 @@ impl LeakTracker {
             .collect()
     }
 
-    /// The most recent resolved leaks (at most `MAX_RESOLVED`), oldest first.
+    /// The most recent resolved leaks (at most 256), oldest first.
     pub fn resolved_leaks(&self) -> impl Iterator<Item = &Leak> {
         self.resolved.iter()
     }

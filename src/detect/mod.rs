@@ -108,7 +108,9 @@ pub struct Finding {
     /// What to do about it, most useful first.
     pub recommendations: Vec<String>,
     /// True when the finding only keeps an open leak from resolving and cannot open one: the
-    /// hysteresis band of sustained usage (between 70% and 100% of its threshold).
+    /// hysteresis band of sustained usage (between 70% and 100% of its threshold), and of
+    /// gradual growth's plateau rule (a recent slope below half the window's by less than two
+    /// standard errors).
     pub hold_only: bool,
 }
 
@@ -411,6 +413,8 @@ pub(crate) struct Ctx<'a> {
     pub name: &'a str,
     pub series: &'a [Snapshot],
     pub times: Vec<f64>,
+    /// `curr_bytes` of each snapshot as a float, converted once for every detector.
+    pub bytes: Vec<f64>,
     pub k: Knobs,
     /// The series' cadence (median recent interval).
     pub dt: f64,
@@ -428,6 +432,7 @@ impl<'a> Ctx<'a> {
         let series = &series[series.partition_point(|s| s.t < from)..];
         let times: Vec<f64> = series.iter().map(|s| s.t).collect();
         let dt = series::cadence(&times)?;
+        let bytes: Vec<f64> = series.iter().map(|s| s.curr_bytes as f64).collect();
         if !(dt > 0.0) {
             return None;
         }
@@ -436,6 +441,7 @@ impl<'a> Ctx<'a> {
             series,
             k: Knobs::new(config, dt),
             times,
+            bytes,
             dt,
             t_end,
             budget: config.budget(name),
@@ -449,25 +455,18 @@ impl<'a> Ctx<'a> {
 
     /// The bucketed series over `(from, to]`.
     pub(crate) fn points(&self, from: f64, to: f64, width: f64, pick: series::Pick) -> Vec<Point> {
-        series::bucket_picks(
-            &self.times,
-            |i| self.series[i].curr_bytes as f64,
-            from,
-            to,
-            width,
-            pick,
-        )
-        .into_iter()
-        .map(|i| {
-            let s = &self.series[i];
-            Point {
-                t: s.t,
-                bytes: s.curr_bytes as f64,
-                blocks: s.curr_blocks as f64,
-                entries: s.entries.map(|e| e as f64),
-            }
-        })
-        .collect()
+        series::bucket_picks(&self.times, &self.bytes, from, to, width, pick)
+            .into_iter()
+            .map(|i| {
+                let s = &self.series[i];
+                Point {
+                    t: s.t,
+                    bytes: s.curr_bytes as f64,
+                    blocks: s.curr_blocks as f64,
+                    entries: s.entries.map(|e| e as f64),
+                }
+            })
+            .collect()
     }
 
     /// The floor series over the last `span` seconds.

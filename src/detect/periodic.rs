@@ -47,11 +47,15 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         return None;
     }
     let y: Vec<f64> = pts.iter().map(|p| p.bytes).collect();
+    // The rolling median runs on every snapshot of every scope: a stack buffer, no allocation.
+    let mut buf = [0.0f64; 2 * HALF_WIDTH + 1];
     let resid: Vec<f64> = (0..n)
         .map(|i| {
             let lo = i.saturating_sub(HALF_WIDTH);
             let hi = (i + HALF_WIDTH + 1).min(n);
-            y[i] - stats::median(&y[lo..hi]).unwrap_or(y[i])
+            let w = &mut buf[..hi - lo];
+            w.copy_from_slice(&y[lo..hi]);
+            y[i] - stats::median_in_place(w).unwrap_or(y[i])
         })
         .collect();
     let floor_sigma = (k.spike_min_bytes * 1e-3).max(f64::MIN_POSITIVE);

@@ -6,8 +6,9 @@
 //! above h at the newest point (a spike that came back down resets it). A magnitude gate
 //! follows: the level now (median of the last three buckets) minus the level before the window
 //! (median of the three buckets before it) must reach max(3 × the baseline's Theil–Sen slope ×
-//! the window, the rapid floor of the module docs' Scale table). "3× the normal rate" alone fires
-//! on anything when the normal rate is zero; the floor stops that.
+//! the window, the rapid floor of the module docs' Scale table, 4 σ̂ of the baseline's levels
+//! around their Theil–Sen line). "3× the normal rate" alone fires on anything when the normal
+//! rate is zero; the floor stops that, and the noise term stops a noisy scope's chance rises.
 
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
@@ -22,8 +23,11 @@ const H: f64 = 8.0;
 const NORMAL_RATE_MULTIPLE: f64 = 3.0;
 /// Buckets whose median gives a level, before the window and now.
 const LEVEL_POINTS: usize = 3;
-/// Baseline increments needed to trust the median and σ̂.
-const MIN_BASELINE_POINTS: usize = 8;
+/// Baseline points needed to trust the median and σ̂ (two rapid windows at the defaults).
+const MIN_BASELINE_POINTS: usize = 20;
+/// The rise must also stand this many σ̂ of the baseline's levels above it: with a noisy scope
+/// the medians of three buckets differ by chance.
+const NOISE_MULTIPLE: f64 = 4.0;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
@@ -63,10 +67,17 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let rise = now - before;
     let base_x: Vec<f64> = base.iter().map(|p| p.t / 60.0).collect();
     let base_y: Vec<f64> = base.iter().map(|p| p.bytes).collect();
-    let base_slope = stats::theil_sen(&base_x, &base_y)?.slope;
+    let base_fit = stats::theil_sen(&base_x, &base_y)?;
+    let base_slope = base_fit.slope;
+    let level_resid: Vec<f64> = base_x
+        .iter()
+        .zip(&base_y)
+        .map(|(&x, &y)| y - base_fit.at(x))
+        .collect();
+    let noise = NOISE_MULTIPLE * stats::robust_sigma(&level_resid)?;
     let window_min = window / 60.0;
     let expected = NORMAL_RATE_MULTIPLE * base_slope.max(0.0) * window_min;
-    if !(rise >= expected.max(k.rapid_floor_bytes)) || rise <= 0.0 {
+    if !(rise >= expected.max(k.rapid_floor_bytes).max(noise)) || rise <= 0.0 {
         return None;
     }
 

@@ -63,10 +63,10 @@ pub(crate) enum Pick {
 /// Groups the items with `from < t ≤ to` into buckets of `width` seconds ending at `to` and
 /// returns the index of each bucket's representative, oldest bucket first. Empty buckets are
 /// skipped, so a gap in the history costs nothing and a tiny width cannot allocate millions of
-/// buckets. `times` must be increasing.
+/// buckets. `times` must be increasing and as long as `values`.
 pub(crate) fn bucket_picks(
     times: &[f64],
-    values: impl Fn(usize) -> f64,
+    values: &[f64],
     from: f64,
     to: f64,
     width: f64,
@@ -83,21 +83,21 @@ pub(crate) fn bucket_picks(
         return (start..end).collect();
     }
     // Bucket k (counted back from `to`) holds (to − (k+1)·width, to − k·width]. Items come in time
-    // order, so k never increases along the scan and each bucket is one contiguous run.
+    // order, so k never increases along the scan and each bucket is one contiguous run: one
+    // comparison per item against the current bucket's upper edge, one division per bucket.
     let key = |t: f64| ((to - t) / width).floor().max(0.0);
-    let mut current_key = key(times[start]);
+    let mut upper = to - key(times[start]) * width;
     let mut best = start;
     for (i, &t) in times.iter().enumerate().take(end).skip(start + 1) {
-        let k = key(t);
-        if k != current_key {
+        if t > upper {
             out.push(best);
-            current_key = k;
+            upper = to - key(t) * width;
             best = i;
             continue;
         }
         let better = match pick {
-            Pick::Min => values(i) < values(best),
-            Pick::Max => values(i) > values(best),
+            Pick::Min => values[i] < values[best],
+            Pick::Max => values[i] > values[best],
         };
         if better {
             best = i;
@@ -140,16 +140,16 @@ mod tests {
         // (70,100] = 80,90,100; (40,70] = 50,60,70; (10,40] = 20,30,40; (−20,10] = 0,10.
         let times: Vec<f64> = (0..=10).map(|i| i as f64 * 10.0).collect();
         let bytes = [5.0, 3.0, 9.0, 1.0, 8.0, 7.0, 2.0, 6.0, 4.0, 0.5, 3.0];
-        let mins = bucket_picks(&times, |i| bytes[i], -1.0, 100.0, 30.0, Pick::Min);
+        let mins = bucket_picks(&times, &bytes, -1.0, 100.0, 30.0, Pick::Min);
         assert_eq!(mins, vec![1, 3, 6, 9]);
-        let maxs = bucket_picks(&times, |i| bytes[i], -1.0, 100.0, 30.0, Pick::Max);
+        let maxs = bucket_picks(&times, &bytes, -1.0, 100.0, 30.0, Pick::Max);
         assert_eq!(maxs, vec![0, 2, 5, 8]);
         // `from` is exclusive: only 50..=100 take part.
-        let mins = bucket_picks(&times, |i| bytes[i], 40.0, 100.0, 30.0, Pick::Min);
+        let mins = bucket_picks(&times, &bytes, 40.0, 100.0, 30.0, Pick::Min);
         assert_eq!(mins, vec![6, 9]);
-        assert!(bucket_picks(&times, |i| bytes[i], 100.0, 100.0, 30.0, Pick::Min).is_empty());
+        assert!(bucket_picks(&times, &bytes, 100.0, 100.0, 30.0, Pick::Min).is_empty());
         // A zero width keeps every snapshot.
-        let all = bucket_picks(&times, |i| bytes[i], 60.0, 100.0, 0.0, Pick::Min);
+        let all = bucket_picks(&times, &bytes, 60.0, 100.0, 0.0, Pick::Min);
         assert_eq!(all, vec![7, 8, 9, 10]);
     }
 }

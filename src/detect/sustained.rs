@@ -34,10 +34,13 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     }
     let from = ctx.t_end - k.window;
     let first = ctx.times.partition_point(|&t| t <= from);
-    let mut raw: Vec<f64> = ctx.series[first..]
-        .iter()
-        .map(|s| s.curr_bytes as f64)
-        .collect();
+    let window = &ctx.bytes[first..];
+    // Most scopes are nowhere near the threshold: skip the percentile when even the peak is below
+    // the hysteresis band.
+    if window.iter().copied().fold(f64::NEG_INFINITY, f64::max) <= CLEAR_SHARE * threshold {
+        return None;
+    }
+    let mut raw = window.to_vec();
     let above = raw.iter().filter(|&&b| b > threshold).count() as f64 / raw.len().max(1) as f64;
     let p20 = stats::percentile_in_place(&mut raw, PERCENTILE)?;
     let hold_only = if p20 > threshold {
