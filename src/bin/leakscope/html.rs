@@ -91,6 +91,10 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 .legend i { display: inline-block; width: 18px; height: 0; border-top: 2px solid; vertical-align: middle; margin: 0 4px 0 10px; }
 .legend i.dash { border-top-style: dashed; }
 .legend i.box { height: 10px; border: 0; opacity: 0.35; }
+td.finding { width: 26%; }
+td.evidence { width: 16%; font-size: 12px; color: #475569; }
+td.site { width: 24%; }
+td.site code, td.callsite code { overflow-wrap: anywhere; }
 svg { width: 100%; height: auto; display: block; }
 svg text { font: 11px system-ui, sans-serif; fill: #475569; }
 svg .grid { stroke: #e2e8f0; stroke-width: 1; }
@@ -124,13 +128,14 @@ pub fn render(dump: &Dump) -> String {
     );
     cards(&mut out, dump);
     let open: Vec<&Leak> = sorted_open(dump);
-    let _ = writeln!(out, "<h2>Open leaks ({})</h2>", open.len());
+    let _ = writeln!(out, "<h2 id=\"leaks\">Open leaks ({})</h2>", open.len());
     leak_table(&mut out, dump, &open);
-    let _ = writeln!(out, "<h2>Scopes ({})</h2>", dump.scopes.len());
+    let _ = writeln!(out, "<h2 id=\"scopes\">Scopes ({})</h2>", dump.scopes.len());
     let _ = writeln!(
         out,
         "<p class=\"note\">Ranked by growth over the last {}. Time axis in UTC, shared by every \
-         chart. Shaded bands are the evidence windows of leaks (hover for details).</p>",
+         chart; older history is coarser (one point per 10 or 100 snapshot intervals). Shaded \
+         bands are the evidence windows of leaks (hover for details).</p>",
         esc(&fmt::duration(dump.config.detection_window_minutes * 60.0))
     );
     let span = time_span(dump);
@@ -145,7 +150,11 @@ pub fn render(dump: &Dump) -> String {
     site_table(&mut out, &dump.top_call_sites);
     let resolved: Vec<&Leak> = dump.resolved_leaks().collect();
     if !resolved.is_empty() {
-        let _ = writeln!(out, "<h2>Resolved leaks ({})</h2>", resolved.len());
+        let _ = writeln!(
+            out,
+            "<h2 id=\"resolved\">Resolved leaks ({})</h2>",
+            resolved.len()
+        );
         resolved_table(&mut out, dump, &resolved);
     }
     let _ = write!(
@@ -276,10 +285,10 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
         };
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td><b>{}</b> · {}<br/><span class=\"note\">{} · #{} · confidence {} \
+            "<tr><td>{}</td><td class=\"finding\"><b>{}</b> · {}<br/><span class=\"note\">{} · #{} · confidence {} \
              · window {}–{} UTC</span>{recs}</td><td class=\"num\">{}</td><td class=\"num\">{}\
-             <br/><span class=\"note\">{} → {}</span></td><td class=\"note\">{}</td>\
-             <td class=\"num\">{budget}</td><td>{site}</td></tr>",
+             <br/><span class=\"note\">{} → {}</span></td><td class=\"evidence\">{}</td>\
+             <td class=\"num\">{budget}</td><td class=\"site\">{site}</td></tr>",
             sev_badge(leak.severity),
             esc(&leak.scope),
             esc(fmt::leak_type(leak.leak_type)),
@@ -348,7 +357,7 @@ fn site_table(out: &mut String, sites: &[CallSite]) {
         let _ = writeln!(
             out,
             "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td><code>{}</code>{callers}</td></tr>",
+             <td class=\"num\">{}</td><td class=\"callsite\"><code>{}</code>{callers}</td></tr>",
             esc(&fmt::bytes_u(site.live_bytes)),
             esc(&site.scope),
             esc(&fmt::count(site.samples)),
@@ -548,8 +557,10 @@ fn svg(
     let emax = (entries_max.max(1.0) / estep).ceil() * estep;
     let ax = Axes { t0, t1, ymax, emax };
 
-    // Leak windows first, under the lines.
-    for leak in leaks {
+    // Leak windows first, under the lines. Their labels sit at the foot of the band (a
+    // zero-based chart rarely has data there), stacked so overlapping windows stay legible, and
+    // anchored inside the plot when the band is near its right edge.
+    for (i, leak) in leaks.iter().enumerate() {
         let a = leak.window[0].max(t0);
         let b = leak.window[1].min(t1);
         // Also skips NaN bounds from a hostile dump.
@@ -571,16 +582,24 @@ fn svg(
         let _ = writeln!(
             out,
             "<rect x=\"{xa:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" \
-             fill-opacity=\"0.13\"><title>{}</title></rect>",
+             fill-opacity=\"{}\"><title>{}</title></rect>",
             (xb - xa).max(2.0),
             H - TOP - BOTTOM,
+            // A resolved leak's band is paler: history, not the current problem.
+            if status == "open" { 0.16 } else { 0.07 },
             esc(&tip)
         );
+        let right_half = xa > LEFT + (W - LEFT - RIGHT) * 0.6;
+        let (x, anchor) = if right_half {
+            (xb - 4.0, "end")
+        } else {
+            (xa + 4.0, "start")
+        };
         let _ = writeln!(
             out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" style=\"fill:{colour};font-weight:600\">{} {}</text>",
-            xa + 4.0,
-            TOP + 13.0,
+            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" \
+             style=\"fill:{colour};font-weight:600\">{} {} ({status})</text>",
+            H - BOTTOM - 6.0 - 14.0 * i as f64,
             fmt::severity(leak.severity),
             esc(fmt::leak_type(leak.leak_type))
         );
@@ -661,23 +680,15 @@ fn svg(
         let _ = writeln!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{BUDGET_COLOUR}\" \
-             stroke-dasharray=\"2 3\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" \
+             stroke-dasharray=\"2 3\"/><text x=\"{:.1}\" y=\"{:.1}\" \
              style=\"fill:{BUDGET_COLOUR}\">budget {}</text>",
             W - RIGHT,
-            W - RIGHT - 4.0,
+            LEFT + 6.0,
             y - 4.0,
             esc(&fmt::bytes(b))
         );
-    } else if let Some(b) = scope.budget_bytes {
-        let _ = writeln!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" style=\"fill:{BUDGET_COLOUR}\">\
-             budget {} (above the chart)</text>",
-            W - RIGHT - 4.0,
-            TOP + 13.0,
-            esc(&fmt::bytes_u(b))
-        );
     }
+    // A budget far above the data is stated in the facts line above the chart instead.
 
     if has_any(&points, |p| p.2.is_some()) {
         let line: Vec<String> = points
