@@ -12,7 +12,7 @@
 //! the detectors ran with: the dump's config with the items applied, in the dump's `config`
 //! format), `recorded_open` (how many leaks the dump itself has open) and `leaks` (every leak
 //! the replay raised, open and resolved, in the dump's leak format, most severe open ones
-//! first).
+//! first, numbered from 1 in the order they were raised). docs/cli.md has an example.
 
 use std::fmt::Write as _;
 
@@ -67,6 +67,12 @@ pub fn run(dump: &Dump, settings: &[String]) -> Result<Analysis, String> {
         replay_process(&dump.process_history, &config)
             .map_err(|e| format!("process history: {e}"))?,
     );
+    // Each replay numbers its leaks from 1; number them across scopes in the order they were
+    // raised, as the collector does, so an id names one leak of this analysis.
+    leaks.sort_by(|a, b| a.first_detected.total_cmp(&b.first_detected));
+    for (i, leak) in leaks.iter_mut().enumerate() {
+        leak.id = i as u64 + 1;
+    }
     leaks.sort_by(|a, b| {
         let open = |l: &Leak| l.status == LeakStatus::Open;
         open(b)

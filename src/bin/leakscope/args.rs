@@ -64,7 +64,7 @@ enum RawCommand {
         old: PathBuf,
         /// The newer dump.
         new: PathBuf,
-        /// Print JSON (see `diff::Diff`) instead of text.
+        /// Print JSON instead of text (the format is in docs/cli.md).
         #[arg(long)]
         json: bool,
     },
@@ -78,7 +78,7 @@ enum RawCommand {
         /// `--set memory_growth_threshold_mb=10`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         settings: Vec<String>,
-        /// Print JSON (see `analyze::Analysis`) instead of text.
+        /// Print JSON instead of text (the format is in docs/cli.md).
         #[arg(long)]
         json: bool,
     },

@@ -21,6 +21,8 @@
 //!   matched by their resolved frames, not addresses, which move between runs (ASLR);
 //! - `new_leaks`, `gone_leaks`: leaks open in NEW but not in OLD, and the reverse, each `{
 //!   "scope", "leak_type", "severity" }`, matched by scope and type.
+//!
+//! docs/cli.md has an example.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
