@@ -599,3 +599,71 @@ fn a_closed_pipe_is_a_quiet_success() {
     assert_eq!(stdout(&o).lines().count(), 1);
     assert_eq!(stderr(&o), "");
 }
+
+/// Values at the edges of what the format allows: every command still renders, none panics.
+#[test]
+fn extreme_but_valid_dumps_render_without_panicking() {
+    let mut dump = fixture_dump();
+    dump.written_at_unix = 1e300;
+    dump.clock_secs = -1e300;
+    dump.process.start_time_unix = Some(f64::MAX);
+    dump.process.rss_bytes = Some(u64::MAX);
+    dump.process.cgroup_limit_bytes = Some(0);
+    dump.tracker.self_bytes = u64::MAX;
+    dump.config.detection_window_minutes = 1e308;
+    for scope in &mut dump.scopes {
+        scope.curr_bytes = u64::MAX;
+        scope.max_bytes = 0;
+        scope.budget_bytes = Some(1);
+        scope.entries = Some(u64::MAX);
+    }
+    dump.scopes[0].history.clear();
+    dump.scopes[1].history.truncate(1);
+    for (i, s) in dump.scopes[2].history.iter_mut().enumerate() {
+        s.t = i as f64 * 1e300;
+        s.curr_bytes = u64::MAX - i as u64;
+        s.entries = Some(u64::MAX);
+    }
+    for leak in &mut dump.leaks {
+        leak.window = [1e308, -1e308];
+        leak.confidence = -5.0;
+        leak.rate_bytes_per_min = 1e308;
+        leak.time_to_budget_secs = Some(1e308);
+        leak.growth_bytes = i64::MIN;
+        leak.statistics.push(leakscope::Statistic {
+            name: "x\u{7}_bytes".into(),
+            value: -1e308,
+        });
+    }
+    for site in &mut dump.top_call_sites {
+        site.live_bytes = u64::MAX;
+        site.frames.clear();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extreme.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let f = fixture_str();
+    for args in [
+        vec!["report", p],
+        vec!["--color", "always", "report", p],
+        vec!["html", p, "-o", "-"],
+        vec!["diff", &f, p],
+        vec!["diff", p, &f, "--json"],
+        vec!["collapsed", p],
+        vec!["prom", p],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // analyze may refuse the dump's config (a window of 1e308 minutes), but in one line.
+    let o = run(&["analyze", p]);
+    let err = stderr(&o);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{err}");
+    assert!(
+        !err.contains("panicked") && err.lines().count() <= 1,
+        "{err}"
+    );
+}
