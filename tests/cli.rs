@@ -300,6 +300,7 @@ fn diff_ranks_the_grown_scope_and_site_first() {
     let dir = tempfile::tempdir().unwrap();
     let later = grown_dump(dir.path());
     let text = ok(&["diff", &fixture_str(), later.to_str().unwrap()]);
+    golden("diff.txt", &text);
     let first_row = text
         .lines()
         .skip_while(|l| !l.starts_with("SCOPES THAT GREW"))

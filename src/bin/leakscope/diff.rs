@@ -354,6 +354,9 @@ pub fn render(diff: &Diff, style: Style) -> String {
         ("NEW LEAKS", &diff.new_leaks, Paint::Bad),
         ("LEAKS NO LONGER OPEN", &diff.gone_leaks, Paint::Good),
     ] {
+        if title != "NEW LEAKS" {
+            out.push('\n');
+        }
         let _ = writeln!(
             out,
             "{}  {}",

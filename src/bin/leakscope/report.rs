@@ -108,6 +108,9 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
         fmt::bytes_u(dump.tracker.self_bytes)
     );
     lines.push(("tracked", tracked_line));
+    if let Some(line) = memory_line(dump, tracked) {
+        lines.push(("memory", line));
+    }
     let t = &dump.tracker;
     let sampling = if dump.config.enable_stack_traces {
         format!(
@@ -133,6 +136,36 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
         labelled(out, 2, label, &text, style);
     }
     out.push('\n');
+}
+
+/// RSS over the process history as a sparkline, and how much of RSS no scope accounts for:
+/// the fragmentation detector's gap, which a person should see before reading its verdict.
+fn memory_line(dump: &Dump, tracked: u64) -> Option<String> {
+    let points: Vec<(f64, f64)> = dump
+        .process_history
+        .iter()
+        .filter_map(|p| p.rss_bytes.map(|r| (p.t, r as f64)))
+        .collect();
+    let rss = dump.process.rss_bytes?;
+    let untracked = rss
+        .saturating_sub(tracked)
+        .saturating_sub(dump.tracker.self_bytes);
+    let mut line = String::new();
+    if points.len() >= 2 {
+        let span = points[points.len() - 1].0 - points[0].0;
+        let _ = write!(
+            line,
+            "RSS {} over {}; ",
+            fmt::sparkline(&points, 16),
+            fmt::duration(span)
+        );
+    }
+    let _ = write!(
+        line,
+        "{} of RSS is in no scope (allocator overhead and fragmentation, stacks, code)",
+        fmt::bytes_u(untracked)
+    );
+    Some(line)
 }
 
 /// A scope's growth rate for ranking: the least-squares slope over the detection window, the
