@@ -147,7 +147,7 @@ pub fn render(dump: &Dump) -> String {
         "<h2>Top call sites ({})</h2>",
         dump.top_call_sites.len()
     );
-    site_table(&mut out, &dump.top_call_sites);
+    site_table(&mut out, &dump.top_call_sites, &report::age_label(dump));
     let resolved: Vec<&Leak> = dump.resolved_leaks().collect();
     if !resolved.is_empty() {
         let _ = writeln!(
@@ -328,15 +328,17 @@ fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
     out.push_str("</tbody>\n</table>\n");
 }
 
-fn site_table(out: &mut String, sites: &[CallSite]) {
+fn site_table(out: &mut String, sites: &[CallSite], age: &str) {
     if sites.is_empty() {
         out.push_str("<p>None sampled (sampling off, or nothing sampled yet).</p>\n");
         return;
     }
-    out.push_str(
+    let _ = writeln!(
+        out,
         "<table>\n<thead><tr><th class=\"num\">Live</th><th>Scope</th><th class=\"num\">\
-         Samples</th><th class=\"num\">Older than 10 intervals</th><th>Call site (innermost \
-         first)</th></tr></thead>\n<tbody>\n",
+         Samples</th><th class=\"num\">Older than {}</th><th>Call site (innermost \
+         first)</th></tr></thead>\n<tbody>",
+        esc(age)
     );
     for site in sites {
         let callers: Vec<String> = site

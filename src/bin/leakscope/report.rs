@@ -378,7 +378,8 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         );
     }
     for (i, site) in leak.top_sites.iter().take(SITES_PER_LEAK).enumerate() {
-        site_lines(out, if i == 0 { "sites" } else { "" }, site, style);
+        let label = if i == 0 { "sites" } else { "" };
+        site_lines(out, label, site, &age_label(dump), style);
     }
     for (i, rec) in leak.recommendations.iter().enumerate() {
         // A bullet per recommendation, its continuation lines indented under the text.
@@ -430,7 +431,7 @@ fn budget_text(leak: &Leak) -> String {
 
 /// A call site: its live bytes and first frame, then its callers and its sample facts on one
 /// line each (cut, not wrapped: a stack reads best one frame per line).
-fn site_lines(out: &mut String, label: &str, site: &CallSite, style: Style) {
+fn site_lines(out: &mut String, label: &str, site: &CallSite, age: &str, style: Style) {
     let first = format!(
         "{} at {}",
         fmt::bytes_u(site.live_bytes),
@@ -455,7 +456,7 @@ fn site_lines(out: &mut String, label: &str, site: &CallSite, style: Style) {
     )];
     if site.live_bytes > 0 {
         facts.push(format!(
-            "{} older than 10 intervals",
+            "{} older than {age}",
             fmt::percent(site.bytes_older_than[1] as f64, site.live_bytes as f64)
         ));
     }
@@ -468,6 +469,17 @@ fn site_lines(out: &mut String, label: &str, site: &CallSite, style: Style) {
         "{indent}{}",
         style.paint(Paint::Dim, &fmt::truncate(&facts.join(", "), room))
     );
+}
+
+/// What "older than 10 snapshot intervals" (a call site's `bytes_older_than[1]`) means in time
+/// at the dump's snapshot interval: "5 min" at 30-second snapshots.
+pub fn age_label(dump: &Dump) -> String {
+    let secs = 10.0 * dump.config.snapshot_interval_seconds;
+    if secs.is_finite() && secs > 0.0 {
+        fmt::duration(secs)
+    } else {
+        "10 intervals".to_owned()
+    }
 }
 
 /// One labelled detail line of a leak, wrapped under its label.
