@@ -146,6 +146,26 @@ pub fn wall(dump: &Dump, t: f64) -> f64 {
     dump.written_at_unix - (dump.clock_secs - t)
 }
 
+/// The wall-clock time (UTC) of `t` on the dump's collector clock, for leak times and windows:
+/// `HH:MM`, or `HH:MM:SS` when the detection window is under 10 minutes (a demo or a test
+/// configured in seconds, where every event falls within a few minutes).
+pub fn clock(dump: &Dump, t: f64) -> String {
+    let unix = wall(dump, t);
+    if dump.config.detection_window_minutes < 10.0 {
+        utc_hhmmss(unix)
+    } else {
+        utc_hhmm(unix)
+    }
+}
+
+/// Wall-clock seconds since the Unix epoch as `HH:MM:SS` (UTC).
+pub fn utc_hhmmss(unix: f64) -> String {
+    match civil(unix) {
+        Some((_, _, _, h, mi, s)) => format!("{h:02}:{mi:02}:{s:02}"),
+        None => "?".to_owned(),
+    }
+}
+
 /// "gradual growth", "cache bloat", …
 pub fn leak_type(t: LeakType) -> &'static str {
     match t {
@@ -399,6 +419,7 @@ mod tests {
         assert_eq!(utc_datetime(1_700_003_600.0), "2023-11-14 23:13:20 UTC");
         assert_eq!(utc_datetime(951_782_400.0), "2000-02-29 00:00:00 UTC");
         assert_eq!(utc_hhmm(1_700_003_600.0), "23:13");
+        assert_eq!(utc_hhmmss(1_700_003_601.5), "23:13:21");
         assert_eq!(utc_datetime(1e300), "?");
         assert_eq!(utc_datetime(f64::NAN), "?");
     }

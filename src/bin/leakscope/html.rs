@@ -295,8 +295,8 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
             esc(&leak.summary),
             leak.id,
             esc(&fmt::percent(leak.confidence, 1.0)),
-            esc(&fmt::utc_hhmm(fmt::wall(dump, leak.window[0]))),
-            esc(&fmt::utc_hhmm(fmt::wall(dump, leak.window[1]))),
+            esc(&fmt::clock(dump, leak.window[0])),
+            esc(&fmt::clock(dump, leak.window[1])),
             esc(&fmt::rate(leak.rate_bytes_per_min)),
             esc(&fmt::delta(leak.growth_bytes as f64)),
             esc(&fmt::bytes_u(leak.baseline_bytes)),
@@ -320,8 +320,8 @@ fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
             sev_badge(leak.severity),
             esc(&leak.scope),
             esc(fmt::leak_type(leak.leak_type)),
-            esc(&fmt::utc_hhmm(fmt::wall(dump, leak.first_detected))),
-            esc(&fmt::utc_hhmm(fmt::wall(dump, until))),
+            esc(&fmt::clock(dump, leak.first_detected)),
+            esc(&fmt::clock(dump, until)),
             esc(&leak.summary)
         );
     }
@@ -649,7 +649,7 @@ fn svg(
         let label = if step >= 60.0 {
             fmt::utc_hhmm(w)
         } else if step >= 1.0 {
-            clock_seconds(w)
+            fmt::utc_hhmmss(w)
         } else {
             format!("+{}", fmt::duration(t - t0))
         };
@@ -728,13 +728,6 @@ fn svg(
 
 fn has_any<T>(v: &[T], f: impl Fn(&T) -> bool) -> bool {
     v.iter().any(f)
-}
-
-/// `HH:MM:SS` UTC, for a time axis with ticks less than a minute apart.
-fn clock_seconds(unix: f64) -> String {
-    let full = fmt::utc_datetime(unix);
-    // "YYYY-MM-DD HH:MM:SS UTC": the time is the second word.
-    full.split(' ').nth(1).unwrap_or("?").to_owned()
 }
 
 /// An entry count for an axis: "850", "12k", "1.5M".

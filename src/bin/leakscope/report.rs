@@ -362,10 +362,10 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         "seen",
         &format!(
             "first {} UTC, last {} UTC; evidence window {}–{} UTC",
-            fmt::utc_hhmm(fmt::wall(dump, leak.first_detected)),
-            fmt::utc_hhmm(fmt::wall(dump, leak.last_detected)),
-            fmt::utc_hhmm(fmt::wall(dump, leak.window[0])),
-            fmt::utc_hhmm(fmt::wall(dump, leak.window[1])),
+            fmt::clock(dump, leak.first_detected),
+            fmt::clock(dump, leak.last_detected),
+            fmt::clock(dump, leak.window[0]),
+            fmt::clock(dump, leak.window[1]),
         ),
         style,
     );
@@ -503,7 +503,7 @@ fn labelled(out: &mut String, indent: usize, label: &str, text: &str, style: Sty
 
 fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
     let when = match leak.resolved_at {
-        Some(t) => format!("resolved {} UTC", fmt::utc_hhmm(fmt::wall(dump, t))),
+        Some(t) => format!("resolved {} UTC", fmt::clock(dump, t)),
         None => "resolved".to_owned(),
     };
     let sev = fmt::severity(leak.severity);
@@ -511,8 +511,8 @@ fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         "{}: {}, open {}–{} UTC, {when}",
         fmt::clean(&leak.scope),
         fmt::leak_type(leak.leak_type),
-        fmt::utc_hhmm(fmt::wall(dump, leak.first_detected)),
-        fmt::utc_hhmm(fmt::wall(dump, leak.last_detected)),
+        fmt::clock(dump, leak.first_detected),
+        fmt::clock(dump, leak.last_detected),
     );
     let _ = writeln!(
         out,
