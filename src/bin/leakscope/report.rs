@@ -1,0 +1,631 @@
+//! `leakscope report`: the terminal report a person reads first.
+//!
+//! Order follows the questions of SPEC 1: what the process is and what leakscope costs it, which
+//! scope holds and gains memory (ranked by growth, with a sparkline of its history), which leaks
+//! are open and how bad (severity, the statistic that decided it, rate, time to budget, the call
+//! sites, what to do), what was resolved, and which call sites hold the sampled live memory.
+//! Every line fits in [`WIDTH`] columns; text from the dump is stripped of control characters.
+
+use std::fmt::Write as _;
+
+use leakscope::dump::{Dump, ScopeDump};
+use leakscope::{CallSite, Leak, LeakStatus};
+
+use crate::fmt;
+use crate::style::{Paint, Style};
+
+/// The widest line the report prints.
+pub const WIDTH: usize = 100;
+/// Columns of a scope's sparkline.
+const SPARK: usize = 24;
+/// Columns of a scope's name in the table.
+const NAME: usize = 20;
+/// Indent of a leak's detail lines.
+const DETAIL: usize = 4;
+/// Statistics shown per leak (the deciding one first); `--json` and the HTML page have all.
+const EVIDENCE: usize = 4;
+/// Width of a detail line's label ("growth", "evidence", …).
+const LABEL: usize = 10;
+/// Call sites listed per leak.
+const SITES_PER_LEAK: usize = 3;
+/// Callers shown under a call site's first frame.
+const CALLERS: usize = 2;
+/// Call sites in the report's last section.
+const TOP_SITES: usize = 10;
+
+/// The whole report.
+pub fn render(dump: &Dump, style: Style) -> String {
+    let mut out = String::new();
+    header(&mut out, dump, style);
+    scopes(&mut out, dump, style);
+    let open: Vec<&Leak> = dump.open_leaks().collect();
+    let resolved: Vec<&Leak> = dump.resolved_leaks().collect();
+    out.push_str(&leaks(dump, &open, &resolved, style));
+    top_sites(&mut out, dump, style);
+    out
+}
+
+fn header(out: &mut String, dump: &Dump, style: Style) {
+    let p = &dump.process;
+    let exe = p.executable.as_deref().map(fmt::clean);
+    let title = match exe {
+        Some(exe) => format!("leakscope report: {exe} (pid {})", p.pid),
+        None => format!("leakscope report: pid {}", p.pid),
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.paint(Paint::Heading, &fmt::truncate(&title, WIDTH))
+    );
+    let mut lines = vec![(
+        "dump",
+        format!(
+            "written {}, schema {}, collector clock at {}",
+            fmt::utc_datetime(dump.written_at_unix),
+            fmt::clean(&dump.schema_version),
+            fmt::duration(dump.clock_secs)
+        ),
+    )];
+    let mut process = Vec::new();
+    if let Some(start) = p.start_time_unix {
+        process.push(format!(
+            "up {}",
+            fmt::duration(dump.written_at_unix - start)
+        ));
+    }
+    match (p.rss_bytes, p.cgroup_limit_bytes) {
+        (Some(rss), Some(limit)) => process.push(format!(
+            "RSS {} of a {} cgroup limit ({})",
+            fmt::bytes_u(rss),
+            fmt::bytes_u(limit),
+            fmt::percent(rss as f64, limit as f64)
+        )),
+        (Some(rss), None) => process.push(format!("RSS {}", fmt::bytes_u(rss))),
+        (None, Some(limit)) => process.push(format!("cgroup limit {}", fmt::bytes_u(limit))),
+        (None, None) => process.push("RSS unknown".to_owned()),
+    }
+    lines.push(("process", process.join(", ")));
+    let tracked: u64 = dump
+        .scopes
+        .iter()
+        .fold(0u64, |sum, s| sum.saturating_add(s.curr_bytes));
+    let mut tracked_line = format!(
+        "{} live in {} scope{}",
+        fmt::bytes_u(tracked),
+        dump.scopes.len(),
+        if dump.scopes.len() == 1 { "" } else { "s" }
+    );
+    if let Some(rss) = p.rss_bytes {
+        let _ = write!(
+            tracked_line,
+            " ({} of RSS)",
+            fmt::percent(tracked as f64, rss as f64)
+        );
+    }
+    let _ = write!(
+        tracked_line,
+        "; leakscope itself {}",
+        fmt::bytes_u(dump.tracker.self_bytes)
+    );
+    lines.push(("tracked", tracked_line));
+    if let Some(line) = memory_line(dump, tracked) {
+        lines.push(("memory", line));
+    }
+    let t = &dump.tracker;
+    let sampling = if dump.config.enable_stack_traces {
+        format!(
+            "{} samples taken, {} dropped; 1 per {} allocated on average",
+            fmt::count(t.samples_taken),
+            fmt::count(t.samples_dropped),
+            fmt::bytes_u(dump.config.sample_interval_bytes)
+        )
+    } else {
+        "off (enable_stack_traces = false): no call sites".to_owned()
+    };
+    lines.push(("sampling", sampling));
+    lines.push((
+        "tracker",
+        format!(
+            "{} channel-full retries (nothing lost); {} dumps written, {} failed",
+            fmt::count(t.channel_full_retries),
+            fmt::count(t.dumps_written),
+            fmt::count(t.dump_errors)
+        ),
+    ));
+    for (label, text) in lines {
+        labelled(out, 2, label, &text, style);
+    }
+    out.push('\n');
+}
+
+/// RSS over the process history as a sparkline, and how much of RSS no scope accounts for:
+/// the fragmentation detector's gap, which a person should see before reading its verdict.
+fn memory_line(dump: &Dump, tracked: u64) -> Option<String> {
+    let points: Vec<(f64, f64)> = dump
+        .process_history
+        .iter()
+        .filter_map(|p| p.rss_bytes.map(|r| (p.t, r as f64)))
+        .collect();
+    let rss = dump.process.rss_bytes?;
+    let untracked = rss
+        .saturating_sub(tracked)
+        .saturating_sub(dump.tracker.self_bytes);
+    let mut line = String::new();
+    if points.len() >= 2 {
+        let span = points[points.len() - 1].0 - points[0].0;
+        let _ = write!(
+            line,
+            "RSS {} over {}; ",
+            fmt::sparkline(&points, 16),
+            fmt::duration(span)
+        );
+    }
+    let _ = write!(
+        line,
+        "{} of RSS is in no scope (allocator overhead and fragmentation, stacks, code)",
+        fmt::bytes_u(untracked)
+    );
+    Some(line)
+}
+
+/// A scope's growth rate for ranking: the least-squares slope over the detection window, the
+/// span the gradual-growth detector judges.
+pub fn growth_per_min(dump: &Dump, scope: &ScopeDump) -> Option<f64> {
+    scope.growth_bytes_per_minute(dump.config.detection_window_minutes * 60.0)
+}
+
+/// Scopes ordered by growth (fastest first), then by live bytes, then by name: a stable order
+/// for equal figures, so the report does not shuffle between runs.
+pub fn ranked(dump: &Dump) -> Vec<(&ScopeDump, Option<f64>)> {
+    let mut scopes: Vec<(&ScopeDump, Option<f64>)> = dump
+        .scopes
+        .iter()
+        .map(|s| (s, growth_per_min(dump, s)))
+        .collect();
+    scopes.sort_by(|a, b| {
+        let ga = a.1.unwrap_or(0.0);
+        let gb = b.1.unwrap_or(0.0);
+        gb.total_cmp(&ga)
+            .then(b.0.curr_bytes.cmp(&a.0.curr_bytes))
+            .then(a.0.name.cmp(&b.0.name))
+    });
+    scopes
+}
+
+fn scopes(out: &mut String, dump: &Dump, style: Style) {
+    let window = fmt::duration(dump.config.detection_window_minutes * 60.0);
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        style.paint(Paint::Heading, "SCOPES"),
+        style.paint(
+            Paint::Dim,
+            &format!("ranked by growth over the last {window}")
+        )
+    );
+    if dump.scopes.is_empty() {
+        let _ = writeln!(out, "  no scopes in this dump\n");
+        return;
+    }
+    let head = format!(
+        "  {:<NAME$} {:>9} {:>9} {:>12} {:>8} {:>6}  {}",
+        "SCOPE", "LIVE", "PEAK", "GROWTH/MIN", "ENTRIES", "BUDGET", "HISTORY"
+    );
+    let _ = writeln!(out, "{}", style.paint(Paint::Dim, &head));
+    let mut longest = 0.0f64;
+    for (scope, growth) in ranked(dump) {
+        let points: Vec<(f64, f64)> = scope
+            .history
+            .iter()
+            .map(|s| (s.t, s.curr_bytes as f64))
+            .collect();
+        if let (Some(first), Some(last)) = (scope.history.first(), scope.history.last()) {
+            longest = longest.max(last.t - first.t);
+        }
+        let growth_text = match growth {
+            Some(g) => fmt::rate(g).trim_end_matches("/min").to_owned(),
+            None => "—".to_owned(),
+        };
+        let growth_cell = format!("{growth_text:>12}");
+        let growth_cell = match growth {
+            Some(g) if g > 0.0 && scope_has_open_leak(dump, &scope.name) => {
+                style.paint(Paint::Bad, &growth_cell)
+            }
+            _ => growth_cell,
+        };
+        let entries = scope.entries.map_or("—".to_owned(), fmt::count);
+        let budget = scope.budget_bytes.map_or("—".to_owned(), |b| {
+            fmt::percent(scope.curr_bytes as f64, b as f64)
+        });
+        let _ = writeln!(
+            out,
+            "  {:<NAME$} {:>9} {:>9} {} {:>8} {:>6}  {}",
+            fmt::truncate(&fmt::clean(&scope.name), NAME),
+            fmt::bytes_u(scope.curr_bytes),
+            fmt::bytes_u(scope.max_bytes),
+            growth_cell,
+            entries,
+            budget,
+            fmt::sparkline(&points, SPARK)
+        );
+    }
+    let note = format!(
+        "growth: least-squares slope of live bytes over the last {window}; budget: live bytes as \
+         a share of the scope's budget; history: each scope's recorded history (up to {}), \
+         scaled from its minimum to its maximum",
+        fmt::duration(longest)
+    );
+    for line in fmt::wrap(&note, WIDTH - 2) {
+        let _ = writeln!(out, "  {}", style.paint(Paint::Dim, &line));
+    }
+    out.push('\n');
+}
+
+fn scope_has_open_leak(dump: &Dump, name: &str) -> bool {
+    dump.open_leaks().any(|l| l.scope == name)
+}
+
+/// The leak sections: open leaks in detail, most severe first, then resolved leaks in a line or
+/// two each. `analyze` prints the same for the leaks it finds.
+pub fn leaks(dump: &Dump, open: &[&Leak], resolved: &[&Leak], style: Style) -> String {
+    let mut out = String::new();
+    let mut open = open.to_vec();
+    open.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.rate_bytes_per_min.total_cmp(&a.rate_bytes_per_min))
+            .then(a.id.cmp(&b.id))
+    });
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        style.paint(Paint::Heading, "OPEN LEAKS"),
+        open.len()
+    );
+    if open.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for leak in open {
+        open_leak(&mut out, dump, leak, style);
+    }
+    out.push('\n');
+    if !resolved.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            style.paint(Paint::Heading, "RESOLVED LEAKS"),
+            resolved.len()
+        );
+        let mut resolved = resolved.to_vec();
+        resolved.sort_by(|a, b| {
+            b.resolved_at
+                .unwrap_or(b.last_detected)
+                .total_cmp(&a.resolved_at.unwrap_or(a.last_detected))
+                .then(a.id.cmp(&b.id))
+        });
+        for leak in resolved {
+            resolved_leak(&mut out, dump, leak, style);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
+    let sev = fmt::severity(leak.severity);
+    let title = format!(
+        "{}: {}",
+        fmt::clean(&leak.scope),
+        fmt::leak_type(leak.leak_type)
+    );
+    let id = format!(
+        "#{}, confidence {}",
+        leak.id,
+        fmt::percent(leak.confidence, 1.0)
+    );
+    // "  SEV title" on the left, the id right-aligned at the report's edge.
+    let room = WIDTH.saturating_sub(2 + fmt::width(sev) + 1 + fmt::width(&id) + 2);
+    let title = fmt::truncate(&title, room);
+    let pad = WIDTH
+        .saturating_sub(2 + fmt::width(sev) + 1 + fmt::width(&title) + fmt::width(&id))
+        .max(2);
+    let _ = writeln!(
+        out,
+        "  {} {}{}{}",
+        style.paint(Paint::Severity(leak.severity), sev),
+        style.paint(Paint::Heading, &title),
+        " ".repeat(pad),
+        style.paint(Paint::Dim, &id)
+    );
+    for line in fmt::wrap(&fmt::clean(&leak.summary), WIDTH - DETAIL) {
+        let _ = writeln!(out, "{}{line}", " ".repeat(DETAIL));
+    }
+    detail(out, "growth", &growth_text(leak), style);
+    if !leak.statistics.is_empty() {
+        let mut evidence: Vec<String> = leak
+            .statistics
+            .iter()
+            .take(EVIDENCE)
+            .map(|s| fmt::statistic(&fmt::clean(&s.name), s.value))
+            .collect();
+        if leak.statistics.len() > EVIDENCE {
+            evidence.push(format!(
+                "{} more in --json",
+                leak.statistics.len() - EVIDENCE
+            ));
+        }
+        detail(out, "evidence", &evidence.join(", "), style);
+    }
+    detail(out, "budget", &budget_text(leak), style);
+    detail(
+        out,
+        "seen",
+        &format!(
+            "first {} UTC, last {} UTC; evidence window {}–{} UTC",
+            fmt::clock(dump, leak.first_detected),
+            fmt::clock(dump, leak.last_detected),
+            fmt::clock(dump, leak.window[0]),
+            fmt::clock(dump, leak.window[1]),
+        ),
+        style,
+    );
+    if leak.top_sites.is_empty() {
+        detail(
+            out,
+            "sites",
+            "no sampled call sites for this scope (sampling off, or nothing sampled yet)",
+            style,
+        );
+    }
+    for (i, site) in leak.top_sites.iter().take(SITES_PER_LEAK).enumerate() {
+        let label = if i == 0 { "sites" } else { "" };
+        site_lines(out, label, site, &age_label(dump), style);
+    }
+    for (i, rec) in leak.recommendations.iter().enumerate() {
+        // A bullet per recommendation, its continuation lines indented under the text.
+        let lines = fmt::wrap(&fmt::clean(rec), WIDTH - DETAIL - LABEL - 2);
+        for (j, line) in lines.iter().enumerate() {
+            let label = if i == 0 && j == 0 { "do" } else { "" };
+            let bullet = if j == 0 { "• " } else { "  " };
+            let _ = writeln!(
+                out,
+                "{}{}{bullet}{line}",
+                " ".repeat(DETAIL),
+                style.paint(Paint::Dim, &format!("{label:<LABEL$}"))
+            );
+        }
+    }
+}
+
+fn growth_text(leak: &Leak) -> String {
+    let model = match leak.model {
+        leakscope::GrowthModel::Linear => "linear fit",
+        leakscope::GrowthModel::Exponential => "exponential fit",
+    };
+    format!(
+        "{} over {} ({} → {}), {}, {model}",
+        fmt::delta(leak.growth_bytes as f64),
+        fmt::duration(leak.window[1] - leak.window[0]),
+        fmt::bytes_u(leak.baseline_bytes),
+        fmt::bytes_u(leak.current_bytes),
+        fmt::rate(leak.rate_bytes_per_min),
+    )
+}
+
+fn budget_text(leak: &Leak) -> String {
+    match (leak.budget_bytes, leak.time_to_budget_secs) {
+        (Some(b), Some(t)) => format!(
+            "{} now, {} budget reached in {} at this rate",
+            fmt::percent(leak.current_bytes as f64, b as f64),
+            fmt::bytes_u(b),
+            fmt::duration(t)
+        ),
+        (Some(b), None) => format!(
+            "{} of {}; not projected to reach it",
+            fmt::percent(leak.current_bytes as f64, b as f64),
+            fmt::bytes_u(b)
+        ),
+        (None, _) => "none set (budget.<scope> in the config)".to_owned(),
+    }
+}
+
+/// A call site: its live bytes and first frame, then its callers and its sample facts on one
+/// line each (cut, not wrapped: a stack reads best one frame per line).
+fn site_lines(out: &mut String, label: &str, site: &CallSite, age: &str, style: Style) {
+    let first = format!(
+        "{} at {}",
+        fmt::bytes_u(site.live_bytes),
+        fmt::clean(&fmt::site(site))
+    );
+    detail(out, label, &first, style);
+    let indent = " ".repeat(DETAIL + LABEL + 2);
+    let room = WIDTH - DETAIL - LABEL - 2;
+    for caller in site.frames.iter().skip(1).take(CALLERS) {
+        let line = format!("← {}", fmt::clean(&fmt::frame(caller)));
+        let _ = writeln!(out, "{indent}{}", fmt::truncate(&line, room));
+    }
+    if site.frames.len() > 1 + CALLERS {
+        let more = site.frames.len() - 1 - CALLERS;
+        let s = if more == 1 { "" } else { "s" };
+        let _ = writeln!(out, "{indent}← {more} more frame{s}");
+    }
+    let mut facts = vec![format!(
+        "{} sample{}",
+        fmt::count(site.samples),
+        if site.samples == 1 { "" } else { "s" }
+    )];
+    if site.live_bytes > 0 {
+        facts.push(format!(
+            "{} older than {age}",
+            fmt::percent(site.bytes_older_than[1] as f64, site.live_bytes as f64)
+        ));
+    }
+    if !site.threads.is_empty() {
+        let threads: Vec<String> = site.threads.iter().map(|t| fmt::clean(t)).collect();
+        facts.push(format!("threads {}", threads.join(", ")));
+    }
+    let _ = writeln!(
+        out,
+        "{indent}{}",
+        style.paint(Paint::Dim, &fmt::truncate(&facts.join(", "), room))
+    );
+}
+
+/// What "older than 10 snapshot intervals" (a call site's `bytes_older_than[1]`) means in time
+/// at the dump's snapshot interval: "5 min" at 30-second snapshots.
+pub fn age_label(dump: &Dump) -> String {
+    let secs = 10.0 * dump.config.snapshot_interval_seconds;
+    if secs.is_finite() && secs > 0.0 {
+        fmt::duration(secs)
+    } else {
+        "10 intervals".to_owned()
+    }
+}
+
+/// One labelled detail line of a leak, wrapped under its label.
+fn detail(out: &mut String, label: &str, text: &str, style: Style) {
+    labelled(out, DETAIL, label, text, style);
+}
+
+/// `label` in a column of [`LABEL`] at `indent`, `text` wrapped beside it.
+fn labelled(out: &mut String, indent: usize, label: &str, text: &str, style: Style) {
+    let lines = fmt::wrap(text, WIDTH - indent - LABEL);
+    for (i, line) in lines.iter().enumerate() {
+        let l = if i == 0 { label } else { "" };
+        let _ = writeln!(
+            out,
+            "{}{}{line}",
+            " ".repeat(indent),
+            style.paint(Paint::Dim, &format!("{l:<LABEL$}"))
+        );
+    }
+}
+
+fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
+    let when = match leak.resolved_at {
+        Some(t) => format!("resolved {} UTC", fmt::clock(dump, t)),
+        None => "resolved".to_owned(),
+    };
+    let sev = fmt::severity(leak.severity);
+    let line = format!(
+        "{}: {}, open {}–{} UTC, {when}",
+        fmt::clean(&leak.scope),
+        fmt::leak_type(leak.leak_type),
+        fmt::clock(dump, leak.first_detected),
+        fmt::clock(dump, leak.last_detected),
+    );
+    let _ = writeln!(
+        out,
+        "  {} {}",
+        style.paint(Paint::Good, sev),
+        fmt::truncate(&line, WIDTH - 3 - fmt::width(sev))
+    );
+    for line in fmt::wrap(&fmt::clean(&leak.summary), WIDTH - DETAIL) {
+        let _ = writeln!(
+            out,
+            "{}{}",
+            " ".repeat(DETAIL),
+            style.paint(Paint::Dim, &line)
+        );
+    }
+}
+
+fn top_sites(out: &mut String, dump: &Dump, style: Style) {
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        style.paint(Paint::Heading, "TOP CALL SITES"),
+        style.paint(Paint::Dim, "estimated live bytes from sampled allocations")
+    );
+    if dump.top_call_sites.is_empty() {
+        let _ = writeln!(out, "  none sampled");
+        return;
+    }
+    for site in dump.top_call_sites.iter().take(TOP_SITES) {
+        let scope = fmt::truncate(&fmt::clean(&site.scope), 16);
+        let line = format!(
+            "  {:>9}  {:<16}  {}",
+            fmt::bytes_u(site.live_bytes),
+            scope,
+            fmt::clean(&fmt::site(site))
+        );
+        let _ = writeln!(out, "{}", fmt::truncate(&line, WIDTH));
+    }
+    if dump.top_call_sites.len() > TOP_SITES {
+        let _ = writeln!(
+            out,
+            "  {}",
+            style.paint(
+                Paint::Dim,
+                &format!("… and {} more", dump.top_call_sites.len() - TOP_SITES)
+            )
+        );
+    }
+}
+
+/// The leaks of `leaks` split by status, for [`leaks`].
+pub fn split(leaks: &[Leak]) -> (Vec<&Leak>, Vec<&Leak>) {
+    leaks.iter().partition(|l| l.status == LeakStatus::Open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leakscope::dump::{ProcessInfo, ScopeDump};
+    use leakscope::{Config, Snapshot};
+
+    fn tiny() -> Dump {
+        let mut dump = Dump::new(
+            1_700_000_000.0,
+            600.0,
+            ProcessInfo::new(7),
+            Config::default(),
+        );
+        let mut a = ScopeDump::new("flat");
+        a.curr_bytes = 5_000_000;
+        a.history = (0..10)
+            .map(|i| Snapshot::new(i as f64 * 60.0, 5_000_000, 10))
+            .collect();
+        let mut b = ScopeDump::new("grows\u{1b}[31m");
+        b.curr_bytes = 1_000_000;
+        b.history = (0..10)
+            .map(|i| Snapshot::new(i as f64 * 60.0, 100_000 * i, 10))
+            .collect();
+        dump.scopes = vec![a, b];
+        dump
+    }
+
+    #[test]
+    fn the_growing_scope_ranks_first_and_escapes_are_shown_not_obeyed() {
+        let text = render(&tiny(), Style::PLAIN);
+        let grows = text.find("grows\\u{1b}[31m").expect(&text);
+        let flat = text.find("  flat ").expect(&text);
+        assert!(grows < flat, "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("+100.0 KB"), "{text}");
+    }
+
+    #[test]
+    fn every_line_fits_in_the_width() {
+        let mut dump = tiny();
+        dump.process.executable = Some("/a/very/long/path/".repeat(20));
+        dump.scopes[0].name = "a_scope_name_much_longer_than_the_column".into();
+        let text = render(&dump, Style::PLAIN);
+        for line in text.lines() {
+            assert!(
+                fmt::width(line) <= WIDTH,
+                "{} columns: {line}",
+                fmt::width(line)
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_dump_still_reports() {
+        let dump = Dump::new(0.0, 0.0, ProcessInfo::new(1), Config::default());
+        let text = render(&dump, Style::PLAIN);
+        assert!(text.contains("no scopes in this dump"), "{text}");
+        assert!(text.contains("OPEN LEAKS  0\n  none"), "{text}");
+        assert!(text.contains("none sampled"), "{text}");
+    }
+}

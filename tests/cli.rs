@@ -1,0 +1,670 @@
+//! The `leakscope` binary, run for real (`CARGO_BIN_EXE_leakscope`) on the fixture dump in
+//! `tests/fixtures/`: golden files for `report` and `collapsed`, a parsed HTML page, a checked
+//! Prometheus exposition, `diff` and `analyze`, and every kind of bad input.
+//!
+//! Golden files and the fixture are regenerated with `LEAKSCOPE_BLESS=1 cargo test --test cli`
+//! (as inferno does); review the diff before committing it.
+
+mod cli {
+    pub mod fixture;
+    pub mod prom_check;
+}
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use leakscope::dump::Dump;
+
+const BIN: &str = env!("CARGO_BIN_EXE_leakscope");
+
+fn manifest(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn fixture() -> PathBuf {
+    manifest("tests/fixtures/service.json")
+}
+
+fn bless() -> bool {
+    std::env::var_os("LEAKSCOPE_BLESS").is_some()
+}
+
+/// Runs the binary with `args`, no terminal, and a clean colour environment.
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("TERM")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 output")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and expects success with nothing on stderr.
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?} exited {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o), "", "{args:?} wrote to stderr");
+    stdout(&o)
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it when blessing.
+fn golden(name: &str, actual: &str) {
+    let path = manifest(&format!("tests/golden/{name}"));
+    if bless() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with LEAKSCOPE_BLESS=1", path.display()));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the output, first at line {}:\n  golden: {:?}\n  actual: {:?}\n\
+             Full output:\n{actual}\nIf the change is intended, rerun with LEAKSCOPE_BLESS=1 \
+             and review the diff.",
+            path.display(),
+            line + 1,
+            expected.lines().nth(line),
+            actual.lines().nth(line),
+        );
+    }
+}
+
+fn fixture_dump() -> Dump {
+    leakscope::dump::read_dump(&fixture()).expect("the fixture reads")
+}
+
+fn fixture_str() -> String {
+    fixture().to_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_fixture_is_current() {
+    let generated = cli::fixture::service_dump();
+    let path = fixture();
+    let mut json = serde_json::to_string_pretty(&generated).unwrap();
+    json.push('\n');
+    if bless() {
+        std::fs::write(&path, json).unwrap();
+        return;
+    }
+    // Compared as text: serde_json parses floats fast rather than exactly (without its
+    // `float_roundtrip` feature), so a dump read back may differ from the written one in the
+    // last bit.
+    assert!(
+        std::fs::read_to_string(&path).unwrap() == json,
+        "tests/fixtures/service.json differs from tests/cli/fixture.rs (or the detectors \
+         changed their verdicts); rerun with LEAKSCOPE_BLESS=1 and review the diff"
+    );
+}
+
+#[test]
+fn report_matches_its_golden_file() {
+    let text = ok(&["report", &fixture_str(), "--no-color"]);
+    golden("report.txt", &text);
+    // Not a terminal: plain even without --no-color.
+    assert_eq!(ok(&["report", &fixture_str()]), text);
+    for line in text.lines() {
+        assert!(line.chars().count() <= 100, "over 100 columns: {line}");
+    }
+}
+
+#[test]
+fn report_says_what_a_person_needs() {
+    let text = ok(&["report", &fixture_str()]);
+    for needle in [
+        "pid 31337",
+        "/srv/photo-api/bin/photo-api",
+        "leakscope itself",
+        "OPEN LEAKS",
+        "sessions: gradual growth",
+        "photo_api::session::SessionStore::record_event (src/session.rs:88)",
+        "RESOLVED LEAKS",
+        "import_buffers: rapid growth",
+        "TOP CALL SITES",
+        "▁",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+    }
+    // The leaking scope ranks above the flat ones.
+    let sessions = text.find("\n  sessions ").expect("sessions row");
+    let unscoped = text.find("\n  unscoped ").expect("unscoped row");
+    assert!(sessions < unscoped, "{text}");
+}
+
+#[test]
+fn colour_is_used_only_when_asked_or_on_a_terminal() {
+    let plain = ok(&["report", &fixture_str()]);
+    assert!(!plain.contains('\u{1b}'));
+    let coloured = ok(&["--color", "always", "report", &fixture_str()]);
+    assert!(
+        coloured.contains("\u{1b}["),
+        "no colour with --color always"
+    );
+    let o = Command::new(BIN)
+        .args(["report", &fixture_str(), "--color=always", "--no-color"])
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains('\u{1b}'), "--no-color wins");
+}
+
+#[test]
+fn collapsed_matches_its_golden_file() {
+    let text = ok(&["collapsed", &fixture_str()]);
+    golden("collapsed.txt", &text);
+    for line in text.lines() {
+        let (stack, bytes) = line.rsplit_once(' ').expect("stack and count");
+        assert!(bytes.parse::<u64>().is_ok(), "{line}");
+        let frames: Vec<&str> = stack.split(';').collect();
+        assert!(
+            frames.len() >= 2 && frames.iter().all(|f| !f.is_empty()),
+            "{line}"
+        );
+    }
+    // Outermost first: the innermost frame of the largest site ends its line.
+    assert!(
+        text.contains(";photo_api::session::SessionStore::record_event 112400000\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn html_is_well_formed_self_contained_and_has_one_chart_per_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.html");
+    let printed = ok(&["html", &fixture_str(), "-o", out.to_str().unwrap()]);
+    assert_eq!(printed, "", "the page goes to the file, not stdout");
+    let page = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(ok(&["html", &fixture_str(), "-o", "-"]), page);
+
+    let mut reader = quick_xml::Reader::from_str(&page);
+    reader.config_mut().check_end_names = true;
+    let (mut svgs, mut depth, mut max_depth) = (0, 0i32, 0);
+    let mut elements = std::collections::BTreeSet::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) => {
+                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                if name == "svg" {
+                    svgs += 1;
+                }
+                elements.insert(name);
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            Ok(quick_xml::events::Event::Empty(e)) => {
+                elements.insert(String::from_utf8(e.name().as_ref().to_vec()).unwrap());
+            }
+            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed at byte {}: {e}", reader.buffer_position()),
+        }
+    }
+    assert_eq!(depth, 0, "unclosed elements");
+    assert!(max_depth > 3);
+    let scopes = fixture_dump().scopes.len();
+    assert_eq!(svgs, scopes, "one chart per scope");
+    assert_eq!(page.matches("<svg").count(), scopes);
+    for e in ["script", "link", "img", "iframe", "object", "embed"] {
+        assert!(!elements.contains(e), "<{e}> in a self-contained page");
+    }
+    for fetch in ["src=", "href=", "url(", "@import"] {
+        assert!(!page.contains(fetch), "{fetch} in a self-contained page");
+    }
+    for needle in [
+        "polyline",
+        "<title>",
+        "time (UTC)",
+        "gradual growth",
+        "record_event",
+    ] {
+        assert!(page.contains(needle), "no {needle:?} in the page");
+    }
+}
+
+#[test]
+fn html_escapes_text_from_the_dump() {
+    let mut dump = fixture_dump();
+    dump.scopes[0].name = "<script>alert(1)</script>&\"'".into();
+    dump.leaks[0].summary = "</td><img src=x onerror=alert(1)>".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let page = ok(&["html", path.to_str().unwrap(), "-o", "-"]);
+    assert!(!page.contains("<script>"));
+    assert!(!page.contains("<img"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"));
+    let mut reader = quick_xml::Reader::from_str(&page);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn prom_is_a_valid_exposition() {
+    let text = ok(&["prom", &fixture_str()]);
+    let samples = cli::prom_check::check(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(samples > 30, "{samples} samples");
+    assert!(text.contains("leakscope_scope_bytes{scope=\"sessions\"}"));
+    assert_eq!(text, leakscope::dump::prometheus_text(&fixture_dump()));
+}
+
+/// A copy of the fixture where `interner` gained 200 MB and its call site 150 MB, ten minutes
+/// later.
+fn grown_dump(dir: &Path) -> PathBuf {
+    let mut dump = fixture_dump();
+    dump.written_at_unix += 600.0;
+    dump.clock_secs += 600.0;
+    let interner = dump
+        .scopes
+        .iter_mut()
+        .find(|s| s.name == "interner")
+        .unwrap();
+    interner.curr_bytes += 200_000_000;
+    let site = dump
+        .top_call_sites
+        .iter_mut()
+        .find(|s| s.scope == "interner")
+        .unwrap();
+    site.live_bytes += 150_000_000;
+    let path = dir.join("later.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn diff_ranks_the_grown_scope_and_site_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = grown_dump(dir.path());
+    let text = ok(&["diff", &fixture_str(), later.to_str().unwrap()]);
+    golden("diff.txt", &text);
+    let first_row = text
+        .lines()
+        .skip_while(|l| !l.starts_with("SCOPES THAT GREW"))
+        .nth(2)
+        .unwrap();
+    assert!(first_row.trim_start().starts_with("interner "), "{text}");
+    assert!(first_row.contains("+200.0 MB"), "{text}");
+    assert!(
+        text.contains("same process (pid 31337), 10 min apart"),
+        "{text}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&ok(&[
+        "diff",
+        &fixture_str(),
+        later.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json["scopes"][0]["name"], "interner");
+    assert_eq!(json["scopes"][0]["change_bytes"], 200_000_000);
+    assert_eq!(json["scopes"][0]["rate_bytes_per_min"], 20_000_000.0);
+    assert_eq!(json["call_sites"][0]["scope"], "interner");
+    assert_eq!(json["call_sites"][0]["change_bytes"], 150_000_000);
+    // A dump compared with itself: nothing grew.
+    let same = ok(&["diff", &fixture_str(), &fixture_str()]);
+    assert!(same.contains("SCOPES THAT GREW  0"), "{same}");
+}
+
+fn open_leaks(json: &serde_json::Value) -> Vec<(String, String)> {
+    json["leaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["status"] == "Open")
+        .map(|l| {
+            (
+                l["scope"].as_str().unwrap().to_owned(),
+                l["leak_type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn analyze_with_other_thresholds_changes_the_verdict() {
+    let parse = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&ok(args)).expect("analyze --json prints JSON")
+    };
+    let f = fixture_str();
+    let default = parse(&["analyze", &f, "--json"]);
+    let found = open_leaks(&default);
+    assert!(
+        found.contains(&("sessions".into(), "GradualGrowth".into())),
+        "{found:?}"
+    );
+    // The dump's own settings reproduce the dump's open leaks.
+    let recorded: Vec<(String, String)> = fixture_dump()
+        .open_leaks()
+        .map(|l| (l.scope.clone(), format!("{:?}", l.leak_type)))
+        .collect();
+    for leak in &recorded {
+        assert!(found.contains(leak), "{leak:?} not replayed: {found:?}");
+    }
+    // A 1 MB/min leak is no leak for someone who only cares about 500 MB or 50 MB/min.
+    let lenient = parse(&[
+        "analyze",
+        &f,
+        "--set",
+        "memory_growth_threshold_mb=500",
+        "--set",
+        "growth_rate_threshold_mb_per_min=50",
+        "--json",
+    ]);
+    let found = open_leaks(&lenient);
+    assert!(
+        !found.contains(&("sessions".into(), "GradualGrowth".into())),
+        "{found:?}"
+    );
+    assert_eq!(
+        lenient["config"]["memory_growth_threshold_mb"], 500.0,
+        "the settings are applied"
+    );
+    let text = ok(&["analyze", &f, "--set", "memory_growth_threshold_mb=500"]);
+    assert!(
+        text.contains("with memory_growth_threshold_mb=500"),
+        "{text}"
+    );
+    assert!(text.contains("OPEN LEAKS"), "{text}");
+}
+
+#[test]
+fn analyze_refuses_bad_settings_in_one_line() {
+    for (set, words) in [
+        ("no_such_setting=1", "unknown setting"),
+        (
+            "memory_growth_threshold_mb=lots",
+            "memory_growth_threshold_mb",
+        ),
+        ("justakey", "expected key=value"),
+        // Valid alone, invalid with the dump's 30 s interval: windows must span two intervals.
+        ("detection_window_minutes=0.5", "detection_window_minutes"),
+    ] {
+        let o = run(&["analyze", &fixture_str(), "--set", set]);
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with("leakscope: "), "{err}");
+        assert!(err.contains(words), "{set}: {err}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
+/// Runs every subcommand that reads a dump on `path` and checks that each prints exactly one
+/// line naming the file and containing `problem`, and exits 2.
+fn refuses(path: &Path, problem: &str) {
+    let p = path.to_str().unwrap();
+    let f = fixture_str();
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("out.html");
+    let html = html.to_str().unwrap();
+    let invocations: Vec<Vec<&str>> = vec![
+        vec!["report", p],
+        vec!["html", p, "-o", html],
+        vec!["diff", p, &f],
+        vec!["diff", &f, p],
+        vec!["analyze", p],
+        vec!["collapsed", p],
+        vec!["prom", p],
+    ];
+    for args in invocations {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err:?}");
+        assert!(err.ends_with('\n'));
+        assert!(err.starts_with("leakscope: "), "{args:?}: {err}");
+        assert!(err.contains(p), "{args:?}: does not name the file: {err}");
+        assert!(err.contains(problem), "{args:?}: no {problem:?} in {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    assert!(!Path::new(html).exists(), "a failed html left a file");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_two() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str, content: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path
+    };
+    let json = std::fs::read_to_string(fixture()).unwrap();
+
+    refuses(
+        &dir.path().join("missing.json"),
+        "No such file or directory",
+    );
+    refuses(dir.path(), "cannot read dump");
+    refuses(&at("empty.json", b""), "is empty");
+    refuses(&at("blank.json", b"  \n"), "is empty");
+    refuses(&at("text.json", b"leakscope report\n"), "is not JSON");
+    refuses(&at("binary.json", b"\xff\xfe\x00\x01"), "is not JSON");
+    refuses(
+        &at("truncated.json", &json.as_bytes()[..json.len() / 2]),
+        "is truncated",
+    );
+    refuses(&at("array.json", b"[1, 2, 3]"), "not an object");
+    refuses(&at("other.json", br#"{"name": "x"}"#), "no schema_version");
+    let v2 = json.replacen(
+        "\"schema_version\": \"1.0\"",
+        "\"schema_version\": \"2.0\"",
+        1,
+    );
+    assert_ne!(v2, json);
+    refuses(&at("v2.json", v2.as_bytes()), "schema version 2.0");
+    // Hostile sizes: a byte count past u64, a negative count, a huge pid, deep nesting.
+    let huge = json.replacen(
+        "\"curr_bytes\": ",
+        "\"curr_bytes\": 99999999999999999999",
+        1,
+    );
+    refuses(&at("huge.json", huge.as_bytes()), "expected u64");
+    let negative = json.replacen("\"curr_bytes\": ", "\"curr_bytes\": -", 1);
+    refuses(&at("negative.json", negative.as_bytes()), "expected u64");
+    let pid = json.replacen("\"pid\": 31337", "\"pid\": 1e300", 1);
+    refuses(&at("pid.json", pid.as_bytes()), "pid");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    refuses(&at("deep.json", deep.as_bytes()), "not a leakscope dump");
+    let deep = format!(
+        "{{\"schema_version\": \"1.0\", \"x\": {}1{}}}",
+        "{\"a\":".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    refuses(
+        &at("deep_object.json", deep.as_bytes()),
+        "does not match the leakscope dump format",
+    );
+    // A hostile message stays one line and carries no terminal escape.
+    let escape = json.replacen("\"GradualGrowth\"", "\"Gradual\\n\\u001b[2JGrowth\"", 1);
+    refuses(&at("escape.json", escape.as_bytes()), "unknown variant");
+    let o = run(&["report", dir.path().join("escape.json").to_str().unwrap()]);
+    assert!(!stderr(&o).contains('\u{1b}'));
+}
+
+#[test]
+fn a_dump_with_out_of_order_history_is_refused_by_analyze_not_a_panic() {
+    let mut dump = fixture_dump();
+    dump.scopes[0].history.reverse();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disorder.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let o = run(&["analyze", p]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(p) && err.contains(&dump.scopes[0].name),
+        "{err}"
+    );
+    // The other commands draw it as it is.
+    ok(&["report", p]);
+    ok(&["html", p, "-o", "-"]);
+}
+
+#[test]
+fn an_unwritable_html_output_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no/such/dir/page.html");
+    let o = run(&["html", &fixture_str(), "-o", out.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(out.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_two_and_help_exits_zero() {
+    let o = run(&["report"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("DUMP"), "{}", stderr(&o));
+    let o = run(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let help = ok(&["--help"]);
+    for cmd in ["report", "html", "diff", "analyze", "collapsed", "prom"] {
+        assert!(help.contains(cmd), "{cmd} missing from --help:\n{help}");
+    }
+    assert!(ok(&["--version"]).starts_with("leakscope "));
+}
+
+/// A dump whose report is far larger than a pipe's buffer, so the writer must meet the closed
+/// pipe whatever the timing.
+fn big_dump(dir: &Path) -> PathBuf {
+    let mut dump = fixture_dump();
+    let template = dump.scopes[0].clone();
+    dump.scopes = (0..3000)
+        .map(|i| {
+            let mut s = template.clone();
+            s.name = format!("scope_{i:04}");
+            s.history.truncate(3);
+            s
+        })
+        .collect();
+    let path = dir.join("big.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_closed_pipe_is_a_quiet_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = big_dump(dir.path());
+    for args in [vec!["report"], vec!["html", "-o", "-"], vec!["prom"]] {
+        let mut child = Command::new(BIN)
+            .args(&args[..1])
+            .arg(&big)
+            .args(&args[1..])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one line, as `| head -1` does, then hang up.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 64];
+        let _ = std::io::Read::read(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+    // Through a shell, as a person types it.
+    let script = format!("set -o pipefail; {BIN} report {} | head -1", big.display());
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1);
+    assert_eq!(stderr(&o), "");
+}
+
+/// Values at the edges of what the format allows: every command still renders, none panics.
+#[test]
+fn extreme_but_valid_dumps_render_without_panicking() {
+    let mut dump = fixture_dump();
+    dump.written_at_unix = 1e300;
+    dump.clock_secs = -1e300;
+    dump.process.start_time_unix = Some(f64::MAX);
+    dump.process.rss_bytes = Some(u64::MAX);
+    dump.process.cgroup_limit_bytes = Some(0);
+    dump.tracker.self_bytes = u64::MAX;
+    dump.config.detection_window_minutes = 1e308;
+    for scope in &mut dump.scopes {
+        scope.curr_bytes = u64::MAX;
+        scope.max_bytes = 0;
+        scope.budget_bytes = Some(1);
+        scope.entries = Some(u64::MAX);
+    }
+    dump.scopes[0].history.clear();
+    dump.scopes[1].history.truncate(1);
+    for (i, s) in dump.scopes[2].history.iter_mut().enumerate() {
+        s.t = i as f64 * 1e300;
+        s.curr_bytes = u64::MAX - i as u64;
+        s.entries = Some(u64::MAX);
+    }
+    for leak in &mut dump.leaks {
+        leak.window = [1e308, -1e308];
+        leak.confidence = -5.0;
+        leak.rate_bytes_per_min = 1e308;
+        leak.time_to_budget_secs = Some(1e308);
+        leak.growth_bytes = i64::MIN;
+        leak.statistics.push(leakscope::Statistic {
+            name: "x\u{7}_bytes".into(),
+            value: -1e308,
+        });
+    }
+    for site in &mut dump.top_call_sites {
+        site.live_bytes = u64::MAX;
+        site.frames.clear();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extreme.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let f = fixture_str();
+    for args in [
+        vec!["report", p],
+        vec!["--color", "always", "report", p],
+        vec!["html", p, "-o", "-"],
+        vec!["diff", &f, p],
+        vec!["diff", p, &f, "--json"],
+        vec!["collapsed", p],
+        vec!["prom", p],
+    ] {
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // analyze may refuse the dump's config (a window of 1e308 minutes), but in one line.
+    let o = run(&["analyze", p]);
+    let err = stderr(&o);
+    assert!(matches!(o.status.code(), Some(0 | 2)), "{err}");
+    assert!(
+        !err.contains("panicked") && err.lines().count() <= 1,
+        "{err}"
+    );
+}
