@@ -215,51 +215,72 @@ impl LiveSamples {
                 a.threads.push(l.thread);
             }
         }
-        let mut sites: Vec<SiteAgg> = by_site.into_values().collect();
-        // Largest first; ties broken by scope and stack id so the order is deterministic.
-        sites.sort_by(|a, b| {
-            b.bytes
-                .total_cmp(&a.bytes)
-                .then(a.scope.cmp(&b.scope))
-                .then(a.stack.cmp(&b.stack))
-        });
-        sites
+        by_site.into_values().collect()
     }
 
     /// The top `n` call sites by estimated live bytes, in `scope` or in all scopes, with
     /// symbols resolved. `name` gives a scope id's name.
+    ///
+    /// Sites are told apart by their frames *after* trimming: two raw stacks that differ only in
+    /// leakscope's or the allocator's frames (an allocation and a reallocation of the same call,
+    /// say) are one call site to the reader, so they are merged.
     pub(crate) fn top_sites(
         &mut self,
         scope: Option<u32>,
         n: usize,
         name: impl Fn(u32) -> String,
     ) -> Vec<CallSite> {
-        let sites = self.aggregate(scope);
-        sites
-            .into_iter()
-            .take(n)
-            .map(|a| {
-                let raw = self.stacks[a.stack as usize]
-                    .as_ref()
-                    .map(|s| s.frames.clone())
-                    .unwrap_or_default();
-                let mut threads: Vec<String> = a
-                    .threads
+        let mut merged: HashMap<(u32, Vec<u64>), (CallSite, Vec<u32>)> = HashMap::new();
+        for a in self.aggregate(scope) {
+            let raw = self.stacks[a.stack as usize]
+                .as_ref()
+                .map(|s| s.frames.clone())
+                .unwrap_or_default();
+            let frames = self.resolve(&raw);
+            let key = (a.scope, frames.iter().map(|f| f.addr).collect::<Vec<u64>>());
+            let (site, threads) = merged.entry(key).or_insert_with(|| {
+                (
+                    CallSite {
+                        scope: name(a.scope),
+                        frames,
+                        ..CallSite::default()
+                    },
+                    Vec::new(),
+                )
+            });
+            site.live_bytes += a.bytes.round() as u64;
+            site.live_blocks += a.blocks.round() as u64;
+            site.samples += a.samples;
+            for (total, older) in site.bytes_older_than.iter_mut().zip(a.older) {
+                *total += older.round() as u64;
+            }
+            threads.extend(a.threads);
+        }
+        let mut sites: Vec<CallSite> = merged
+            .into_values()
+            .map(|(mut site, mut ids)| {
+                ids.sort_unstable();
+                ids.dedup();
+                site.threads = ids
                     .iter()
                     .filter_map(|t| self.threads.get(t).cloned())
                     .collect();
-                threads.sort();
-                CallSite {
-                    scope: name(a.scope),
-                    frames: self.resolve(&raw),
-                    live_bytes: a.bytes.round() as u64,
-                    live_blocks: a.blocks.round() as u64,
-                    samples: a.samples,
-                    bytes_older_than: a.older.map(|b| b.round() as u64),
-                    threads,
-                }
+                site.threads.sort();
+                site
             })
-            .collect()
+            .collect();
+        // Largest first; ties broken by scope and frames so the order is deterministic.
+        sites.sort_by(|a, b| {
+            b.live_bytes
+                .cmp(&a.live_bytes)
+                .then_with(|| a.scope.cmp(&b.scope))
+                .then_with(|| {
+                    let addrs = |s: &CallSite| s.frames.iter().map(|f| f.addr).collect::<Vec<_>>();
+                    addrs(a).cmp(&addrs(b))
+                })
+        });
+        sites.truncate(n);
+        sites
     }
 
     /// Resolves a stack to frames (inlined frames expanded) and trims the leading machinery.
