@@ -177,9 +177,10 @@ fn main() {
     };
 
     // leakscope's own memory, watched against its bound: fixed tables (channels, sample slots,
-    // registry) under 8 MiB, plus the history bound for every scope there can be.
-    let bound =
-        (8 << 20) + (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT) as u64;
+    // registry) under 8 MiB, plus the history bound for every scope there can be (twice, for
+    // the process history and vector slack), plus what the symbolizer loads while a dump
+    // resolves call sites (SPEC 5: counted, and released after each dump).
+    let history_bound = (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT) as u64;
     let peak_self = Arc::new(AtomicU64::new(0));
     let watcher = {
         let (done, peak) = (done.clone(), peak_self.clone());
@@ -240,12 +241,16 @@ fn main() {
     }
     let peak = peak_self.load(Relaxed);
     let t = leakscope::tracker_stats();
+    let bound = (8 << 20) + history_bound + t.symbolizer_peak_bytes;
     println!(
         "{secs} s, {THREADS} threads: {} dump reads, none partial; leakscope's memory peaked at \
-         {:.1} MB (bound {:.1} MB); {} channel-full retries",
+         {:.1} MB (bound {:.1} MB: 8 MiB + history {:.1} MB + symbolizer {:.1} MB); {} \
+         channel-full retries",
         reads.load(Relaxed),
         peak as f64 / 1e6,
         bound as f64 / 1e6,
+        history_bound as f64 / 1e6,
+        t.symbolizer_peak_bytes as f64 / 1e6,
         t.channel_full_retries
     );
     handle.shutdown().unwrap();

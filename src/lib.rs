@@ -81,6 +81,10 @@ pub struct TrackerStats {
     /// Samples dropped (no free sample slot, or the sample channel was full); their blocks were
     /// counted but not marked as sampled.
     pub samples_dropped: u64,
+    /// The most memory resolving call-site symbols has loaded at once (the binary's debug line
+    /// tables, mostly). Part of `self_bytes` while a dump resolves symbols; released after each
+    /// dump unless `keep_symbol_cache` is set.
+    pub symbolizer_peak_bytes: u64,
 }
 
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
@@ -100,6 +104,7 @@ pub fn tracker_stats() -> TrackerStats {
         channel_full_retries: batch::channel_full_retries(),
         samples_taken,
         samples_dropped,
+        symbolizer_peak_bytes: registry::symbolizer_bytes(),
     }
 }
 

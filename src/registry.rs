@@ -155,12 +155,17 @@ impl Registry {
     /// The top `n` call sites of `scope` (or of all scopes), resolved; the symbolizer's memory is
     /// released afterwards unless configured otherwise.
     fn top_sites(&mut self, scope: Option<u32>, n: usize) -> Vec<CallSite> {
+        let before = SELF_BYTES.load(Relaxed);
         let entries = &self.entries;
         let sites = self.samples.top_sites(scope, n, |id| {
             entries
                 .get(id as usize)
                 .map_or_else(|| format!("scope#{id}"), |e| e.name.to_string())
         });
+        // What resolving loaded (debug line tables, mostly) is still resident here: that is the
+        // symbolizer's footprint, reported apart because it comes and goes with each dump.
+        let loaded = SELF_BYTES.load(Relaxed).saturating_sub(before);
+        SYMBOLIZER_BYTES.fetch_max(loaded, Relaxed);
         if !self.keep_symbols {
             samples::release_symbolizer();
         }
@@ -263,6 +268,14 @@ pub(crate) fn self_alloc(size: usize) {
 pub(crate) fn self_free(size: usize) {
     SELF_BYTES.fetch_sub(size as u64, Relaxed);
     SELF_BLOCKS.fetch_sub(1, Relaxed);
+}
+
+/// The most memory one symbol resolution loaded (debug information), as seen so far.
+static SYMBOLIZER_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The most memory one symbol resolution has loaded so far.
+pub(crate) fn symbolizer_bytes() -> u64 {
+    SYMBOLIZER_BYTES.load(Relaxed)
 }
 
 /// leakscope's own live bytes and blocks.
