@@ -447,6 +447,20 @@ mod tests {
     }
 
     #[test]
+    fn an_address_that_does_not_resolve_keeps_its_frame() {
+        // Address 1 is in no mapped object: symbol lookup fails, and the frame still says where.
+        assert_eq!(
+            resolve_ip(1),
+            vec![Frame {
+                addr: 1,
+                ..Frame::default()
+            }]
+        );
+        let mut table = LiveSamples::default();
+        assert_eq!(table.resolve(&[1, 2]).len(), 2, "unresolved frames are kept, not dropped");
+    }
+
+    #[test]
     fn machinery_frames_are_trimmed() {
         let f = |name: &str| Frame {
             function: Some(name.into()),
