@@ -457,7 +457,11 @@ mod tests {
             }]
         );
         let mut table = LiveSamples::default();
-        assert_eq!(table.resolve(&[1, 2]).len(), 2, "unresolved frames are kept, not dropped");
+        assert_eq!(
+            table.resolve(&[1, 2]).len(),
+            2,
+            "unresolved frames are kept, not dropped"
+        );
     }
 
     #[test]
