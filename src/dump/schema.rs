@@ -154,7 +154,7 @@ pub struct ScopeDump {
     pub budget_bytes: Option<u64>,
     /// The merged history, oldest first: coarse points (each standing for a run of intervals:
     /// interval counters summed, state as at the run's last interval) then recent snapshots.
-    /// Written column by column (see [`columns`]).
+    /// Written column by column (see `docs/dump-format.md`).
     #[serde(with = "columns")]
     pub history: Vec<Snapshot>,
 }
