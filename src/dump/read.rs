@@ -127,18 +127,18 @@ fn parse(bytes: &[u8], path: Option<&Path>) -> Result<Dump, Error> {
                 }
                 // Not even well-formed JSON further on (truncated, nested too deeply): that is
                 // the more basic problem.
-                Err(probe_error) => return Err(fail(describe_syntax_error(&probe_error))),
+                Err(probe_error) => return Err(fail(describe_syntax_error(&probe_error, bytes))),
             }
             Err(fail(format!(
                 "does not match the leakscope dump format: {e}"
             )))
         }
-        Err(e) => Err(fail(describe_syntax_error(&e))),
+        Err(e) => Err(fail(describe_syntax_error(&e, bytes))),
     }
 }
 
-/// Names what is wrong with text that is not valid JSON.
-fn describe_syntax_error(e: &serde_json::Error) -> String {
+/// Names what is wrong with text that is not valid JSON (`bytes`, where it was found).
+fn describe_syntax_error(e: &serde_json::Error, bytes: &[u8]) -> String {
     let at = format!("line {}, column {}", e.line(), e.column());
     let message = e.to_string();
     if e.is_eof() {
@@ -147,9 +147,57 @@ fn describe_syntax_error(e: &serde_json::Error) -> String {
         format!("is nested too deeply (over 128 levels) at {at}: not a leakscope dump")
     } else if message.starts_with("number out of range") {
         format!("has a number out of range at {at}")
+    } else if let Some(token) = (message.starts_with("expected value")
+        || message.starts_with("expected ident")
+        || message.starts_with("invalid number"))
+    .then(|| non_finite_token(bytes, e.line(), e.column()))
+    .flatten()
+    {
+        // Other JSON writers (Python's json, JSON5) emit these; serde_json's "expected value"
+        // would leave the reader guessing what is wrong with a number.
+        format!("has {token} at {at}, which JSON cannot express: a finite number is expected")
     } else {
         format!("is not JSON: {message}")
     }
+}
+
+/// The `NaN` or `Infinity` token (any case, either sign) where serde_json stopped, at 1-based
+/// `line` and `column` (counted in bytes), if that is what stopped it.
+fn non_finite_token(bytes: &[u8], line: usize, column: usize) -> Option<&'static str> {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        let newline = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| b == b'\n')
+            .nth(line - 2)?
+            .0;
+        newline + 1
+    };
+    // serde_json points at the token's first byte, or just after a sign (`-Infinity`) or an `n`
+    // (`nan`, taken for the start of `null`) it consumed: try the byte before first.
+    let at = line_start + column.checked_sub(1)?;
+    let starts_at = |from: usize, token: &str| {
+        bytes
+            .get(from..from + token.len())
+            .is_some_and(|word| word.eq_ignore_ascii_case(token.as_bytes()))
+    };
+    let starts = |token: &str| (at > 0 && starts_at(at - 1, token)) || starts_at(at, token);
+    [
+        ("-infinity", "-Infinity"),
+        ("+infinity", "Infinity"),
+        ("infinity", "Infinity"),
+        ("-inf", "-Infinity"),
+        ("+inf", "Infinity"),
+        ("inf", "Infinity"),
+        ("-nan", "NaN"),
+        ("+nan", "NaN"),
+        ("nan", "NaN"),
+    ]
+    .into_iter()
+    .find(|(token, _)| starts(token))
+    .map(|(_, name)| name)
 }
 
 fn check_version(version: &str) -> Result<(), String> {
@@ -402,6 +450,65 @@ mod tests {
         );
         assert!(
             m.starts_with("dump has a number out of range at line 1, column"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn nan_and_infinity_tokens_are_named() {
+        let json = example_json();
+        let pretty = serde_json::to_string_pretty(&example_dump()).unwrap();
+        for (token, name) in [
+            ("NaN", "NaN"),
+            ("nan", "NaN"),
+            ("-NaN", "NaN"),
+            ("Infinity", "Infinity"),
+            ("-Infinity", "-Infinity"),
+            ("+Infinity", "Infinity"),
+            ("inf", "Infinity"),
+            ("-inf", "-Infinity"),
+        ] {
+            let m = message(
+                json.replacen("\"confidence\":0.97", &format!("\"confidence\":{token}"), 1)
+                    .as_bytes(),
+            );
+            assert!(
+                m.starts_with(&format!("dump has {name} at line 1, column ")),
+                "{token}: {m}"
+            );
+            assert!(
+                m.ends_with(", which JSON cannot express: a finite number is expected"),
+                "{m}"
+            );
+            // In a file of many lines the position is found on its own line.
+            let from = "\"confidence\": 0.97";
+            assert!(pretty.contains(from));
+            let m = message(
+                pretty
+                    .replacen(from, &format!("\"confidence\": {token}"), 1)
+                    .as_bytes(),
+            );
+            assert!(
+                m.starts_with(&format!("dump has {name} at line ")),
+                "{token}: {m}"
+            );
+        }
+        // The word elsewhere is not taken for the number.
+        assert_eq!(
+            message(b"{NaN: 1}"),
+            "dump is not JSON: key must be a string at line 1 column 2"
+        );
+        assert_eq!(
+            message(b"{\"a\": Nope}"),
+            "dump is not JSON: expected value at line 1 column 7"
+        );
+        // `null` is valid JSON, so a `null` number is a type error naming the place.
+        let m = message(
+            json.replacen("\"confidence\":0.97", "\"confidence\":null", 1)
+                .as_bytes(),
+        );
+        assert!(
+            m.starts_with("dump does not match the leakscope dump format: invalid type: null, expected f64 at line 1 column"),
             "{m}"
         );
     }

@@ -25,6 +25,14 @@ pub const SCHEMA_MINOR: u32 = 0;
 /// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
 pub const SCHEMA_VERSION: &str = "1.0";
 
+/// The most points one scope's history can hold, and so the longest history column a dump
+/// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
+/// `collector::history`), with `max_snapshots_per_cache` at most 1,000,000
+/// ([`Config::validate`]). The reader refuses a longer column as soon as it sees one value too
+/// many: parsing costs about 140 bytes of memory per history point, and the size limit alone
+/// would let a 1 GiB file of short numbers make it build ten times its size.
+pub const MAX_HISTORY_POINTS: usize = 3 * (1_000_000 + 9);
+
 /// One leakscope dump: everything the CLI renders.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -195,31 +203,70 @@ pub(crate) mod columns {
 
     #[derive(Deserialize)]
     struct Columns {
-        t: Vec<f64>,
-        curr_bytes: Vec<u64>,
-        curr_blocks: Vec<u64>,
-        allocs: Vec<u64>,
-        frees: Vec<u64>,
-        bytes_allocated: Vec<u64>,
-        bytes_freed: Vec<u64>,
+        t: Bounded<f64>,
+        curr_bytes: Bounded<u64>,
+        curr_blocks: Bounded<u64>,
+        allocs: Bounded<u64>,
+        frees: Bounded<u64>,
+        bytes_allocated: Bounded<u64>,
+        bytes_freed: Bounded<u64>,
         #[serde(default)]
-        entries: Option<Vec<Option<u64>>>,
+        entries: Option<Bounded<Option<u64>>>,
         #[serde(default)]
-        rss_bytes: Option<Vec<Option<u64>>>,
+        rss_bytes: Option<Bounded<Option<u64>>>,
+    }
+
+    /// A column of at most [`MAX_HISTORY_POINTS`](super::MAX_HISTORY_POINTS) values, refused
+    /// as soon as one more arrives, so a hostile column of any length costs at most the limit's
+    /// worth of memory before the reader says no.
+    struct Bounded<T>(Vec<T>);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Bounded<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor<T>(std::marker::PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+                type Value = Bounded<T>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an array of history values")
+                }
+                fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Bounded<T>, A::Error> {
+                    let max = super::MAX_HISTORY_POINTS;
+                    let mut values = Vec::new();
+                    while let Some(value) = seq.next_element()? {
+                        if values.len() == max {
+                            return Err(A::Error::custom(format!(
+                                "a history column has more than {max} values (the most a \
+                                 leakscope history holds)"
+                            )));
+                        }
+                        values.push(value);
+                    }
+                    Ok(Bounded(values))
+                }
+            }
+            d.deserialize_seq(Visitor(std::marker::PhantomData))
+        }
     }
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Snapshot>, D::Error> {
         let c = Columns::deserialize(d)?;
-        let n = c.t.len();
+        let (t, curr_bytes, curr_blocks) = (c.t.0, c.curr_bytes.0, c.curr_blocks.0);
+        let (allocs, frees) = (c.allocs.0, c.frees.0);
+        let (bytes_allocated, bytes_freed) = (c.bytes_allocated.0, c.bytes_freed.0);
+        let (entries, rss_bytes) = (c.entries.map(|e| e.0), c.rss_bytes.map(|r| r.0));
+        let n = t.len();
         let lengths = [
-            ("curr_bytes", c.curr_bytes.len()),
-            ("curr_blocks", c.curr_blocks.len()),
-            ("allocs", c.allocs.len()),
-            ("frees", c.frees.len()),
-            ("bytes_allocated", c.bytes_allocated.len()),
-            ("bytes_freed", c.bytes_freed.len()),
-            ("entries", c.entries.as_ref().map_or(n, Vec::len)),
-            ("rss_bytes", c.rss_bytes.as_ref().map_or(n, Vec::len)),
+            ("curr_bytes", curr_bytes.len()),
+            ("curr_blocks", curr_blocks.len()),
+            ("allocs", allocs.len()),
+            ("frees", frees.len()),
+            ("bytes_allocated", bytes_allocated.len()),
+            ("bytes_freed", bytes_freed.len()),
+            ("entries", entries.as_ref().map_or(n, Vec::len)),
+            ("rss_bytes", rss_bytes.as_ref().map_or(n, Vec::len)),
         ];
         if let Some((name, len)) = lengths.iter().find(|(_, len)| *len != n) {
             return Err(D::Error::custom(format!(
@@ -228,13 +275,13 @@ pub(crate) mod columns {
         }
         Ok((0..n)
             .map(|i| {
-                let mut s = Snapshot::new(c.t[i], c.curr_bytes[i], c.curr_blocks[i]);
-                s.allocs = c.allocs[i];
-                s.frees = c.frees[i];
-                s.bytes_allocated = c.bytes_allocated[i];
-                s.bytes_freed = c.bytes_freed[i];
-                s.entries = c.entries.as_ref().and_then(|e| e[i]);
-                s.rss_bytes = c.rss_bytes.as_ref().and_then(|r| r[i]);
+                let mut s = Snapshot::new(t[i], curr_bytes[i], curr_blocks[i]);
+                s.allocs = allocs[i];
+                s.frees = frees[i];
+                s.bytes_allocated = bytes_allocated[i];
+                s.bytes_freed = bytes_freed[i];
+                s.entries = entries.as_ref().and_then(|e| e[i]);
+                s.rss_bytes = rss_bytes.as_ref().and_then(|r| r[i]);
                 s
             })
             .collect())
