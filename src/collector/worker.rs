@@ -342,6 +342,7 @@ impl Collector {
         dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
         dump.process_history = self.process_history.iter().cloned().collect();
         dump.leaks = self.leaks.all_leaks();
+        dump.leaks.iter_mut().for_each(make_finite);
         dump.top_call_sites = registry::top_sites(None, SITES_IN_DUMP);
         let (self_bytes, _) = registry::self_usage();
         let (samples_taken, samples_dropped) = sampler::counts();
@@ -432,6 +433,25 @@ impl Collector {
             * super::history::ScopeHistory::memory_bound(self.config.max_snapshots_per_cache);
         (self.histories.memory_bytes(), bound)
     }
+}
+
+/// Replaces any non-finite number in `leak` (JSON cannot carry one: serde_json would write
+/// `null`, which no reader accepts where a number belongs) with 0, or drops it where optional.
+/// The detectors are not meant to produce one; this keeps a dump readable if one ever does.
+fn make_finite(leak: &mut crate::leak::Leak) {
+    let fix = |x: &mut f64| {
+        if !x.is_finite() {
+            *x = 0.0;
+        }
+    };
+    fix(&mut leak.confidence);
+    fix(&mut leak.first_detected);
+    fix(&mut leak.last_detected);
+    fix(&mut leak.rate_bytes_per_min);
+    leak.window.iter_mut().for_each(fix);
+    leak.statistics.iter_mut().for_each(|s| fix(&mut s.value));
+    leak.resolved_at = leak.resolved_at.filter(|x| x.is_finite());
+    leak.time_to_budget_secs = leak.time_to_budget_secs.filter(|x| x.is_finite());
 }
 
 /// The top call sites of the scope called `name`, resolved.
@@ -779,6 +799,28 @@ impl Drop for Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dump_never_carries_a_number_json_cannot() {
+        let finding_json = serde_json::json!({
+            "id": 1, "scope": "s", "leak_type": "GradualGrowth", "severity": "Low",
+            "status": "Open", "confidence": 0.5, "first_detected": 1.0, "last_detected": 2.0,
+            "window": [1.0, 2.0], "baseline_bytes": 0, "current_bytes": 0, "growth_bytes": 0,
+            "rate_bytes_per_min": 1.0, "model": "Linear",
+            "statistics": [{"name": "z", "value": 1.0}], "summary": "",
+            "top_sites": [], "recommendations": []
+        });
+        let mut leak: crate::leak::Leak = serde_json::from_value(finding_json).unwrap();
+        leak.confidence = f64::NAN;
+        leak.rate_bytes_per_min = f64::INFINITY;
+        leak.statistics[0].value = f64::NEG_INFINITY;
+        leak.time_to_budget_secs = Some(f64::NAN);
+        make_finite(&mut leak);
+        let json = serde_json::to_string(&leak).unwrap();
+        assert!(!json.contains("null"), "{json}");
+        assert_eq!((leak.confidence, leak.rate_bytes_per_min), (0.0, 0.0));
+        assert_eq!(leak.time_to_budget_secs, None);
+    }
 
     #[test]
     fn a_failing_file_is_reported_once_and_its_recovery_once() {
