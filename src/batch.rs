@@ -49,22 +49,50 @@ enum Message {
     Counts { len: usize, deltas: [Delta; SLOTS] },
 }
 
-struct Channel {
-    tx: Sender<Message>,
-    rx: Receiver<Message>,
+/// A bounded channel created on first use without a lock: racing threads each build one and
+/// all but the first drop theirs (`OnceBox`), so no thread ever waits here. Its memory (the
+/// preallocated slots) is leakscope's own.
+pub(crate) struct LazyChannel<T> {
+    cell: OnceBox<(Sender<T>, Receiver<T>)>,
+    capacity: usize,
 }
 
-/// Created on first use without a lock: racing threads each build one and all but the first
-/// drop theirs (`OnceBox`), so no thread ever waits here.
-static CHANNEL: OnceBox<Channel> = OnceBox::new();
+impl<T> LazyChannel<T> {
+    /// A channel of `capacity` messages, not created yet.
+    pub(crate) const fn new(capacity: usize) -> Self {
+        LazyChannel {
+            cell: OnceBox::new(),
+            capacity,
+        }
+    }
 
-fn channel() -> &'static Channel {
-    CHANNEL.get_or_init(|| {
-        let _untracked = Untracked::enter();
-        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        Box::new(Channel { tx, rx })
-    })
+    /// The sending side, creating the channel on first use.
+    pub(crate) fn sender(&self) -> &Sender<T> {
+        &self
+            .cell
+            .get_or_init(|| {
+                let _untracked = Untracked::enter();
+                Box::new(crossbeam_channel::bounded(self.capacity))
+            })
+            .0
+    }
+
+    /// Hands every message sent so far to `f`. Bounded by what the channel held when called,
+    /// so a drain ends even while threads keep sending.
+    pub(crate) fn drain(&self, mut f: impl FnMut(T)) {
+        let Some((_, rx)) = self.cell.get() else {
+            return;
+        };
+        for _ in 0..rx.len() {
+            match rx.try_recv() {
+                Ok(message) => f(message),
+                Err(_) => break,
+            }
+        }
+    }
 }
+
+static CHANNEL: LazyChannel<Message> = LazyChannel::new(CHANNEL_CAPACITY);
 
 /// Times a send found the channel full (the batch was kept and retried later).
 static CHANNEL_FULL: AtomicU64 = AtomicU64::new(0);
@@ -288,7 +316,7 @@ impl Local {
             };
             len += 1;
         }
-        match channel().tx.try_send(Message::Counts { len, deltas }) {
+        match CHANNEL.sender().try_send(Message::Counts { len, deltas }) {
             Ok(()) => {
                 self.slots.iter().for_each(Slot::clear);
                 self.net_limit.set(FLUSH_NET_BYTES as i64);
@@ -403,24 +431,15 @@ pub(crate) fn on_realloc(owner: u32, old_size: usize, new_size: usize) -> u32 {
     new_owner
 }
 
-/// Hands every batch sent so far to `apply`. Bounded by what the channel held when called, so a
-/// drain ends even while threads keep sending.
+/// Hands every batch sent so far to `apply`.
 pub(crate) fn drain(mut apply: impl FnMut(u32, &Counts)) {
-    let Some(ch) = CHANNEL.get() else {
-        return;
-    };
-    for _ in 0..ch.rx.len() {
-        let Ok(message) = ch.rx.try_recv() else {
-            break;
-        };
-        match message {
-            Message::Counts { len, deltas } => {
-                for d in &deltas[..len.min(SLOTS)] {
-                    apply(d.scope, &d.counts);
-                }
+    CHANNEL.drain(|message| match message {
+        Message::Counts { len, deltas } => {
+            for d in &deltas[..len.min(SLOTS)] {
+                apply(d.scope, &d.counts);
             }
         }
-    }
+    });
 }
 
 /// Sends the calling thread's batch and applies everything sent so far. When the channel is

@@ -18,6 +18,7 @@ mod sampler;
 mod samples;
 mod scope;
 mod snapshot;
+pub mod units;
 
 pub use alloc::{Alloc, MARK_LEN};
 pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};

@@ -21,9 +21,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crossbeam_channel::{Receiver, Sender};
-use once_cell::race::OnceBox;
-
+use crate::batch::LazyChannel;
 use crate::reentry::{self, Untracked};
 
 /// Most frames a sample can carry (`max_frames` is capped here).
@@ -49,7 +47,7 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
     MAX_FRAMES_SET.store(max_frames.clamp(1, MAX_FRAMES), Relaxed);
     if interval_bytes > 0 {
-        channel();
+        CHANNEL.sender();
     }
     INTERVAL.store(interval_bytes, Relaxed);
     let _ = COUNTDOWN.try_with(|c| c.set(0));
@@ -156,20 +154,7 @@ pub(crate) struct Sample {
     pub frames: [usize; MAX_FRAMES],
 }
 
-struct Channel {
-    tx: Sender<Sample>,
-    rx: Receiver<Sample>,
-}
-
-static CHANNEL: OnceBox<Channel> = OnceBox::new();
-
-fn channel() -> &'static Channel {
-    CHANNEL.get_or_init(|| {
-        let _untracked = Untracked::enter();
-        let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
-        Box::new(Channel { tx, rx })
-    })
-}
+static CHANNEL: LazyChannel<Sample> = LazyChannel::new(CHANNEL_CAPACITY);
 
 /// Slots in use: set by the sampling thread, cleared by the collector.
 static USED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
@@ -232,17 +217,9 @@ pub(crate) fn take_freed(mut f: impl FnMut(u32)) {
     }
 }
 
-/// Hands every sample sent so far to `f`, bounded by what the channel held when called.
-pub(crate) fn drain(mut f: impl FnMut(Sample)) {
-    let Some(ch) = CHANNEL.get() else {
-        return;
-    };
-    for _ in 0..ch.rx.len() {
-        match ch.rx.try_recv() {
-            Ok(s) => f(s),
-            Err(_) => break,
-        }
-    }
+/// Hands every sample sent so far to `f`.
+pub(crate) fn drain(f: impl FnMut(Sample)) {
+    CHANNEL.drain(f);
 }
 
 /// Starts a sample of a `size`-byte allocation owned by `scope`: takes a slot, captures the
@@ -284,7 +261,7 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
         });
     }
     sample.depth = depth as u8;
-    match channel().tx.try_send(sample) {
+    match CHANNEL.sender().try_send(sample) {
         Ok(()) => {
             TAKEN.fetch_add(1, Relaxed);
             Some(slot)

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use leakscope::dump::read_dump;
 use leakscope::{flush, Config, ErrorKind, LeakEvent, LeakType, ManualClock, Scope};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
@@ -39,20 +41,7 @@ fn main() {
             queries_without_a_collector_say_so,
         ),
     ];
-    let mut failed = 0;
-    for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("\n{} passed, {failed} failed", cases.len() - failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::run(cases, || {});
 }
 
 /// A directory of its own for this test process's files.

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use leakscope::dump::read_dump;
 use leakscope::{flush, stats, Config, LeakEvent, ManualClock, Scope};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
@@ -38,20 +40,7 @@ fn main() {
         ("a_full_disk_keeps_the_old_dump_whole", full_disk),
         ("a_blocking_hook_blocks_no_allocating_thread", blocking_hook),
     ];
-    let mut failed = 0;
-    for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("\n{} passed, {failed} failed", cases.len() - failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::run(cases, || {});
 }
 
 /// Runs `case` in a child process with `dir`; returns its stderr lines that leakscope wrote.

@@ -12,6 +12,8 @@ use std::process::Command;
 
 use leakscope::{flush, stats, Config, ErrorKind, Scope};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
@@ -31,20 +33,7 @@ fn main() {
             process_exit_writes_the_final_dump,
         ),
     ];
-    let mut failed = 0;
-    for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("\n{} passed, {failed} failed", cases.len() - failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::run(cases, || {});
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {

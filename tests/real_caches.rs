@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 use leakscope::{flush, Config, LeakType, ManualClock, Scope};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
@@ -22,20 +24,7 @@ fn main() {
             an_unbounded_memo_table_is_a_gradual_leak,
         ),
     ];
-    let mut failed = 0;
-    for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!("\n{} passed, {failed} failed", cases.len() - failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    common::run(cases, || {});
 }
 
 /// The demo scale: a snapshot a second, two-minute windows, thresholds of a few MB.

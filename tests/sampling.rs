@@ -8,6 +8,8 @@ use std::hint::black_box;
 
 use leakscope::{flush, top_sites_in, CallSite, Scope};
 
+mod common;
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
@@ -39,22 +41,10 @@ fn main() {
             disabled_sampling_records_nothing,
         ),
     ];
-    let mut failed = 0;
-    for (name, case) in cases {
-        match std::panic::catch_unwind(case) {
-            Ok(()) => println!("test {name} ... ok"),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
+    common::run(cases, || {
         leakscope::__configure_sampling(0, 25);
         flush();
-    }
-    println!("\n{} passed, {failed} failed", cases.len() - failed);
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    });
 }
 
 fn first_function(site: &CallSite) -> &str {

@@ -9,47 +9,12 @@
 use super::{statistic, Finding, PROCESS_SCOPE};
 use crate::leak::{CallSite, LeakSeverity, LeakType};
 
-/// Bytes in decimal units with one decimal: "812 B", "4.2 KB", "6.1 MB", "1.5 GB".
-pub(crate) fn fmt_bytes(b: f64) -> String {
-    if !b.is_finite() {
-        return "? B".to_owned();
-    }
-    let sign = if b < 0.0 { "-" } else { "" };
-    let a = b.abs();
-    let (v, unit) = if a >= 1e12 {
-        (a / 1e12, "TB")
-    } else if a >= 1e9 {
-        (a / 1e9, "GB")
-    } else if a >= 1e6 {
-        (a / 1e6, "MB")
-    } else if a >= 1e3 {
-        (a / 1e3, "KB")
-    } else {
-        return format!("{sign}{a:.0} B");
-    };
-    format!("{sign}{v:.1} {unit}")
-}
+pub(crate) use crate::units::bytes as fmt_bytes;
+pub(crate) use crate::units::duration as fmt_minutes;
 
 /// A rate in bytes per minute: "6.1 MB/min".
 pub(crate) fn fmt_rate(per_min: f64) -> String {
     format!("{}/min", fmt_bytes(per_min))
-}
-
-/// A duration in seconds, in the largest sensible unit: "45 s", "30 min", "2h 10m", "3.2 days".
-pub(crate) fn fmt_minutes(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "?".to_owned();
-    }
-    if secs < 90.0 {
-        format!("{secs:.0} s")
-    } else if secs < 5400.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else if secs < 2.0 * 86400.0 {
-        let m = (secs / 60.0).round() as u64;
-        format!("{}h {:02}m", m / 60, m % 60)
-    } else {
-        format!("{:.1} days", secs / 86400.0)
-    }
 }
 
 /// The innermost frame of a call site as `function (file:line)`.

@@ -1,6 +1,6 @@
 //! Human units and small text helpers shared by every renderer.
 //!
-//! Units follow the library's recommendations (`detect/recommend.rs`), so the numbers a report
+//! Bytes and durations come from the library (`leakscope::units`), so the numbers a report
 //! prints beside a leak's own summary and advice read the same: decimal bytes with one decimal
 //! ("4.2 KB", "6.1 MB", like the config's MB of 10^6 bytes), rates per minute, durations in the
 //! largest sensible unit. Everything here is pure and total: NaN, infinities and negative
@@ -9,26 +9,7 @@
 use leakscope::dump::Dump;
 use leakscope::{CallSite, Frame, LeakSeverity, LeakType};
 
-/// Bytes in decimal units with one decimal: "812 B", "4.2 KB", "6.1 MB", "1.5 GB".
-pub fn bytes(b: f64) -> String {
-    if !b.is_finite() {
-        return "? B".to_owned();
-    }
-    let sign = if b < 0.0 { "-" } else { "" };
-    let a = b.abs();
-    let (v, unit) = if a >= 1e12 {
-        (a / 1e12, "TB")
-    } else if a >= 1e9 {
-        (a / 1e9, "GB")
-    } else if a >= 1e6 {
-        (a / 1e6, "MB")
-    } else if a >= 1e3 {
-        (a / 1e3, "KB")
-    } else {
-        return format!("{sign}{a:.0} B");
-    };
-    format!("{sign}{v:.1} {unit}")
-}
+pub use leakscope::units::{bytes, duration};
 
 /// [`bytes`] of an unsigned count.
 pub fn bytes_u(b: u64) -> String {
@@ -47,23 +28,6 @@ pub fn delta(b: f64) -> String {
 /// A rate in bytes per minute with its sign: "+6.1 MB/min".
 pub fn rate(per_min: f64) -> String {
     format!("{}/min", delta(per_min))
-}
-
-/// A duration in seconds, in the largest sensible unit: "45 s", "30 min", "2h 10m", "3.2 days".
-pub fn duration(secs: f64) -> String {
-    if !secs.is_finite() || secs < 0.0 {
-        return "?".to_owned();
-    }
-    if secs < 90.0 {
-        format!("{secs:.0} s")
-    } else if secs < 5400.0 {
-        format!("{:.0} min", secs / 60.0)
-    } else if secs < 2.0 * 86400.0 {
-        let m = (secs / 60.0).round() as u64;
-        format!("{}h {:02}m", m / 60, m % 60)
-    } else {
-        format!("{:.1} days", secs / 86400.0)
-    }
 }
 
 /// A count with thousands separators: "5,120".
