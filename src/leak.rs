@@ -22,6 +22,18 @@ pub enum LeakType {
     Fragmentation,
 }
 
+impl LeakType {
+    /// Every leak type, in the order reports list them.
+    pub const ALL: [LeakType; 6] = [
+        LeakType::GradualGrowth,
+        LeakType::RapidGrowth,
+        LeakType::SustainedHigh,
+        LeakType::PeriodicSpike,
+        LeakType::CacheBloat,
+        LeakType::Fragmentation,
+    ];
+}
+
 /// How urgent a leak is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum LeakSeverity {

@@ -116,14 +116,7 @@ fn call_site() -> impl Strategy<Value = CallSite> {
 
 fn leak() -> impl Strategy<Value = Leak> {
     let kinds = (
-        prop::sample::select(vec![
-            LeakType::GradualGrowth,
-            LeakType::RapidGrowth,
-            LeakType::SustainedHigh,
-            LeakType::PeriodicSpike,
-            LeakType::CacheBloat,
-            LeakType::Fragmentation,
-        ]),
+        prop::sample::select(LeakType::ALL.to_vec()),
         prop::sample::select(vec![
             LeakSeverity::Low,
             LeakSeverity::Medium,

@@ -168,18 +168,13 @@ pub fn replay_series(
     sites: &[CallSite],
 ) -> Result<Vec<Leak>, Error> {
     series::validate_times(series.iter().map(|s| s.t), "series")?;
-    let mut tracker = LeakTracker::new(config);
-    let span = required_history_secs(config);
-    let mut start = 0;
-    for end in 1..=series.len() {
-        let t = series[end - 1].t;
-        while start < end && series[start].t < t - span {
-            start += 1;
-        }
-        let findings = analyze_validated(name, &series[start..end], config, sites);
-        tracker.observe(name, t, findings);
-    }
-    Ok(tracker.all_leaks())
+    Ok(replay(
+        series,
+        |s| s.t,
+        name,
+        config,
+        |window| analyze_validated(name, window, config, sites),
+    ))
 }
 
 /// [`replay_series`] for the process series and the fragmentation detector.
@@ -188,18 +183,35 @@ pub fn replay_series(
 /// As [`analyze_process`].
 pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Leak>, Error> {
     series::validate_times(series.iter().map(|s| s.t), "process series")?;
+    Ok(replay(
+        series,
+        |s| s.t,
+        PROCESS_SCOPE,
+        config,
+        |window| analyze_process_validated(window, config),
+    ))
+}
+
+/// Runs `analyze` after every point of a validated `series` over the history the detectors
+/// need up to it, as the collector does, and feeds one fresh [`LeakTracker`] under `scope`.
+fn replay<T>(
+    series: &[T],
+    time: impl Fn(&T) -> f64,
+    scope: &str,
+    config: &Config,
+    analyze: impl Fn(&[T]) -> Vec<Finding>,
+) -> Vec<Leak> {
     let mut tracker = LeakTracker::new(config);
     let span = required_history_secs(config);
     let mut start = 0;
     for end in 1..=series.len() {
-        let t = series[end - 1].t;
-        while start < end && series[start].t < t - span {
+        let t = time(&series[end - 1]);
+        while start < end && time(&series[start]) < t - span {
             start += 1;
         }
-        let findings = analyze_process_validated(&series[start..end], config);
-        tracker.observe(PROCESS_SCOPE, t, findings);
+        tracker.observe(scope, t, analyze(&series[start..end]));
     }
-    Ok(tracker.all_leaks())
+    tracker.all_leaks()
 }
 
 /// How many seconds of history the detectors look at: older snapshots never change a verdict,

@@ -848,16 +848,6 @@ impl Summary {
     }
 }
 
-/// Every leak type, in table order.
-pub const LEAK_TYPES: [LeakType; 6] = [
-    LeakType::GradualGrowth,
-    LeakType::RapidGrowth,
-    LeakType::SustainedHigh,
-    LeakType::PeriodicSpike,
-    LeakType::CacheBloat,
-    LeakType::Fragmentation,
-];
-
 /// The evaluation table: one row per leak type, then one per scenario kind, then the total.
 pub fn table(judged: &[Judged]) -> String {
     let mut out = String::new();
@@ -882,7 +872,7 @@ pub fn table(judged: &[Judged]) -> String {
     };
     out.push_str("by leak type\n");
     out.push_str(&header);
-    for ty in LEAK_TYPES {
+    for ty in LeakType::ALL {
         out.push_str(&row(&format!("{ty:?}"), &Summary::of(judged, Some(ty))));
     }
     out.push_str(&row("all", &Summary::of(judged, None)));

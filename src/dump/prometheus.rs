@@ -16,16 +16,6 @@ use super::write::{write_atomic, PROMETHEUS_MODE};
 use crate::error::Error;
 use crate::leak::{LeakSeverity, LeakType};
 
-/// Every leak type, in the order the exposition lists them.
-const LEAK_TYPES: [LeakType; 6] = [
-    LeakType::GradualGrowth,
-    LeakType::RapidGrowth,
-    LeakType::SustainedHigh,
-    LeakType::PeriodicSpike,
-    LeakType::CacheBloat,
-    LeakType::Fragmentation,
-];
-
 /// Every severity, mildest first.
 const SEVERITIES: [LeakSeverity; 4] = [
     LeakSeverity::Low,
@@ -117,7 +107,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         "gauge",
         "Open leaks by type and severity.",
     );
-    for leak_type in LEAK_TYPES {
+    for leak_type in LeakType::ALL {
         for severity in SEVERITIES {
             let count = dump
                 .open_leaks()
