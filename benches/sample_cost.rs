@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
 
-const BATCH: usize = 500;
-const BATCHES: usize = 40;
+const BATCH: usize = 200;
+const BATCHES: usize = 100;
 
 /// Allocates `BATCH` blocks `depth` frames down, timing only the allocations.
 #[inline(never)]
@@ -33,7 +33,7 @@ fn ns_per_alloc(interval: u64, depth: usize) -> f64 {
     let mut kept = Vec::with_capacity(BATCH);
     for _ in 0..BATCHES {
         total += at_depth(depth, &mut kept);
-        // Untimed: apply the samples (the sample channel holds 1,024) and free the blocks.
+        // Untimed: apply the samples (the sample channel holds 256) and free the blocks.
         leakscope::flush();
         kept.clear();
     }

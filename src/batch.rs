@@ -33,8 +33,9 @@ pub const FLUSH_EVENTS: u32 = 1024;
 /// A batch is sent when one scope's net change reaches this many bytes: the most a live figure
 /// can trail per scope per thread.
 pub const FLUSH_NET_BYTES: u64 = 64 * 1024;
-/// Batches the channel holds. A full channel delays counts; it never loses them.
-const CHANNEL_CAPACITY: usize = 1024;
+/// Batches the channel holds: about 85 KB, preallocated. The collector drains it every 10 ms;
+/// a full channel delays counts, it never loses them.
+const CHANNEL_CAPACITY: usize = 256;
 
 /// One scope's counts in a sent batch.
 #[derive(Clone, Copy, Debug, Default)]

@@ -67,6 +67,9 @@ fn interval_one_records_every_allocation_exactly() {
         let _g = S.enter();
         for i in 0..300 {
             outer.push(black_box(vec![0u8; 10 + i]));
+            if i % 100 == 99 {
+                flush(); // every sample applied before the sample channel (256) fills
+            }
         }
     }
     flush();
@@ -162,8 +165,11 @@ fn a_named_thread_is_reported() {
 
 #[inline(never)]
 fn grow_the_cache(cache: &mut Vec<Vec<u8>>, n: usize) {
-    for _ in 0..n {
+    for i in 0..n {
         cache.push(black_box(vec![2u8; 4096]));
+        if i % 100 == 99 {
+            flush(); // every sample applied before the sample channel (256) fills
+        }
     }
 }
 
