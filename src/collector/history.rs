@@ -182,7 +182,12 @@ impl ScopeHistory {
     /// the fine snapshots, each interval counted once (see the module docs for what a coarse
     /// point holds).
     pub fn series(&self) -> Vec<Snapshot> {
-        self.merged().map(|(s, _)| s.clone()).collect()
+        self.points().cloned().collect()
+    }
+
+    /// [`series`](Self::series) by reference, without copying the points.
+    pub fn points(&self) -> impl Iterator<Item = &Snapshot> {
+        self.merged().map(|(s, _)| s)
     }
 
     /// [`series`](Self::series) with each coarse point's `curr_bytes` replaced by the minimum over

@@ -330,14 +330,14 @@ impl Collector {
             let Some(h) = self.histories.get(&s.name) else {
                 continue;
             };
-            let series = h.series();
+            let series: Vec<&Snapshot> = h.points().collect();
             let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
                 keep_from
             } else {
                 let recent = series.len().saturating_sub(DUMP_RECENT_POINTS);
                 series.get(recent).map_or(f64::INFINITY, |p| p.t)
             };
-            s.history = thin_history(series, from, DUMP_OLDER_POINTS);
+            s.history = thin_history(&series, from, DUMP_OLDER_POINTS);
         }
         dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
         dump.process_history = self.process_history.iter().cloned().collect();
@@ -465,17 +465,17 @@ fn scope_sites(name: &str) -> Vec<CallSite> {
 /// The history a dump carries: every point from `keep_from` on, and the points before it
 /// merged into at most `older` runs (counters summed, state of the run's last point), so the
 /// counters still add up over the time covered.
-fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
+fn thin_history(series: &[&Snapshot], keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
     if split <= older {
-        return series;
+        return series.iter().map(|&s| s.clone()).collect();
     }
     let run = split.div_ceil(older.max(1));
     let mut out: Vec<Snapshot> = series[..split]
         .chunks(run)
         .filter_map(|points| {
             let (last, rest) = points.split_last()?;
-            let mut merged = last.clone();
+            let mut merged = (*last).clone();
             for p in rest {
                 merged.allocs += p.allocs;
                 merged.frees += p.frees;
@@ -485,7 +485,7 @@ fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snap
             Some(merged)
         })
         .collect();
-    out.extend_from_slice(&series[split..]);
+    out.extend(series[split..].iter().map(|&s| s.clone()));
     out
 }
 
@@ -856,7 +856,8 @@ mod tests {
                 s
             })
             .collect();
-        let thin = thin_history(series, 900.0, 30);
+        let refs: Vec<&Snapshot> = series.iter().collect();
+        let thin = thin_history(&refs, 900.0, 30);
         // 900 older points in runs of 30, each standing at its last point: t = 29, 59, ..., 899.
         assert_eq!(thin.len(), 30 + 100);
         assert_eq!(
@@ -874,6 +875,7 @@ mod tests {
             (0..1000).sum::<u64>()
         );
         let short: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, i, 0)).collect();
-        assert_eq!(thin_history(short.clone(), 5.0, 30), short);
+        let refs: Vec<&Snapshot> = short.iter().collect();
+        assert_eq!(thin_history(&refs, 5.0, 30), short);
     }
 }
