@@ -1,4 +1,34 @@
-//! leakscope: per-scope allocation accounting and leak detection for long-running programs.
+#![doc = include_str!("../README.md")]
+//!
+//! # Reading the output
+//!
+//! The dump (`docs/dump-format.md`) holds every scope's totals and history, the open and
+//! resolved [`Leak`]s with their evidence, time to budget, top [`CallSite`]s and
+//! recommendations, and leakscope's own figures. The `leakscope` CLI renders it (`report`,
+//! `html`), compares two dumps (`diff`), re-runs the detectors with other thresholds
+//! (`analyze`), and exports folded stacks (`collapsed`) and Prometheus text (`prom`).
+//!
+//! # Testing with it
+//!
+//! [`flush`] makes [`stats`] exact, so a test can assert that a cache gives back what it took:
+//!
+//! ```
+//! # #[global_allocator]
+//! # static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
+//! static CACHE: leakscope::Scope = leakscope::Scope::new("doc_cache");
+//! let mut cache = Vec::with_capacity(8); // allocated outside the scope: not the cache's
+//! {
+//!     let _g = CACHE.enter();
+//!     cache.push(vec![0u8; 100]);
+//! }
+//! cache.clear();
+//! leakscope::flush();
+//! let s = leakscope::stats(&CACHE);
+//! assert_eq!((s.total_bytes_allocated, s.curr_bytes, s.curr_blocks), (100, 0, 0));
+//! ```
+//!
+//! Time-dependent behaviour is testable without waiting: a collector started with a manual
+//! clock is driven tick by tick (see `tests/collector.rs`).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -229,10 +259,6 @@ pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
 pub fn check_leaks(name: &str) -> LeakCheck {
     collector::worker::with_collector(|c| c.check(name)).unwrap_or_default()
 }
-
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub use collector::clock::ManualClock;
