@@ -226,7 +226,9 @@ impl Local {
                 f.wrapping_sub(slot.bytes_allocated.get())
             }
         };
-        let left = self.events_left.get() - 1;
+        // Never 0 on entry (a send resets it), but the hot path must not carry even a debug
+        // build's overflow check: wrapping costs nothing and cannot panic.
+        let left = self.events_left.get().wrapping_sub(1);
         self.events_left.set(left);
         // Signed: `net` is negative when the other direction leads, which is not a crossing.
         if left == 0 || net as i64 >= self.net_limit.get() {
