@@ -67,7 +67,9 @@ fn outer(layout: Layout, trailer: usize) -> Option<Layout> {
     // `layout` is valid, so its alignment is a power of two no larger than `isize::MAX + 1`;
     // the size plus the trailer, rounded up to the alignment, stays within `isize::MAX` exactly
     // when this single comparison holds.
-    if layout.size() > isize::MAX as usize - trailer - (layout.align() - 1) {
+    // Saturating: an alignment near 2^63 leaves no room at all, and the hot path carries no
+    // overflow check that could panic in a debug build.
+    if layout.size() > (isize::MAX as usize).saturating_sub(trailer + (layout.align() - 1)) {
         return None;
     }
     // SAFETY: checked just above: `size + trailer` rounded up to `align` does not exceed
