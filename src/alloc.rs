@@ -109,11 +109,10 @@ fn opaque(ptr: *mut u8) -> *mut u8 {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         let mut p = ptr;
+        // Without `nomem` or `pure` the optimizer must assume the asm may read or write the
+        // block behind the pointer, so it can neither fold the mark's load nor drop its store.
         // SAFETY: the template is empty: no instruction runs, no memory or flag is touched, and
-        // the register comes back holding the same address. The optimizer must assume the block
-        // behind it may have been read or written (no `nomem`/`pure`: with them LLVM still folded
-        // the mark of an `alloc_zeroed` block to zero in release builds), so it can neither fold
-        // the mark's load nor drop its store.
+        // the register comes back holding the same address.
         unsafe {
             std::arch::asm!("/* {0} */", inout(reg) p, options(nostack, preserves_flags));
         }

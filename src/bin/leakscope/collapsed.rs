@@ -54,7 +54,7 @@ fn frame(f: &Frame) -> String {
 }
 
 /// A frame or scope name that cannot break the format. An empty name would leave `;;`, which
-/// readers take as an empty frame, so it gets a placeholder.
+/// readers take as an empty frame, so it is given a visible name instead.
 fn name(s: &str) -> String {
     let s = fmt::clean(s).replace(';', ":");
     if s.trim().is_empty() {
