@@ -107,9 +107,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     .clamp(0.0, 1.0);
     f.baseline_bytes = to_bytes(base_bytes);
     f.growth_bytes = to_delta(last.bytes - base_bytes);
-    f.rate_bytes_per_min = growth.rate_per_min;
-    f.model = growth.model;
-    f.time_to_budget_secs = ttb;
+    f.set_growth(&growth, ttb);
     f.statistics = vec![
         stat(decider, z),
         stat("bytes_per_entry_baseline", bpe_base),

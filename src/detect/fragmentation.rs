@@ -10,8 +10,8 @@ use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::series::{self, Pick};
 use super::{
-    fit_growth, new_finding, raise, stat, stats, time_to_budget, to_bytes, to_delta, Finding,
-    Knobs, PROCESS_SCOPE,
+    fit_growth, new_finding, raise, stat, stats, time_to_budget, to_bytes, Finding, Knobs,
+    PROCESS_SCOPE,
 };
 use crate::config::Config;
 use crate::leak::LeakType;
@@ -89,10 +89,8 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
     f.confidence = gap_mk.tau.clamp(0.0, 1.0);
     let x_start = (t[0] - t_end) / 60.0;
     f.baseline_bytes = to_bytes(growth.linear.at(x_start));
-    f.growth_bytes = to_delta(growth.linear.intercept - growth.linear.at(x_start));
-    f.rate_bytes_per_min = growth.rate_per_min;
-    f.model = growth.model;
-    f.time_to_budget_secs = ttb;
+    f.growth_bytes = growth.linear_since(x_start);
+    f.set_growth(&growth, ttb);
     f.statistics = vec![
         stat("gap_mann_kendall_z", gap_mk.z),
         stat("tracked_tau", tracked_mk.tau),

@@ -149,9 +149,7 @@ fn detect_at(ctx: &Ctx, span: f64, bucket: f64) -> Option<Finding> {
     f.confidence = mk.tau.clamp(0.0, 1.0);
     f.baseline_bytes = to_bytes(baseline);
     f.growth_bytes = to_delta(grown);
-    f.rate_bytes_per_min = growth.rate_per_min;
-    f.model = growth.model;
-    f.time_to_budget_secs = ttb;
+    f.set_growth(&growth, ttb);
     f.statistics = statistics;
     f.summary = format!(
         "{}: floor rose {} over {} ({}, Mann-Kendall Z = {:.1}, tau = {:.2})",

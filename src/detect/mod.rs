@@ -119,6 +119,13 @@ impl Finding {
     pub fn statistic(&self, name: &str) -> Option<f64> {
         statistic(&self.statistics, name)
     }
+
+    /// Takes the rate, the model and the time to budget from the fitted `growth`.
+    pub(crate) fn set_growth(&mut self, growth: &Growth, time_to_budget_secs: Option<f64>) {
+        self.rate_bytes_per_min = growth.rate_per_min;
+        self.model = growth.model;
+        self.time_to_budget_secs = time_to_budget_secs;
+    }
 }
 
 fn statistic(stats: &[Statistic], name: &str) -> Option<f64> {
@@ -579,6 +586,13 @@ pub(crate) struct Growth {
     pub now_bytes: f64,
     /// Growth rate now under the better model, bytes per minute.
     pub rate_per_min: f64,
+}
+
+impl Growth {
+    /// Growth of the linear fit from `x` minutes before now (negative) to now.
+    pub(crate) fn linear_since(&self, x: f64) -> i64 {
+        to_delta(self.linear.intercept - self.linear.at(x))
+    }
 }
 
 /// The exponential model must fit this much better (median absolute residual in bytes) to be

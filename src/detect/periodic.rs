@@ -15,7 +15,7 @@
 
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
-use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding};
+use super::{fit_growth, stat, stats, time_to_budget, to_bytes, Ctx, Finding};
 use crate::leak::{LeakSeverity, LeakType};
 
 /// Half the rolling-median width, in buckets.
@@ -158,11 +158,8 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if rising {
         let ttb = time_to_budget(&minima, ctx.current_bytes() as f64, ctx.budget);
         f.severity = k.with_budget(LeakSeverity::High, ttb);
-        f.growth_bytes =
-            to_delta(minima.linear.intercept - minima.linear.at((start - ctx.t_end) / 60.0));
-        f.rate_bytes_per_min = minima.rate_per_min;
-        f.model = minima.model;
-        f.time_to_budget_secs = ttb;
+        f.growth_bytes = minima.linear_since((start - ctx.t_end) / 60.0);
+        f.set_growth(&minima, ttb);
         f.summary = format!(
             "{}: {} spikes every {} and the minima between them rise {}: a leak under a sawtooth",
             ctx.name,

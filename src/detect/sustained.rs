@@ -10,7 +10,7 @@
 
 use super::gradual::{TAU_MIN, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
-use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding};
+use super::{fit_growth, stat, stats, time_to_budget, to_bytes, Ctx, Finding};
 use crate::leak::{LeakSeverity, LeakType};
 
 /// The percentile that must exceed the threshold.
@@ -76,10 +76,8 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         f.severity = k
             .severity(growth.rate_per_min, ttb)
             .max(LeakSeverity::Medium);
-        f.growth_bytes = to_delta(growth.linear.intercept - growth.linear.at(x_start));
-        f.rate_bytes_per_min = growth.rate_per_min;
-        f.model = growth.model;
-        f.time_to_budget_secs = ttb;
+        f.growth_bytes = growth.linear_since(x_start);
+        f.set_growth(&growth, ttb);
         f.summary = format!(
             "{}: above {} for {} and still rising ({})",
             ctx.name,
