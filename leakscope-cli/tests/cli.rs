@@ -2,7 +2,7 @@
 //! `tests/fixtures/`: golden files for `report` and `collapsed`, a parsed HTML page, a checked
 //! Prometheus exposition, `diff` and `analyze`, and every kind of bad input.
 //!
-//! Golden files and the fixture are regenerated with `LEAKSCOPE_BLESS=1 cargo test --test cli`
+//! Golden files and the fixture are regenerated with `LEAKSCOPE_BLESS=1 cargo test -p leakscope-cli --test cli`
 //! (as inferno does); review the diff before committing it.
 
 mod cli {
