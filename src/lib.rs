@@ -53,9 +53,9 @@ pub mod units;
 pub use alloc::{Alloc, MARK_LEN};
 pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};
 pub use collector::clock::{Clock, SystemClock};
+pub use collector::runtime::Handle;
 #[doc(hidden)]
 pub use collector::worker::Collector;
-pub use collector::worker::Handle;
 pub use config::{Config, ConfigBuilder};
 #[doc(hidden)]
 pub use detect::scenarios;
@@ -195,14 +195,14 @@ pub fn __next_interval() {
 /// [`ErrorKind::AlreadyStarted`] if a collector is running: a second `start` is an error, not a
 /// panic.
 pub fn start(config: Config) -> Result<Handle, Error> {
-    collector::worker::start(config)
+    collector::runtime::start(config)
 }
 
 /// Starts a collector on `clock` with no background thread; the test drives it with
 /// [`Handle::tick`].
 #[doc(hidden)]
 pub fn __start_manual(config: Config, clock: std::sync::Arc<dyn Clock>) -> Result<Handle, Error> {
-    collector::worker::start_with(config, clock, false)
+    collector::runtime::start_with(config, clock, false)
 }
 
 /// Takes a snapshot of every scope now (outside the schedule), runs the detectors and the
@@ -211,11 +211,11 @@ pub fn __start_manual(config: Config, clock: std::sync::Arc<dyn Clock>) -> Resul
 /// # Errors
 /// [`ErrorKind::NotStarted`] when no collector is running.
 pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
-    let (events, latest) = collector::worker::with_collector(|c| {
+    let (events, latest) = collector::runtime::with_collector(|c| {
         let events = c.snapshot_now();
         (events, c.latest())
     })?;
-    collector::worker::run_hooks(&events);
+    collector::hooks::run_hooks(&events);
     Ok(latest)
 }
 
@@ -226,14 +226,14 @@ pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
 /// # Errors
 /// [`ErrorKind::NotStarted`] when no collector is running.
 pub fn record(name: &str, bytes: u64, entries: Option<u64>) -> Result<(), Error> {
-    collector::worker::with_collector(|c| c.record(name, bytes, entries))
+    collector::runtime::with_collector(|c| c.record(name, bytes, entries))
 }
 
 /// Registers `hook`, called on the collector thread with every leak event: a new leak, a
 /// severity change, a resolution. A hook that panics is reported once on stderr and the
 /// collector goes on. Hooks may be registered before [`start`].
 pub fn on_leak(hook: impl Fn(&LeakEvent) + Send + Sync + 'static) {
-    collector::worker::on_leak(hook);
+    collector::hooks::on_leak(hook);
 }
 
 /// Writes the dump (and the Prometheus textfile) now.
@@ -242,7 +242,7 @@ pub fn on_leak(hook: impl Fn(&LeakEvent) + Send + Sync + 'static) {
 /// [`ErrorKind::NotStarted`] when no collector is running; otherwise the first write error,
 /// which is returned, not also reported on stderr.
 pub fn dump_now() -> Result<(), Error> {
-    let (dumped, prometheus) = collector::worker::with_collector(|c| c.write_files())?;
+    let (dumped, prometheus) = collector::runtime::with_collector(|c| c.write_files())?;
     dumped.and(prometheus)
 }
 
@@ -252,12 +252,12 @@ pub fn dump_now() -> Result<(), Error> {
 /// # Errors
 /// [`ErrorKind::NotStarted`] when no collector is running.
 pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
-    collector::worker::with_collector(|c| c.analyze(scope.name()))?
+    collector::runtime::with_collector(|c| c.analyze(scope.name()))?
 }
 
 /// The open leaks of the scope called `name` (none when no collector is running).
 pub fn check_leaks(name: &str) -> LeakCheck {
-    collector::worker::with_collector(|c| c.check(name)).unwrap_or_default()
+    collector::runtime::with_collector(|c| c.check(name)).unwrap_or_default()
 }
 
 #[doc(hidden)]

@@ -15,7 +15,7 @@
 
 use std::sync::Once;
 
-use crate::collector::worker;
+use crate::collector::runtime;
 use crate::registry;
 
 /// Registers the fork handlers, once per process.
@@ -39,17 +39,17 @@ pub(crate) fn install_exit_handler() {
 }
 
 extern "C" fn prepare() {
-    worker::hold_locks_for_fork(registry::hold_lock_for_fork);
+    runtime::hold_locks_for_fork(registry::hold_lock_for_fork);
 }
 
 extern "C" fn parent() {
-    worker::release_locks_after_fork(false);
+    runtime::release_locks_after_fork(false);
 }
 
 extern "C" fn child() {
-    worker::release_locks_after_fork(true);
+    runtime::release_locks_after_fork(true);
 }
 
 extern "C" fn at_exit() {
-    worker::final_dump_at_exit();
+    runtime::final_dump_at_exit();
 }

@@ -66,24 +66,29 @@ impl Coarse {
 
     /// Extends the run with the next, later run.
     fn fold(&mut self, next: &Coarse) {
-        let p = &mut self.point;
-        let n = &next.point;
-        let (allocs, frees) = (
-            p.allocs.saturating_add(n.allocs),
-            p.frees.saturating_add(n.frees),
-        );
-        let (allocated, freed) = (
-            p.bytes_allocated.saturating_add(n.bytes_allocated),
-            p.bytes_freed.saturating_add(n.bytes_freed),
-        );
-        *p = n.clone();
-        p.allocs = allocs;
-        p.frees = frees;
-        p.bytes_allocated = allocated;
-        p.bytes_freed = freed;
+        merge_into(&mut self.point, &next.point);
         self.min_bytes = self.min_bytes.min(next.min_bytes);
         self.max_bytes = self.max_bytes.max(next.max_bytes);
     }
+}
+
+/// Extends the run `run` stands for with the later point `next`: the state fields and `t` become
+/// `next`'s, the interval counters are summed (saturating). The one merge of history points:
+/// the coarse tiers and the dump's older runs are both formed by it.
+pub(crate) fn merge_into(run: &mut Snapshot, next: &Snapshot) {
+    let (allocs, frees) = (
+        run.allocs.saturating_add(next.allocs),
+        run.frees.saturating_add(next.frees),
+    );
+    let (allocated, freed) = (
+        run.bytes_allocated.saturating_add(next.bytes_allocated),
+        run.bytes_freed.saturating_add(next.bytes_freed),
+    );
+    *run = next.clone();
+    run.allocs = allocs;
+    run.frees = frees;
+    run.bytes_allocated = allocated;
+    run.bytes_freed = freed;
 }
 
 /// One coarse tier: a ring of finished runs and the run being formed.

@@ -1,0 +1,189 @@
+//! Dump assembly: the collector's state as one [`Dump`], the history each scope carries in it,
+//! and the boundary that keeps every number in it finite.
+
+use super::history::merge_into;
+use super::process;
+use super::worker::Collector;
+use crate::detect;
+use crate::dump::{Dump, ScopeDump};
+use crate::leak::Leak;
+use crate::reentry::Untracked;
+use crate::registry;
+use crate::sampler;
+use crate::snapshot::Snapshot;
+
+/// Call sites the dump lists.
+const SITES_IN_DUMP: usize = 50;
+/// Older history points a dump carries per scope, as merged runs: enough for a chart of the
+/// whole history, while a dump of 1,000 scopes stays a few MB.
+const DUMP_OLDER_POINTS: usize = 120;
+/// Scopes whose recent history a dump carries in full (twice the detectors' span): those with
+/// an open leak and this many of the largest.
+const DUMP_FULL_SCOPES: usize = 50;
+/// Recent snapshots a dump carries for the other scopes.
+const DUMP_RECENT_POINTS: usize = 30;
+
+impl Collector {
+    /// The dump as of now.
+    pub fn build_dump(&mut self) -> Dump {
+        let _untracked = Untracked::enter();
+        let now = self.clock.now();
+        let mut process = self.process.clone();
+        process.rss_bytes = process::rss_bytes();
+        let mut dump = Dump::new(self.clock.unix_now(), now, process, self.config.clone());
+        let keep_from = now - 2.0 * detect::required_history_secs(&self.config);
+        for reading in self.read_scopes() {
+            let stats = reading.stats;
+            let mut s = ScopeDump::new(reading.name);
+            s.curr_bytes = stats.curr_bytes;
+            s.curr_blocks = stats.curr_blocks;
+            s.total_allocs = stats.total_allocs;
+            s.total_frees = stats.total_frees;
+            s.total_bytes_allocated = stats.total_bytes_allocated;
+            s.total_bytes_freed = stats.total_bytes_freed;
+            s.max_bytes = stats.max_bytes;
+            s.entries = reading.entries;
+            dump.scopes.push(s);
+        }
+        let mut by_size: Vec<(u64, &str)> = dump
+            .scopes
+            .iter()
+            .map(|s| (s.curr_bytes, s.name.as_str()))
+            .collect();
+        by_size.sort_unstable_by(|a, b| b.cmp(a));
+        let full: hashbrown::HashSet<String> = by_size
+            .iter()
+            .take(DUMP_FULL_SCOPES)
+            .map(|(_, n)| n.to_string())
+            .collect();
+        for s in &mut dump.scopes {
+            s.budget_bytes = self.config.budget(&s.name);
+            let Some(h) = self.histories.get(&s.name) else {
+                continue;
+            };
+            let series: Vec<&Snapshot> = h.points().collect();
+            let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
+                keep_from
+            } else {
+                let recent = series.len().saturating_sub(DUMP_RECENT_POINTS);
+                series.get(recent).map_or(f64::INFINITY, |p| p.t)
+            };
+            s.history = thin_history(&series, from, DUMP_OLDER_POINTS);
+        }
+        dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
+        dump.process_history = self.process_history.iter().cloned().collect();
+        dump.leaks = self.leaks.all_leaks();
+        dump.leaks.iter_mut().for_each(make_finite);
+        dump.top_call_sites = registry::top_sites(None, SITES_IN_DUMP);
+        let (self_bytes, _) = registry::self_usage();
+        let (samples_taken, samples_dropped) = sampler::counts();
+        dump.tracker.self_bytes = self_bytes;
+        dump.tracker.samples_taken = samples_taken;
+        dump.tracker.samples_dropped = samples_dropped;
+        dump.tracker.channel_full_retries = crate::batch::channel_full_retries();
+        dump.tracker.dumps_written = self.dumps_written + 1;
+        dump.tracker.dump_errors = self.dump_errors;
+        dump
+    }
+}
+
+/// Replaces any non-finite number in `leak` (JSON cannot carry one: serde_json would write
+/// `null`, which no reader accepts where a number belongs) with 0, or drops it where optional.
+/// The detectors are not meant to produce one; this keeps a dump readable if one ever does.
+fn make_finite(leak: &mut Leak) {
+    let fix = |x: &mut f64| {
+        if !x.is_finite() {
+            *x = 0.0;
+        }
+    };
+    fix(&mut leak.confidence);
+    fix(&mut leak.first_detected);
+    fix(&mut leak.last_detected);
+    fix(&mut leak.rate_bytes_per_min);
+    leak.window.iter_mut().for_each(fix);
+    leak.statistics.iter_mut().for_each(|s| fix(&mut s.value));
+    leak.resolved_at = leak.resolved_at.filter(|x| x.is_finite());
+    leak.time_to_budget_secs = leak.time_to_budget_secs.filter(|x| x.is_finite());
+}
+
+/// The history a dump carries: every point from `keep_from` on, and the points before it
+/// merged into at most `older` runs (counters summed, state of the run's last point), so the
+/// counters still add up over the time covered.
+fn thin_history(series: &[&Snapshot], keep_from: f64, older: usize) -> Vec<Snapshot> {
+    let split = series.partition_point(|s| s.t < keep_from);
+    if split <= older {
+        return series.iter().map(|&s| s.clone()).collect();
+    }
+    let run = split.div_ceil(older.max(1));
+    let mut out: Vec<Snapshot> = series[..split]
+        .chunks(run)
+        .filter_map(|points| {
+            let (first, rest) = points.split_first()?;
+            let mut merged = (*first).clone();
+            rest.iter().for_each(|p| merge_into(&mut merged, p));
+            Some(merged)
+        })
+        .collect();
+    out.extend(series[split..].iter().map(|&s| s.clone()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dump_never_carries_a_number_json_cannot() {
+        let finding_json = serde_json::json!({
+            "id": 1, "scope": "s", "leak_type": "GradualGrowth", "severity": "Low",
+            "status": "Open", "confidence": 0.5, "first_detected": 1.0, "last_detected": 2.0,
+            "window": [1.0, 2.0], "baseline_bytes": 0, "current_bytes": 0, "growth_bytes": 0,
+            "rate_bytes_per_min": 1.0, "model": "Linear",
+            "statistics": [{"name": "z", "value": 1.0}], "summary": "",
+            "top_sites": [], "recommendations": []
+        });
+        let mut leak: Leak = serde_json::from_value(finding_json).unwrap();
+        leak.confidence = f64::NAN;
+        leak.rate_bytes_per_min = f64::INFINITY;
+        leak.statistics[0].value = f64::NEG_INFINITY;
+        leak.time_to_budget_secs = Some(f64::NAN);
+        make_finite(&mut leak);
+        let json = serde_json::to_string(&leak).unwrap();
+        assert!(!json.contains("null"), "{json}");
+        assert_eq!((leak.confidence, leak.rate_bytes_per_min), (0.0, 0.0));
+        assert_eq!(leak.time_to_budget_secs, None);
+    }
+
+    #[test]
+    fn thinning_keeps_recent_points_and_merges_older_runs() {
+        let series: Vec<Snapshot> = (0..1000)
+            .map(|i| {
+                let mut s = Snapshot::new(i as f64, i, 0);
+                s.allocs = 1;
+                s.bytes_allocated = i;
+                s
+            })
+            .collect();
+        let refs: Vec<&Snapshot> = series.iter().collect();
+        let thin = thin_history(&refs, 900.0, 30);
+        // 900 older points in runs of 30, each standing at its last point: t = 29, 59, ..., 899.
+        assert_eq!(thin.len(), 30 + 100);
+        assert_eq!(
+            (thin[0].t, thin[0].curr_bytes, thin[0].allocs),
+            (29.0, 29, 30)
+        );
+        assert_eq!(thin[0].bytes_allocated, (0..30).sum::<u64>());
+        assert_eq!(thin[29].t, 899.0);
+        assert_eq!(thin[30].t, 900.0);
+        assert_eq!(thin.last().unwrap().t, 999.0);
+        // Counters add up over the time covered, as before thinning.
+        assert_eq!(thin.iter().map(|s| s.allocs).sum::<u64>(), 1000);
+        assert_eq!(
+            thin.iter().map(|s| s.bytes_allocated).sum::<u64>(),
+            (0..1000).sum::<u64>()
+        );
+        let short: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, i, 0)).collect();
+        let refs: Vec<&Snapshot> = short.iter().collect();
+        assert_eq!(thin_history(&refs, 5.0, 30), short);
+    }
+}
