@@ -57,11 +57,9 @@ pub use collector::runtime::Handle;
 #[doc(hidden)]
 pub use collector::worker::Collector;
 pub use config::{Config, ConfigBuilder};
-#[doc(hidden)]
-pub use detect::scenarios;
 pub use detect::{
-    analyze_process, analyze_series, replay_process, replay_series, required_history_secs, Finding,
-    LeakEvent, LeakTracker, PROCESS_SCOPE,
+    analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
+    replay_series_with, required_history_secs, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE,
 };
 pub use error::{Error, ErrorKind};
 pub use leak::{

@@ -227,36 +227,3 @@ pub(super) fn detect_process(series: &[ProcessSnapshot], config: &Config) -> Opt
     }
     None
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::detect::scenarios::{corpus_config, Kind, Scenario};
-    use crate::detect::testutil::types_at;
-    use crate::leak::LeakType;
-
-    fn legacy(interval: f64) -> crate::Config {
-        let mut c = corpus_config(interval);
-        c.statistical_analysis = false;
-        c
-    }
-
-    #[test]
-    fn plain_rules_find_a_linear_leak() {
-        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
-        assert!(types_at(&s, &legacy(30.0), 100.0).contains(&LeakType::GradualGrowth));
-    }
-
-    #[test]
-    fn plain_rules_mistake_a_warm_up_for_growth_where_the_trend_test_does_not() {
-        // Minute 30: the window is the warm-up itself. The replaced system calls it growth.
-        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 1);
-        assert!(types_at(&s, &legacy(30.0), 30.0).contains(&LeakType::GradualGrowth));
-        assert!(types_at(&s, &corpus_config(30.0), 30.0).is_empty());
-    }
-
-    #[test]
-    fn plain_rules_report_sustained_usage() {
-        let s = Scenario::new(Kind::HighFlatAbove, 30.0, 1, 0);
-        assert!(types_at(&s, &legacy(30.0), 120.0).contains(&LeakType::SustainedHigh));
-    }
-}

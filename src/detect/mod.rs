@@ -45,8 +45,6 @@ mod lifecycle;
 mod periodic;
 mod rapid;
 mod recommend;
-#[doc(hidden)]
-pub mod scenarios;
 mod series;
 mod stats;
 mod sustained;
@@ -174,14 +172,7 @@ pub fn replay_series(
     config: &Config,
     sites: &[CallSite],
 ) -> Result<Vec<Leak>, Error> {
-    series::validate_times(series.iter().map(|s| s.t), "series")?;
-    Ok(replay(
-        series,
-        |s| s.t,
-        name,
-        config,
-        |window| analyze_validated(name, window, config, sites),
-    ))
+    replay_series_with(name, series, config, sites, |_, _| {}).map(|t| t.all_leaks())
 }
 
 /// [`replay_series`] for the process series and the fragmentation detector.
@@ -189,6 +180,43 @@ pub fn replay_series(
 /// # Errors
 /// As [`analyze_process`].
 pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Leak>, Error> {
+    replay_process_with(series, config, |_, _| {}).map(|t| t.all_leaks())
+}
+
+/// [`replay_series`], handing every lifecycle event to `on_event` with the snapshot time of the
+/// run that raised it (what a live collector's `on_leak` hooks would have received), and
+/// returning the tracker. The judge of the detectors (the `leakscope-corpus` package) reads
+/// detection latency, openings and severity changes from these events.
+///
+/// # Errors
+/// As [`analyze_series`].
+pub fn replay_series_with(
+    name: &str,
+    series: &[Snapshot],
+    config: &Config,
+    sites: &[CallSite],
+    on_event: impl FnMut(f64, LeakEvent),
+) -> Result<LeakTracker, Error> {
+    series::validate_times(series.iter().map(|s| s.t), "series")?;
+    Ok(replay(
+        series,
+        |s| s.t,
+        name,
+        config,
+        |window| analyze_validated(name, window, config, sites),
+        on_event,
+    ))
+}
+
+/// [`replay_series_with`] for the process series and the fragmentation detector.
+///
+/// # Errors
+/// As [`analyze_process`].
+pub fn replay_process_with(
+    series: &[ProcessSnapshot],
+    config: &Config,
+    on_event: impl FnMut(f64, LeakEvent),
+) -> Result<LeakTracker, Error> {
     series::validate_times(series.iter().map(|s| s.t), "process series")?;
     Ok(replay(
         series,
@@ -196,18 +224,21 @@ pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec
         PROCESS_SCOPE,
         config,
         |window| analyze_process_validated(window, config),
+        on_event,
     ))
 }
 
 /// Runs `analyze` after every point of a validated `series` over the history the detectors
-/// need up to it, as the collector does, and feeds one fresh [`LeakTracker`] under `scope`.
+/// need up to it, as the collector does, feeds one fresh [`LeakTracker`] under `scope` and hands
+/// its events to `on_event`.
 fn replay<T>(
     series: &[T],
     time: impl Fn(&T) -> f64,
     scope: &str,
     config: &Config,
     analyze: impl Fn(&[T]) -> Vec<Finding>,
-) -> Vec<Leak> {
+    mut on_event: impl FnMut(f64, LeakEvent),
+) -> LeakTracker {
     let mut tracker = LeakTracker::new(config);
     let span = required_history_secs(config);
     let mut start = 0;
@@ -216,9 +247,11 @@ fn replay<T>(
         while start < end && time(&series[start]) < t - span {
             start += 1;
         }
-        tracker.observe(scope, t, analyze(&series[start..end]));
+        for event in tracker.observe(scope, t, analyze(&series[start..end])) {
+            on_event(t, event);
+        }
     }
-    tracker.all_leaks()
+    tracker
 }
 
 /// How many seconds of history the detectors look at: older snapshots never change a verdict,
@@ -654,35 +687,6 @@ pub(crate) fn time_to_budget(growth: &Growth, current: f64, budget: Option<u64>)
         _ => return None,
     };
     (minutes.is_finite() && minutes >= 0.0).then_some(minutes * 60.0)
-}
-
-/// Helpers for the detectors' scenario tests.
-#[cfg(test)]
-pub(crate) mod testutil {
-    use super::scenarios::Scenario;
-    use super::{analyze_series, Finding};
-    use crate::config::Config;
-    use crate::leak::LeakType;
-
-    /// The findings of one run over the scenario's history up to `minute`, with its budget.
-    pub(crate) fn findings_at(s: &Scenario, config: &Config, minute: f64) -> Vec<Finding> {
-        let mut config = config.clone();
-        if let Some(b) = s.budget {
-            config.budgets.entry(s.name.clone()).or_insert(b);
-        }
-        let n = s
-            .series
-            .partition_point(|x| x.t <= minute * 60.0 * s.time_scale);
-        analyze_series(&s.name, &s.series[..n], &config, &[]).expect("generated series are valid")
-    }
-
-    /// The types of [`findings_at`].
-    pub(crate) fn types_at(s: &Scenario, config: &Config, minute: f64) -> Vec<LeakType> {
-        findings_at(s, config, minute)
-            .into_iter()
-            .map(|f| f.leak_type)
-            .collect()
-    }
 }
 
 #[cfg(test)]

@@ -241,7 +241,7 @@ pub(crate) fn cusum_upper(z: &[f64], k: f64) -> f64 {
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, well-mixed generator. The detectors use
-/// it for deterministic pair sampling, the scenario corpus for reproducible series.
+/// it for deterministic pair sampling (the corpus, leakscope-corpus/src/rng.rs, has its own).
 #[derive(Clone, Debug)]
 pub(crate) struct SplitMix64 {
     state: u64,
@@ -266,18 +266,6 @@ impl SplitMix64 {
     /// bias is below 2⁻³² for the bounds used here.
     pub(crate) fn below(&mut self, bound: u64) -> u64 {
         ((self.next_u64() as u128 * bound as u128) >> 64) as u64
-    }
-
-    /// A uniform float in [0, 1).
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A standard normal variate (Box–Muller).
-    pub(crate) fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.unit(); // in (0, 1], so the logarithm is finite
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 }
 
@@ -431,11 +419,7 @@ mod tests {
             let (x, y) = (a.below(10), b.below(10));
             assert_eq!(x, y);
             assert!(x < 10);
-            let u = a.unit();
-            b.unit();
-            assert!((0.0..1.0).contains(&u));
         }
         assert_eq!(a.below(0), 0);
-        assert!(a.normal().is_finite());
     }
 }

@@ -16,10 +16,10 @@
 //! 120`: the last hour at full resolution, coarse points before it.
 
 use leakscope::dump::{Dump, ProcessInfo, ScopeDump, TrackerStats};
-use leakscope::scenarios::{corpus_config, Kind, Scenario};
 use leakscope::{
     replay_series, CallSite, Config, Frame, Leak, ProcessSnapshot, ScopeHistory, Snapshot,
 };
+use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
 /// Snapshot interval of the fixture, seconds.
 const INTERVAL: f64 = 30.0;

@@ -1,17 +1,17 @@
 //! SPEC 12's detection-quality targets on the scenario corpus, and property tests of the
 //! detectors. Pure logic: no global allocator is installed here.
 //!
-//! The corpus here is the evaluation's (`examples/detector_eval.rs`) at the intervals a debug
+//! The corpus here is the evaluation's (`examples/scenario_eval.rs`) at the intervals a debug
 //! build runs in seconds: every kind at 30 s snapshots and all three noise levels, and at 10 s
 //! snapshots at the middle noise level, one seed. Zero false alarms is asserted at noise up to
 //! 1% of the scope's level; at 3% the evaluation measures a few (see its table).
 
-use leakscope::scenarios::{
+use leakscope::{analyze_process, analyze_series, replay_series, Config, ErrorKind, LeakType};
+use leakscope::{ProcessSnapshot, Snapshot};
+use leakscope_corpus::scenarios::{
     corpus_config, judge, run_corpus, simulate, Expect, Judged, Kind, Scenario, Summary,
     NOISE_LEVELS,
 };
-use leakscope::{analyze_process, analyze_series, replay_series, Config, ErrorKind, LeakType};
-use leakscope::{ProcessSnapshot, Snapshot};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 

@@ -1,8 +1,9 @@
-//! Measures the leak detectors on the scenario corpus: recall, precision, false alarms per
-//! simulated scope-week and detection latency, per leak type and per scenario.
+//! Measures the leak detectors on the short scenario corpus (`leakscope_corpus::scenarios`):
+//! recall, precision, false alarms per simulated scope-week and detection latency, per leak type
+//! and per scenario. The production corpus' table is `detector_eval`.
 //!
 //! ```text
-//! cargo run --release --example detector_eval
+//! cargo run --release --example scenario_eval
 //! ```
 //!
 //! Every scenario is simulated as the collector runs: the detectors after every snapshot over
@@ -19,11 +20,11 @@
 
 use std::time::Instant;
 
-use leakscope::scenarios::{
+use leakscope::Config;
+use leakscope_corpus::scenarios::{
     corpus_config, default_config, demo_config, run_corpus, table, Expect, Judged, Kind,
     DEMO_BYTES, DEMO_TIME,
 };
-use leakscope::Config;
 
 /// A titled configuration, with the corpus scale it runs on.
 type Run<'a> = (

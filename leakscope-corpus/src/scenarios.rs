@@ -1,6 +1,9 @@
-//! The scenario corpus: seeded, labelled snapshot series, and the harness that runs them through
-//! the detectors and the lifecycle the way the collector would. Test support for the detector
-//! tests, `tests/detectors.rs` and `examples/detector_eval.rs`; not part of the stable API.
+//! The short scenario corpus (the library's first one, moved here unchanged): seeded, labelled
+//! snapshot series of at most four hours with i.i.d. Gaussian noise, and the harness that runs
+//! them through the detectors and the lifecycle the way the collector would. The detector tests
+//! (`tests/detector_units.rs`, `tests/scenarios.rs`), `examples/scenario_eval.rs` and the CLI's
+//! fixture dump use it; the production corpus that judges the detectors at the default
+//! configuration is the production corpus of this crate.
 //!
 //! Each [`Kind`] is a noiseless signal (bytes, entries, blocks over simulated minutes) with
 //! parameters drawn from the seed, plus Gaussian noise of a given share of the scope's level on
@@ -22,14 +25,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::stats::SplitMix64;
-use super::{
-    analyze_process_validated, analyze_validated, required_history_secs, LeakEvent, LeakTracker,
-    PROCESS_SCOPE,
+use leakscope::{
+    analyze_process, analyze_series, required_history_secs, Config, LeakEvent, LeakSeverity,
+    LeakTracker, LeakType, ProcessSnapshot, Snapshot, PROCESS_SCOPE,
 };
-use crate::config::Config;
-use crate::leak::{LeakSeverity, LeakType};
-use crate::snapshot::{ProcessSnapshot, Snapshot};
+
+use crate::rng::SplitMix64;
 
 /// Noise standard deviations as a share of the scope's level.
 pub const NOISE_LEVELS: [f64; 3] = [0.002, 0.01, 0.03];
@@ -478,19 +479,16 @@ fn signal(kind: Kind, w: &World, m: f64, t: f64) -> (f64, Option<f64>, Option<f6
 /// within 2 hours (it is 60 MB by then), so SPEC 12's latency target implies a smaller gate; the
 /// rate threshold keeps its default 5 MB/min.
 pub fn corpus_config(interval_secs: f64) -> Config {
-    Config {
-        snapshot_interval_seconds: interval_secs,
-        memory_growth_threshold_mb: 10.0,
-        ..Config::default()
-    }
+    let mut c = default_config(interval_secs);
+    c.memory_growth_threshold_mb = 10.0;
+    c
 }
 
 /// The plain defaults with snapshots every `interval_secs`.
 pub fn default_config(interval_secs: f64) -> Config {
-    Config {
-        snapshot_interval_seconds: interval_secs,
-        ..Config::default()
-    }
+    let mut c = Config::default();
+    c.snapshot_interval_seconds = interval_secs;
+    c
 }
 
 /// Seconds of demo time per corpus second in [`Scenario::scaled`] for the demo.
@@ -569,18 +567,20 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
     for end in 1..=s.series.len() {
         let t = s.series[end - 1].t;
         history(&s.series, end, recent, span, |x| x.t, &mut hist);
-        let mut run = tracker.observe(&s.name, t, analyze_validated(&s.name, &hist, &config, &[]));
+        let mut run = tracker.observe(&s.name, t, findings(&s.name, &hist, &config));
         if !s.process.is_empty() {
             history(&s.process, end, recent, span, |x| x.t, &mut phist);
-            let found = analyze_process_validated(&phist, &config);
+            let found = analyze_process(&phist, &config).expect("generated series are valid");
             run.extend(tracker.observe(PROCESS_SCOPE, t, found));
         }
         let minute = t / 60.0 / s.time_scale;
         for e in run {
-            let (what, leak) = match &e {
-                LeakEvent::New(l) => ("new", l),
-                LeakEvent::SeverityChanged { leak, .. } => ("severity", leak),
-                LeakEvent::Resolved(l) => ("resolved", l),
+            let leak = e.leak();
+            let what = match &e {
+                LeakEvent::New(_) => "new",
+                LeakEvent::Resolved(_) => "resolved",
+                // Severity changes, and any event kind added later (judged like one).
+                _ => "severity",
             };
             events.push(Event {
                 minute,
@@ -594,6 +594,12 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
         }
     }
     events
+}
+
+/// One detection run over a generated history: the histories are built in time order, so the
+/// validation [`analyze_series`] does cannot fail.
+fn findings(name: &str, hist: &[Snapshot], config: &Config) -> Vec<leakscope::Finding> {
+    analyze_series(name, hist, config, &[]).expect("generated series are valid")
 }
 
 /// How a simulation compares with its label.
@@ -806,7 +812,7 @@ impl Summary {
             }
         }
         latencies.sort_by(f64::total_cmp);
-        s.median_latency_min = super::stats::median(&latencies);
+        s.median_latency_min = crate::median(&latencies);
         s.max_latency_min = latencies.last().copied();
         s
     }

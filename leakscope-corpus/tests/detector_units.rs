@@ -1,0 +1,418 @@
+//! The detectors' scenario tests, moved out of the library with the scenario corpus they read:
+//! one module per detector, the assertions as they were in `src/detect/*.rs`. Pure logic: no
+//! global allocator is installed here.
+
+use leakscope::{analyze_series, Config, Finding, LeakType};
+use leakscope_corpus::scenarios::Scenario;
+
+/// The findings of one run over the scenario's history up to `minute`, with its budget.
+fn findings_at(s: &Scenario, config: &Config, minute: f64) -> Vec<Finding> {
+    let mut config = config.clone();
+    if let Some(b) = s.budget {
+        config.budgets.entry(s.name.clone()).or_insert(b);
+    }
+    let n = s
+        .series
+        .partition_point(|x| x.t <= minute * 60.0 * s.time_scale);
+    analyze_series(&s.name, &s.series[..n], &config, &[]).expect("generated series are valid")
+}
+
+/// The types of [`findings_at`].
+fn types_at(s: &Scenario, config: &Config, minute: f64) -> Vec<LeakType> {
+    findings_at(s, config, minute)
+        .into_iter()
+        .map(|f| f.leak_type)
+        .collect()
+}
+
+mod gradual {
+    use super::{findings_at, types_at};
+    use leakscope::{GrowthModel, LeakSeverity, LeakType};
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    #[test]
+    fn linear_leak_is_gradual_growth_with_its_rate() {
+        // 5 MB/min from minute 60; at minute 100 the window is all leak.
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = findings_at(&s, &config, 100.0);
+        let g = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::GradualGrowth)
+            .unwrap();
+        let rate_mb = g.rate_bytes_per_min / 1e6;
+        assert!((rate_mb - 5.0).abs() < 0.25, "rate {rate_mb}");
+        assert_eq!(g.model, GrowthModel::Linear);
+        // 5 MB/min is the rate threshold: Medium from it on, Low just below, without a budget.
+        let expected = if g.rate_bytes_per_min >= 5e6 {
+            LeakSeverity::Medium
+        } else {
+            LeakSeverity::Low
+        };
+        assert_eq!(g.severity, expected);
+        assert!(g.confidence >= 0.9, "{}", g.confidence);
+        assert_eq!(g.statistics[0].name, "mann_kendall_z");
+        assert!(g.statistics[0].value > 3.09);
+        assert!(g.summary.contains("5.0 MB/min"), "{}", g.summary);
+    }
+
+    #[test]
+    fn half_a_megabyte_a_minute_passes_the_growth_gate_not_the_rate_gate() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 0.5 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(types_at(&s, &config, 100.0).contains(&LeakType::GradualGrowth));
+        // The same leak under the default 100 MB gate is too small to report in 30 minutes.
+        let mut strict = config.clone();
+        strict.memory_growth_threshold_mb = 100.0;
+        assert!(!types_at(&s, &strict, 100.0).contains(&LeakType::GradualGrowth));
+    }
+
+    #[test]
+    fn warmed_up_cache_is_not_growth() {
+        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 1);
+        let config = corpus_config(30.0);
+        for minute in [30.0, 45.0, 90.0, 200.0] {
+            assert!(types_at(&s, &config, minute).is_empty(), "minute {minute}");
+        }
+    }
+
+    #[test]
+    fn budget_close_makes_it_critical_and_projects_the_time() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        let mut config = corpus_config(30.0);
+        let now = s.bytes_at(100.0);
+        // 100 MB of headroom at 5 MB/min: 20 minutes, well under an hour.
+        config
+            .budgets
+            .insert(s.name.clone(), now as u64 + 100_000_000);
+        let f = findings_at(&s, &config, 100.0);
+        let g = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::GradualGrowth)
+            .unwrap();
+        assert_eq!(g.severity, LeakSeverity::Critical);
+        let ttb = g.time_to_budget_secs.unwrap() / 60.0;
+        assert!((ttb - 20.0).abs() < 3.0, "ttb {ttb} min");
+    }
+
+    #[test]
+    fn bytes_rising_with_blocks_flat_is_not_gradual_growth() {
+        let s = Scenario::new(Kind::BloatPerEntry, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 150.0).contains(&LeakType::GradualGrowth));
+    }
+}
+
+mod rapid {
+    use super::{findings_at, types_at};
+    use leakscope::LeakType;
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    #[test]
+    fn a_step_is_rapid_growth_while_it_is_recent() {
+        // The step happens at minute 60; the rapid window is 5 minutes.
+        let s = Scenario::new(Kind::Step, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 59.5).contains(&LeakType::RapidGrowth));
+        let f = findings_at(&s, &config, 62.0);
+        let r = f
+            .iter()
+            .find(|f| f.leak_type == LeakType::RapidGrowth)
+            .unwrap();
+        let rise = r.statistic("rise_bytes").unwrap();
+        let step = s.bytes_at(70.0) - s.bytes_at(50.0);
+        assert!((rise - step).abs() < 0.1 * step, "rise {rise} step {step}");
+        assert!(r.statistic("cusum").unwrap() >= 8.0);
+        // Ten minutes later the step is history: no longer rapid.
+        assert!(!types_at(&s, &config, 72.0).contains(&LeakType::RapidGrowth));
+    }
+
+    #[test]
+    fn a_single_spike_fires_for_at_most_one_run() {
+        let s = Scenario::new(Kind::SingleSpike, 30.0, 0, 0);
+        let config = corpus_config(30.0);
+        // One run per snapshot (every half minute) from minute 85 to 95.
+        let hits = (0..=20)
+            .map(|i| 85.0 + i as f64 * 0.5)
+            .filter(|&m| types_at(&s, &config, m).contains(&LeakType::RapidGrowth))
+            .count();
+        assert!(hits <= 1, "{hits}");
+    }
+
+    #[test]
+    fn a_steady_leak_is_not_rapid_once_it_is_the_normal_rate() {
+        // 20 MB/min since minute 60: by minute 95 the baseline slope is the leak's own rate.
+        let s = Scenario::new(Kind::Linear { mb_per_min: 20.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(!types_at(&s, &config, 95.0).contains(&LeakType::RapidGrowth));
+    }
+
+    #[test]
+    fn lru_churn_is_not_rapid_growth() {
+        let s = Scenario::new(Kind::LruChurn, 10.0, 2, 3);
+        let config = corpus_config(10.0);
+        for m in [70.0, 100.0, 130.0, 160.0] {
+            assert!(!types_at(&s, &config, m).contains(&LeakType::RapidGrowth));
+        }
+    }
+}
+
+mod sustained {
+    use super::findings_at;
+    use leakscope::{LeakSeverity, LeakType};
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    fn sustained(
+        s: &Scenario,
+        config: &leakscope::Config,
+        minute: f64,
+    ) -> Option<leakscope::Finding> {
+        findings_at(s, config, minute)
+            .into_iter()
+            .find(|f| f.leak_type == LeakType::SustainedHigh)
+    }
+
+    #[test]
+    fn high_and_flat_is_low_capacity_notice() {
+        let s = Scenario::new(Kind::HighFlatAbove, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert_eq!(f.severity, LeakSeverity::Low);
+        assert!(!f.hold_only);
+        assert_eq!(f.statistic("rising"), Some(0.0));
+        assert_eq!(f.statistic("threshold_bytes"), Some(500e6));
+        assert!(f.summary.contains("capacity"), "{}", f.summary);
+    }
+
+    #[test]
+    fn below_the_threshold_only_holds() {
+        let s = Scenario::new(Kind::HighFlatBelow, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        // 420–470 MB: above 70% of 500 MB, below 500 MB: holds an open finding, opens none.
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert!(f.hold_only);
+    }
+
+    #[test]
+    fn a_budget_replaces_the_threshold() {
+        let s = Scenario::new(Kind::HighFlatBudget, 30.0, 1, 0);
+        let mut config = corpus_config(30.0);
+        config.budgets.insert(s.name.clone(), s.budget.unwrap());
+        assert!(sustained(&s, &config, 120.0).is_none());
+        // With the budget just above the usage, 85% of it is exceeded: Medium.
+        config
+            .budgets
+            .insert(s.name.clone(), (s.bytes_at(120.0) * 1.1) as u64);
+        let f = sustained(&s, &config, 120.0).unwrap();
+        assert_eq!(f.severity, LeakSeverity::Medium);
+    }
+
+    #[test]
+    fn a_fast_leak_crossing_the_threshold_is_high_and_rising() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 20.0 }, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = sustained(&s, &config, 110.0).unwrap();
+        assert_eq!(f.statistic("rising"), Some(1.0));
+        // Rising: at least Medium; High once the rate reaches 4× the 5 MB/min threshold.
+        let expected = if f.rate_bytes_per_min >= 20e6 {
+            LeakSeverity::High
+        } else {
+            LeakSeverity::Medium
+        };
+        assert_eq!(f.severity, expected);
+        assert!((f.rate_bytes_per_min / 1e6 - 20.0).abs() < 1.0);
+    }
+}
+
+mod periodic {
+    use super::findings_at;
+    use leakscope::{LeakSeverity, LeakType};
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    fn periodic(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::Finding> {
+        findings_at(s, &corpus_config(interval), minute)
+            .into_iter()
+            .find(|f| f.leak_type == LeakType::PeriodicSpike)
+    }
+
+    #[test]
+    fn batch_spikes_over_a_flat_floor_are_low() {
+        for interval in [1.0, 10.0, 30.0] {
+            let s = Scenario::new(Kind::PeriodicFlat, interval, 1, 2);
+            let f = periodic(&s, interval, 120.0).unwrap();
+            assert_eq!(f.severity, LeakSeverity::Low, "interval {interval}");
+            assert_eq!(f.statistic("minima_rising"), Some(0.0));
+            // The generator spikes every 5 minutes.
+            let period = f.statistic("period_secs").unwrap();
+            assert!((period - 300.0).abs() <= interval.max(15.0), "{period}");
+            assert!(f.statistic("interval_cv").unwrap() <= 0.2);
+        }
+    }
+
+    #[test]
+    fn spikes_over_a_rising_floor_are_a_high_leak() {
+        let s = Scenario::new(Kind::PeriodicRising, 30.0, 1, 2);
+        let f = periodic(&s, 30.0, 120.0).unwrap();
+        assert_eq!(f.severity, LeakSeverity::High);
+        assert_eq!(f.statistic("minima_rising"), Some(1.0));
+        let rate = f.rate_bytes_per_min / 1e6;
+        assert!((rate - 1.0).abs() < 0.3, "{rate}");
+    }
+
+    #[test]
+    fn an_lru_sawtooth_has_no_spikes() {
+        for interval in [1.0, 10.0, 30.0] {
+            let s = Scenario::new(Kind::LruChurn, interval, 0, 4);
+            assert!(
+                periodic(&s, interval, 150.0).is_none(),
+                "interval {interval}"
+            );
+        }
+    }
+
+    #[test]
+    fn noise_has_no_periodic_spikes() {
+        let s = Scenario::new(Kind::Stable, 10.0, 2, 5);
+        assert!(periodic(&s, 10.0, 200.0).is_none());
+    }
+}
+
+mod bloat {
+    use super::findings_at;
+    use leakscope::LeakType;
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    fn bloat(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::Finding> {
+        findings_at(s, &corpus_config(interval), minute)
+            .into_iter()
+            .find(|f| f.leak_type == LeakType::CacheBloat)
+    }
+
+    #[test]
+    fn bytes_per_entry_rising_with_entries_flat_is_bloat() {
+        // Entries flat, bytes +1 MB/min from minute 60.
+        let s = Scenario::new(Kind::BloatPerEntry, 30.0, 1, 0);
+        let f = bloat(&s, 30.0, 120.0).unwrap();
+        let before = f.statistic("bytes_per_entry_baseline").unwrap();
+        let now = f.statistic("bytes_per_entry_now").unwrap();
+        assert!((before - 4096.0).abs() < 0.05 * 4096.0, "{before}");
+        assert!(now > before * 1.2, "{now}");
+        assert!(f.statistic("entries_tau").unwrap().abs() < 0.5);
+        assert!(f.summary.contains("bytes per entry"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_warming_cache_with_its_entries_is_not_bloat() {
+        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 0);
+        for m in [60.0, 100.0, 200.0] {
+            assert!(bloat(&s, 30.0, m).is_none(), "minute {m}");
+        }
+    }
+
+    #[test]
+    fn lru_churn_with_entries_is_not_bloat() {
+        let s = Scenario::new(Kind::LruChurn, 10.0, 2, 1);
+        for m in [100.0, 200.0] {
+            assert!(bloat(&s, 10.0, m).is_none(), "minute {m}");
+        }
+    }
+
+    #[test]
+    fn no_gauge_no_bloat() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        assert!(bloat(&s, 30.0, 120.0).is_none());
+    }
+}
+
+mod fragmentation {
+    use leakscope::LeakType;
+    use leakscope::ProcessSnapshot;
+    use leakscope::{analyze_process, PROCESS_SCOPE};
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    fn upto(s: &Scenario, minute: f64) -> &[ProcessSnapshot] {
+        let n = s.process.partition_point(|p| p.t <= minute * 60.0);
+        &s.process[..n]
+    }
+
+    #[test]
+    fn rss_rising_with_tracked_flat_is_fragmentation() {
+        let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        let f = analyze_process(upto(&s, 120.0), &config).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].leak_type, LeakType::Fragmentation);
+        assert_eq!(f[0].scope, PROCESS_SCOPE);
+        // The generator grows RSS 3 MB/min.
+        let rate = f[0].rate_bytes_per_min / 1e6;
+        assert!((rate - 3.0).abs() < 0.5, "{rate}");
+        assert!(f[0].statistic("rss_to_tracked").unwrap() >= 1.5);
+    }
+
+    #[test]
+    fn before_the_rise_nothing() {
+        let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
+        let config = corpus_config(30.0);
+        assert!(analyze_process(upto(&s, 59.0), &config).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rss_following_tracked_bytes_is_not_fragmentation() {
+        // Tracked bytes leak 5 MB/min and RSS follows: a leak, but not fragmentation.
+        let process: Vec<ProcessSnapshot> = (0..240)
+            .map(|i| {
+                let tracked = 100e6 + 5e6 * i as f64 / 2.0;
+                ProcessSnapshot::new(
+                    i as f64 * 30.0,
+                    Some((tracked * 1.6) as u64),
+                    tracked as u64,
+                    1,
+                )
+            })
+            .collect();
+        let config = corpus_config(30.0);
+        assert!(analyze_process(&process, &config).unwrap().is_empty());
+    }
+
+    #[test]
+    fn no_rss_no_finding() {
+        let process: Vec<ProcessSnapshot> = (0..240)
+            .map(|i| ProcessSnapshot::new(i as f64 * 30.0, None, 100, 1))
+            .collect();
+        assert!(analyze_process(&process, &corpus_config(30.0))
+            .unwrap()
+            .is_empty());
+    }
+}
+
+mod legacy {
+    use super::types_at;
+    use leakscope::LeakType;
+    use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
+
+    fn legacy(interval: f64) -> leakscope::Config {
+        let mut c = corpus_config(interval);
+        c.statistical_analysis = false;
+        c
+    }
+
+    #[test]
+    fn plain_rules_find_a_linear_leak() {
+        let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 0);
+        assert!(types_at(&s, &legacy(30.0), 100.0).contains(&LeakType::GradualGrowth));
+    }
+
+    #[test]
+    fn plain_rules_mistake_a_warm_up_for_growth_where_the_trend_test_does_not() {
+        // Minute 30: the window is the warm-up itself. The replaced system calls it growth.
+        let s = Scenario::new(Kind::WarmUp, 30.0, 1, 1);
+        assert!(types_at(&s, &legacy(30.0), 30.0).contains(&LeakType::GradualGrowth));
+        assert!(types_at(&s, &corpus_config(30.0), 30.0).is_empty());
+    }
+
+    #[test]
+    fn plain_rules_report_sustained_usage() {
+        let s = Scenario::new(Kind::HighFlatAbove, 30.0, 1, 0);
+        assert!(types_at(&s, &legacy(30.0), 120.0).contains(&LeakType::SustainedHigh));
+    }
+}
