@@ -1,9 +1,95 @@
-//! The labelled corpus that judges leakscope's detectors.
+//! The labelled corpus that judges leakscope's detectors, on the public API only.
 //!
-//! [`scenarios`] is the short corpus the library started with (series of at most four hours,
-//! i.i.d. Gaussian noise, judged at a lowered growth gate); the detector tests use it.
+//! - [`production`]: seeded models of long-running cache memory at the default configuration
+//!   and the default 30 s cadence, 6 hours to 3 days each, healthy or leaking (the families
+//!   below). This is what the detectors are judged on.
+//! - [`judge`]: replays a case through the replay `leakscope analyze` runs
+//!   ([`leakscope::replay_series_with`]: the detectors after every snapshot, one
+//!   [`leakscope::LeakTracker`]) and judges the events against the label: false alarms, recall,
+//!   type, latency against a deadline, openings, severity flaps, time to budget, call sites.
+//! - [`scenarios`]: the short corpus the library started with (at most four hours, i.i.d.
+//!   Gaussian noise, a lowered growth gate); the detector tests in `tests/` still read it.
+//!
+//! `cargo run --release --example detector_eval` (from the repository root) prints the table
+//! per family; `LEAKSCOPE_CORPUS_FAMILY` and `LEAKSCOPE_CORPUS_SEEDS` select cases
+//! ([`judge::Filter::from_env`]).
+//!
+//! # What production cache memory looks like, and how each family models it
+//!
+//! Every case shares one **load**: an AR(1) process on log-load (correlation time 10–40 min,
+//! innovations Student-t with 3 degrees of freedom, so bursts are heavy-tailed and persist)
+//! times a 24-hour cycle of amplitude 20–50%. Components are driven by it:
+//!
+//! - **requests**: Poisson(λ·load) requests in flight (λ 20–200), each log-normal in size
+//!   (median 22–160 KB, σ 0.8–1.4), summed by their mean and variance; plus huge requests at
+//!   0.5–4 an hour, Pareto-sized (5 MB and up, tail index 1.3, capped at 400 MB), held for an
+//!   exponential 60 s (5 s to 10 min). Real services see exactly this: a few uploads or
+//!   reports a day are a hundred times a typical request.
+//! - **LRU**: filled by misses at a load-driven rate (5× faster while cold, the warm-up right
+//!   after start), evicting a batch of 2–12% whenever over capacity, so a sawtooth with a batch
+//!   every 2–8 minutes at load 1 (moka and quick_cache evict in batches of this kind; see the
+//!   recorded traces).
+//! - **TTL cache**: inserts at a load-driven rate, a sweep every 1–10 minutes drops what is
+//!   older than the TTL (30 min to 4 h): it fills linearly for one TTL, then follows the daily
+//!   cycle, a slow 12-hour rise every day.
+//! - **hash map**: entries warming to 0.3–2.5 million over 20–90 minutes; the table is a power
+//!   of two of 48-byte slots that doubles at 7/8 load (hashbrown's rule), so bytes step by up to
+//!   100 MB at power-of-two entry counts and bytes per entry step with them.
+//! - **interner**: V·t/(t+τ) bytes (30–150 MB, τ 30 min to 3 h): saturating over hours, its
+//!   entries (the gauge) rising with its bytes.
+//! - **preload step**: a config reload 1–20 h in builds a new table of 30–300 MB while the old
+//!   one lives (twice the step for a minute), then stays flat.
+//! - **batch job**: every 15–60 minutes (±3%), holds 10–80 MB for 1–5 minutes.
+//! - **session store**: follows the daily load cycle (±20–45%): a daily ramp that is not a
+//!   leak.
+//! - **process**: RSS = 1.08 × tracked + a gap of 30–120 MB + pages retained after huge
+//!   requests (decaying over 20 minutes) + 2 MB noise.
+//!
+//! Bytes, blocks and the entry gauge are kept consistent: each component adds blocks at its own
+//! bytes per block, and the gauge (where the scope has one) is the sum of the entries of its
+//! sized components.
+//!
+//! # The families
+//!
+//! Healthy (zero alarms expected): `idle` (exactly constant for 3 days, no requests),
+//! `requests` (2 days), `lru_warm` (a cold LRU warming right after start, 2 days), `ttl_cache`
+//! (3 days), `hash_doubling` (2 days), `interner` (2 days), `preload_step` (one RapidGrowth
+//! that says it settled is allowed; 1 day), `batch_flat` (a Low PeriodicSpike is allowed; 1
+//! day), `daily_cycle` (3 days), `near_budget` (a warm LRU at 75–90% of a budget, 2 days),
+//! `rss_follows` (process series, RSS following tracked bytes, 1 day). All but `idle` and the
+//! batch and bloat families carry requests on top.
+//!
+//! Leaks (on top of the healthy components; the deadline is the time the leak takes to add
+//! 100 MB, at most 2 h):
+//! `linear_0.5`, `linear_1`, `linear_2`, `linear_5`, `linear_20` (MB/min, starting 30–90 min
+//! in, while a cold LRU is still warming; 2, 2, 1, ½ and ¼ days; the leak is an unbounded map,
+//! so the gauge rises with it); `late_start` (1 MB/min after 6–18 h of steady state under a TTL
+//! cache); `exponential` (0.2–0.6 MB/min at its start 1–3 h in, doubling every 4–8 h, until it holds 4 GB, at most 1.5 days);
+//! `daily_leak` (0.7–1.5 MB/min on average, its rate following the daily cycle, under a TTL
+//! cache that follows it too); `staircase` (+60 MB every hour, never freed); `cache_bloat`
+//! (bytes per entry rising 1–2 MB/min in total while the gauge and the blocks stay flat: only
+//! CacheBloat is the right type); `batch_rising` (a batch job leaving 3–10 MB behind each run:
+//! PeriodicSpike with rising minima or GradualGrowth); `fragmentation` (RSS rising 1–4 MB/min
+//! over flat tracked bytes, process series); and with a **budget** (`Config::budgets`):
+//! `linear_budget` (1–2 MB/min, the budget the scope's 30-minute median 8–20 h into the leak),
+//! `exponential_budget` (50–80% of the way to 4 GB), `staircase_budget` (6–14 steps). The truth for time to
+//! budget is when the trailing 30-minute median first reaches the budget, so a huge request
+//! touching it early does not count.
+//!
+//! Each family is drawn at [`production::SEEDS`] seeds; every parameter above is drawn from the
+//! seed. A case is a pure function of `(family, seed)`.
+//!
+//! # Why it is harder than production, not easier
+//!
+//! The load's innovations are heavy-tailed and autocorrelated (noise that trends for half an
+//! hour), the daily cycle makes half of every day a rise, the warm-up overlaps the first leaks,
+//! huge requests reach hundreds of MB, and every case runs at the default configuration (100 MB
+//! growth gate, 30-minute window) for hours to days, which is where slow leaks and slow healthy
+//! growth are told apart.
 #![deny(missing_docs)]
 
+pub mod judge;
+pub mod production;
 pub mod rng;
 pub mod scenarios;
 

@@ -1,0 +1,241 @@
+//! The production corpus: that it is deterministic and labelled (fast, always run), how the
+//! judge reads events, and the issue's targets on a seeded subset (ignored until the detectors
+//! meet them; see `targets_on_the_seeded_subset`).
+
+use leakscope::{LeakSeverity, LeakType};
+use leakscope_corpus::judge::{judge, judge_all, Event, Filter, Run};
+use leakscope_corpus::production::{Family, Truth, DEADLINE_CAP_SECS, INTERVAL};
+
+#[test]
+fn every_case_is_a_pure_function_of_family_and_seed() {
+    for &f in Family::ALL {
+        let (a, b, c) = (f.case(3), f.case(3), f.case(4));
+        assert_eq!(a.series, b.series, "{}", a.name);
+        assert_eq!(a.process, b.process, "{}", a.name);
+        assert_eq!(a.truth, b.truth, "{}", a.name);
+        assert_eq!(a.config, b.config, "{}", a.name);
+        assert_ne!(
+            a.series, c.series,
+            "{}: seeds 3 and 4 drew the same world",
+            a.name
+        );
+        assert_eq!(Family::named(f.name()), Some(f));
+    }
+}
+
+#[test]
+fn cases_are_labelled_and_at_the_default_cadence() {
+    let mut day_long = 0;
+    for &f in Family::ALL {
+        let case = f.case(0);
+        let n = case.series.len();
+        assert!(n > 2, "{}", case.name);
+        for (i, s) in case.series.iter().enumerate() {
+            assert_eq!(s.t, i as f64 * INTERVAL, "{} snapshot {i}", case.name);
+        }
+        // The default configuration, but for this scope's budget.
+        let mut defaults = leakscope::Config::default();
+        defaults.budgets = case.config.budgets.clone();
+        assert_eq!(case.config, defaults, "{}", case.name);
+        assert_eq!(case.is_leak(), f.is_leak(), "{}", case.name);
+        day_long += usize::from(case.duration_secs() >= 86400.0);
+        match &case.truth {
+            Truth::Healthy { .. } => assert!(case.sites.is_empty()),
+            Truth::Leak {
+                start_secs,
+                accept,
+                deadline_secs,
+                budget_reached_secs,
+                mb_per_min,
+            } => {
+                assert!(
+                    *start_secs <= case.duration_secs() - 4.0 * 3600.0,
+                    "{}",
+                    case.name
+                );
+                assert!(!accept.is_empty());
+                assert!(*deadline_secs > 0.0 && *deadline_secs <= DEADLINE_CAP_SECS);
+                assert!(*mb_per_min > 0.0, "{}", case.name);
+                assert_eq!(
+                    budget_reached_secs.is_some(),
+                    case.budget().is_some(),
+                    "{}",
+                    case.name
+                );
+                if let Some(at) = budget_reached_secs {
+                    assert!(at > start_secs, "{}", case.name);
+                }
+            }
+        }
+    }
+    assert!(day_long >= 15, "{day_long} families last a day or more");
+}
+
+#[test]
+fn deadlines_are_the_time_to_add_100_mb_capped_at_2_hours() {
+    let deadline = |f: Family| match f.case(1).truth {
+        Truth::Leak { deadline_secs, .. } => deadline_secs,
+        Truth::Healthy { .. } => unreachable!(),
+    };
+    // Leaks start between snapshots: the deadline is the first snapshot past the 100 MB.
+    let within = |f: Family, minutes: f64| {
+        let d = deadline(f);
+        assert!(
+            (minutes * 60.0..=minutes * 60.0 + INTERVAL).contains(&d),
+            "{}: {d}",
+            f.name()
+        );
+    };
+    within(Family::Linear5, 20.0);
+    within(Family::Linear20, 5.0);
+    within(Family::Linear1, 100.0);
+    assert_eq!(deadline(Family::Linear0_5), DEADLINE_CAP_SECS);
+}
+
+#[test]
+fn idle_is_exactly_constant_and_gauges_follow_bytes() {
+    let idle = Family::Idle.case(0);
+    assert!(idle.duration_secs() >= 3.0 * 86400.0);
+    assert!(idle
+        .series
+        .windows(2)
+        .all(|w| w[0].curr_bytes == w[1].curr_bytes && w[0].curr_blocks == w[1].curr_blocks));
+    // A hash map's table doubles at 7/8 load: bytes per entry steps down after each doubling,
+    // never by more than the table's share.
+    let h = Family::HashDoubling.case(0);
+    let last = h.series.last().unwrap();
+    let per_entry = last.bytes_per_entry().unwrap();
+    assert!((60.0..2000.0).contains(&per_entry), "{per_entry}");
+    // Bloat: entries and blocks flat, bytes rising.
+    let b = Family::CacheBloat.case(0);
+    let (first, last) = (&b.series[0], b.series.last().unwrap());
+    assert_eq!(first.entries, last.entries);
+    assert_eq!(first.curr_blocks, last.curr_blocks);
+    assert!(last.curr_bytes > first.curr_bytes + 1_000_000_000);
+}
+
+fn ev(
+    t: f64,
+    what: &'static str,
+    id: u64,
+    ty: LeakType,
+    severity: LeakSeverity,
+    summary: &str,
+) -> Event {
+    Event {
+        t,
+        what,
+        id: (false, id),
+        ty,
+        severity,
+        alarm: ty != LeakType::SustainedHigh
+            && (ty != LeakType::PeriodicSpike || severity > LeakSeverity::Low),
+        settled: summary.contains("settled"),
+        summary: summary.into(),
+    }
+}
+
+fn run_of(events: Vec<Event>) -> Run {
+    Run {
+        events,
+        leaks: Vec::new(),
+        ttb_at_new: Vec::new(),
+    }
+}
+
+#[test]
+fn the_judge_allows_one_settled_step_and_a_low_batch_notice_only() {
+    use LeakSeverity::*;
+    use LeakType::*;
+    let step = Family::PreloadStep.case(0);
+    let settled = run_of(vec![
+        ev(
+            600.0,
+            "new",
+            1,
+            RapidGrowth,
+            Medium,
+            "rose 90 MB in 2 min, then settled",
+        ),
+        ev(
+            900.0,
+            "resolved",
+            1,
+            RapidGrowth,
+            Medium,
+            "rose 90 MB in 2 min, then settled",
+        ),
+    ]);
+    assert!(judge(&step, &settled).failures.is_empty());
+    let unsettled = run_of(vec![ev(600.0, "new", 1, RapidGrowth, Medium, "rose 90 MB")]);
+    assert_eq!(judge(&step, &unsettled).false_alarms.len(), 1);
+    let batch = Family::BatchFlat.case(0);
+    let low = run_of(vec![ev(600.0, "new", 1, PeriodicSpike, Low, "batch")]);
+    assert!(judge(&batch, &low).failures.is_empty());
+    let raised = run_of(vec![
+        ev(600.0, "new", 1, PeriodicSpike, Low, "batch"),
+        ev(900.0, "severity", 1, PeriodicSpike, High, "minima rising"),
+    ]);
+    assert_eq!(judge(&batch, &raised).false_alarms.len(), 1);
+    let gradual = run_of(vec![ev(600.0, "new", 2, GradualGrowth, Low, "grew")]);
+    assert_eq!(judge(&batch, &gradual).false_alarms.len(), 1);
+}
+
+#[test]
+fn the_judge_reads_latency_openings_and_flaps_of_a_leak() {
+    use LeakSeverity::*;
+    use LeakType::*;
+    let case = Family::Linear5.case(0);
+    let Truth::Leak { start_secs: s, .. } = case.truth else {
+        unreachable!()
+    };
+    let v = judge(
+        &case,
+        &run_of(vec![
+            ev(s - 600.0, "new", 1, RapidGrowth, Medium, "warm-up"),
+            ev(s + 600.0, "new", 2, GradualGrowth, Medium, "grew"),
+            ev(s + 900.0, "severity", 2, GradualGrowth, High, "grew"),
+            ev(s + 930.0, "severity", 2, GradualGrowth, Medium, "grew"),
+            ev(s + 2000.0, "resolved", 2, GradualGrowth, Medium, "grew"),
+            ev(s + 4000.0, "new", 3, GradualGrowth, Medium, "grew"),
+        ]),
+    );
+    assert_eq!(v.false_alarms.len(), 1);
+    assert_eq!(v.typed_after, Some(600.0));
+    assert_eq!(v.openings, 2);
+    assert_eq!(v.openings_per_type, 2);
+    assert_eq!((v.severity_changes, v.severity_flaps), (2, 1));
+    // The warm-up alarm, the re-opening, the flap, and the call site (no leaks in this run).
+    assert_eq!(v.failures.len(), 4, "{:#?}", v.failures);
+}
+
+/// The seeded subset the targets are asserted on in CI: every family at seed 0.
+fn subset() -> Filter {
+    Filter {
+        families: Vec::new(),
+        seeds: vec![0],
+    }
+}
+
+/// The issue's targets (zero false alarms, every leak found with its type within its deadline,
+/// one opening per type, no severity flaps, time to budget within 2×, call sites kept) on
+/// every family at seed 0, through the replay `leakscope analyze` runs. Lists every case that
+/// misses one, with what it missed.
+#[test]
+#[ignore = "today's detectors miss the targets on most families (see /work/notes/issue-11-corpus.md \
+            for the table); un-ignore when `cargo run --release --example detector_eval` passes"]
+fn targets_on_the_seeded_subset() {
+    let verdicts = judge_all(&subset().cases(), 2);
+    let failing: Vec<String> = verdicts
+        .iter()
+        .filter(|v| !v.failures.is_empty())
+        .map(|v| format!("{}:\n    {}", v.name, v.failures.join("\n    ")))
+        .collect();
+    assert!(
+        failing.is_empty(),
+        "{} of {} cases miss a target:\n{}",
+        failing.len(),
+        verdicts.len(),
+        failing.join("\n")
+    );
+}
