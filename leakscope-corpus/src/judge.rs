@@ -433,7 +433,7 @@ impl Filter {
         Family::ALL
             .iter()
             .filter(|f| self.admits(**f))
-            .flat_map(|&f| self.seeds.iter().map(move |&s| (f, s)))
+            .flat_map(|&f| f.seeds(&self.seeds).iter().map(move |&s| (f, s)))
             .collect()
     }
 }

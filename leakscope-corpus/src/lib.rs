@@ -7,6 +7,11 @@
 //!   ([`leakscope::replay_series_with`]: the detectors after every snapshot, one
 //!   [`leakscope::LeakTracker`]) and judges the events against the label: false alarms, recall,
 //!   type, latency against a deadline, openings, severity flaps, time to budget, call sites.
+//! - [`traces`]: snapshot series of real caches (moka, lru, quick_cache, an unbounded
+//!   `HashMap` memo) recorded under the real allocator by `examples/record_traces.rs` and
+//!   replayed in accelerated time (one 20 ms tick per 30 s snapshot), so the corpus is not only
+//!   a model of itself: families `trace_moka`, `trace_lru`, `trace_quick_cache` (healthy) and
+//!   `trace_memo` (leak). How to re-record: [`traces`].
 //! - [`scenarios`]: the short corpus the library started with (at most four hours, i.i.d.
 //!   Gaussian noise, a lowered growth gate); the detector tests in `tests/` still read it.
 //!
@@ -92,6 +97,7 @@ pub mod judge;
 pub mod production;
 pub mod rng;
 pub mod scenarios;
+pub mod traces;
 
 /// The median of `values` (`None` when empty).
 pub fn median(values: &[f64]) -> Option<f64> {

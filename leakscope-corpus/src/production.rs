@@ -140,6 +140,12 @@ families! {
     /// Healthy (process): RSS follows tracked bytes, with allocator retention after huge
     /// requests.
     RssFollows = "rss_follows",
+    /// Healthy, recorded: `moka::sync::Cache` bounded by weight (see [`crate::traces`]).
+    TraceMoka = "trace_moka",
+    /// Healthy, recorded: `lru::LruCache` bounded by count.
+    TraceLru = "trace_lru",
+    /// Healthy, recorded: `quick_cache::sync::Cache` bounded by weight.
+    TraceQuickCache = "trace_quick_cache",
     /// Leak: 0.5 MB/min on a warming LRU with requests, from minute 30–90, two days.
     Linear0_5 = "linear_0.5",
     /// Leak: 1 MB/min, likewise, two days.
@@ -173,6 +179,8 @@ families! {
     StaircaseBudget = "staircase_budget",
     /// Leak (process): RSS rising 1–4 MB/min over flat tracked bytes (fragmentation).
     Fragmentation = "fragmentation",
+    /// Leak, recorded: an unbounded `HashMap` memo keyed by request id.
+    TraceMemo = "trace_memo",
 }
 
 impl Family {
@@ -186,20 +194,39 @@ impl Family {
         self >= Family::Linear0_5
     }
 
+    /// Whether the family replays a recorded trace: one recording, so one case whatever the
+    /// seeds (the first seed asked for names it).
+    pub fn is_trace(self) -> bool {
+        matches!(
+            self,
+            Family::TraceMoka | Family::TraceLru | Family::TraceQuickCache | Family::TraceMemo
+        )
+    }
+
     /// The case of this family drawn from `seed`.
     pub fn case(self, seed: u64) -> Case {
-        generate(self, seed)
+        crate::traces::case(self, seed).unwrap_or_else(|| generate(self, seed))
+    }
+
+    /// The seeds of `seeds` this family runs at: all, or the first for a trace.
+    pub fn seeds(self, seeds: &[u64]) -> &[u64] {
+        if self.is_trace() {
+            &seeds[..seeds.len().min(1)]
+        } else {
+            seeds
+        }
     }
 }
 
 /// Seeds per family in [`corpus`].
 pub const SEEDS: u64 = 8;
 
-/// Every family at seeds `0..seeds`, in family order.
+/// Every family at seeds `0..seeds` (a trace once), in family order.
 pub fn corpus(seeds: u64) -> Vec<Case> {
+    let seeds: Vec<u64> = (0..seeds).collect();
     Family::ALL
         .iter()
-        .flat_map(|&f| (0..seeds).map(move |s| f.case(s)))
+        .flat_map(|&f| f.seeds(&seeds).iter().map(move |&s| f.case(s)))
         .collect()
 }
 
@@ -564,7 +591,8 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
         rate: mb * MB / MIN,
     };
     match family {
-        Idle => {
+        // Traces are replayed from their recordings (`Family::case`), never generated.
+        Idle | TraceMoka | TraceLru | TraceQuickCache | TraceMemo => {
             p.duration = 3.0 * DAY;
             p.requests = false;
         }
@@ -720,10 +748,15 @@ fn trailing_median(series: &[Snapshot], i: usize) -> f64 {
 
 /// Generates the case of `family` from `seed`.
 fn generate(family: Family, seed: u64) -> Case {
-    let mut r = SplitMix64::new(
-        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ (family as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03),
-    );
+    // Seeded by the family's name (FNV-1a), not its position, so adding a family does not
+    // redraw the others.
+    let name_hash = family
+        .name()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let mut r = SplitMix64::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ name_hash);
     let p = plan(family, &mut r);
     let name = format!("{}/{}", family.name(), seed);
     let mut load = Load::new(&mut r, p.load_amplitude);
@@ -943,7 +976,7 @@ fn generate(family: Family, seed: u64) -> Case {
 }
 
 /// The sampled call site of a leaking case: the leak's insert.
-fn leak_site(scope: &str) -> CallSite {
+pub(crate) fn leak_site(scope: &str) -> CallSite {
     CallSite {
         scope: scope.to_owned(),
         frames: vec![Frame {
