@@ -199,6 +199,21 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
     u32::from_ne_bytes(bytes)
 }
 
+/// Runs `call`, a call into the inner allocator, with leakscope as the thread's owner, and
+/// returns its result with the owner the thread had before.
+///
+/// An inner allocator may allocate through the global allocator, that is through this shim
+/// (dhat-rs does, for its own tables). Those blocks are the inner allocator's bookkeeping, not
+/// the program's: under the guard they are charged to leakscope's own memory and marked as
+/// leakscope's, so their frees are credited there too, and the program's scope sees exactly the
+/// blocks it asked for.
+#[inline(always)]
+fn in_inner<T>(call: impl FnOnce() -> T) -> (T, u32) {
+    let guard = reentry::Untracked::enter();
+    let result = call();
+    (result, guard.previous())
+}
+
 impl<A: GlobalAlloc> Alloc<A> {
     /// Allocates an unsampled block (a 4-byte trailer) and charges it.
     ///
@@ -210,15 +225,15 @@ impl<A: GlobalAlloc> Alloc<A> {
             return ptr::null_mut();
         };
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
-        let ptr = unsafe {
+        let (ptr, owner) = in_inner(|| unsafe {
             if ZEROED {
                 self.inner.alloc_zeroed(outer)
             } else {
                 self.inner.alloc(outer)
             }
-        };
+        });
         if !ptr.is_null() {
-            let owner = batch::on_alloc(layout.size());
+            batch::on_alloc(owner, layout.size());
             // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
             // overwrites only the trailer, never bytes the caller sees (zeroed or not).
             unsafe { write_mark(ptr, layout.size(), owner) };
@@ -241,19 +256,19 @@ impl<A: GlobalAlloc> Alloc<A> {
             return unsafe { self.alloc_plain::<ZEROED>(layout) };
         };
         // SAFETY: `outer` has a non-zero size and a valid alignment.
-        let ptr = unsafe {
+        let (ptr, owner) = in_inner(|| unsafe {
             if ZEROED {
                 self.inner.alloc_zeroed(outer)
             } else {
                 self.inner.alloc(outer)
             }
-        };
+        });
         if ptr.is_null() {
             // The sample was sent; tell the collector its block never existed.
             sampler::freed(slot);
             return ptr;
         }
-        let owner = batch::on_alloc(layout.size());
+        batch::on_alloc(owner, layout.size());
         // SAFETY: `ptr` is a fresh block of `layout.size() + SAMPLED_LEN` bytes.
         unsafe {
             write_mark(ptr, layout.size(), owner | SAMPLED);
@@ -346,7 +361,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         batch::on_free(mark & !SAMPLED, layout.size());
         // SAFETY: (1) `ptr` came from `self.inner` with exactly this outer layout, which the
         // mark's trailer length reconstructs; (2) that layout was valid at allocation.
-        unsafe { self.inner.dealloc(ptr, outer_unchecked(layout, mark)) };
+        in_inner(|| unsafe { self.inner.dealloc(ptr, outer_unchecked(layout, mark)) });
     }
 
     #[inline]
@@ -368,13 +383,13 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         };
         // SAFETY: (1) `ptr` came from `self.inner` with the outer layout of `layout` and an
         // unsampled mark; (2) `new_outer.size()` is non-zero and valid for the alignment.
-        let new_ptr = unsafe {
+        let (new_ptr, current) = in_inner(|| unsafe {
             self.inner
                 .realloc(ptr, outer_unchecked(layout, mark), new_outer.size())
-        };
+        });
         if !new_ptr.is_null() {
             // On failure the old block, its mark and its owner's counts stay as they were.
-            let new_owner = batch::on_realloc(mark, layout.size(), new_size);
+            let new_owner = batch::on_realloc(mark, current, layout.size(), new_size);
             // SAFETY: `new_ptr` is a live block of `new_size + MARK_LEN` bytes.
             unsafe { write_mark(new_ptr, new_size, new_owner) };
         }

@@ -389,17 +389,16 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
     registry::fallback_add(scope, &counts);
 }
 
-/// Charges a new block of `size` bytes and returns its owner: the current scope, or leakscope
-/// itself when the thread is inside leakscope's code.
+/// Charges a new block of `size` bytes to `owner`, the thread's owner when the block was
+/// requested (read before the inner allocator ran: see [`crate::alloc`]): the current scope, or
+/// leakscope itself when the thread is inside leakscope's code.
 #[inline(always)]
-pub(crate) fn on_alloc(size: usize) -> u32 {
-    let owner = reentry::owner();
+pub(crate) fn on_alloc(owner: u32, size: usize) {
     if owner == SELF_SCOPE {
         registry::self_alloc(size);
     } else {
         record(owner, size, Event::Alloc);
     }
-    owner
 }
 
 /// Credits the free of a block of `size` bytes to its owner.
@@ -416,21 +415,17 @@ pub(crate) fn on_free(owner: u32, size: usize) {
     }
 }
 
-/// Charges a reallocation from `old_size` to `new_size` bytes and returns the block's new owner:
-/// the innermost current scope if there is one, otherwise the block keeps its owner. It counts
-/// as a free of the old size and an allocation of the new one.
+/// Charges a reallocation from `old_size` to `new_size` bytes of a block owned by `owner`, made
+/// while `current` was the thread's owner, and returns the block's new owner: the innermost
+/// current scope if there is one, otherwise the block keeps its owner. It counts as a free of
+/// the old size and an allocation of the new one.
 #[inline]
-pub(crate) fn on_realloc(owner: u32, old_size: usize, new_size: usize) -> u32 {
+pub(crate) fn on_realloc(owner: u32, current: u32, old_size: usize, new_size: usize) -> u32 {
     on_free(owner, old_size);
     // Inside leakscope's code the current owner is leakscope itself, which the rule makes the
     // block's new owner.
-    let current = reentry::owner();
     let new_owner = if current != UNSCOPED { current } else { owner };
-    if new_owner == SELF_SCOPE {
-        registry::self_alloc(new_size);
-    } else {
-        record(new_owner, new_size, Event::Alloc);
-    }
+    on_alloc(new_owner, new_size);
     new_owner
 }
 

@@ -54,6 +54,12 @@ impl Untracked {
             previous: swap_owner(SELF_SCOPE),
         }
     }
+
+    /// The thread's owner before this guard: whose allocation leakscope's work is serving.
+    #[inline]
+    pub(crate) fn previous(&self) -> u32 {
+        self.previous
+    }
 }
 
 impl Drop for Untracked {
