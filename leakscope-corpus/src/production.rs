@@ -414,11 +414,13 @@ fn table_capacity(entries: f64) -> f64 {
     2f64.powi(need.log2().ceil() as i32)
 }
 
-/// A hash map's bytes: entries on the heap plus the table, which doubles at 7/8 load.
-fn hash_map(entries: f64, entry_bytes: f64, slot_bytes: f64) -> Part {
+/// A hash map's bytes: entries on the heap plus the table, which doubles at 7/8 load and never
+/// shrinks by itself (hashbrown's rule), so `table` keeps the largest capacity reached.
+fn hash_map(entries: f64, entry_bytes: f64, slot_bytes: f64, table: &mut f64) -> Part {
     let entries = entries.floor();
+    *table = table.max(table_capacity(entries));
     Part {
-        bytes: entries * entry_bytes + table_capacity(entries) * slot_bytes,
+        bytes: entries * entry_bytes + *table * slot_bytes,
         blocks: entries + 1.0,
         entries: Some(entries),
     }
@@ -769,6 +771,7 @@ fn generate(family: Family, seed: u64) -> Case {
     let mut daily_leaked = 0.0;
     let mut rss_gap = r.range(30.0, 120.0) * MB;
     let mut retained = 0.0f64;
+    let mut table = 0.0f64;
     let n = (p.duration / INTERVAL).floor() as usize + 1;
     let mut series = Vec::with_capacity(n);
     let mut process = Vec::new();
@@ -796,7 +799,7 @@ fn generate(family: Family, seed: u64) -> Case {
         }
         if let Some((max, tau, entry_bytes, slot)) = p.hash {
             let entries = max * (1.0 - (-t / tau).exp()) * (1.0 + 0.002 * r.normal());
-            parts.push(hash_map(entries.max(0.0), entry_bytes, slot));
+            parts.push(hash_map(entries.max(0.0), entry_bytes, slot, &mut table));
         }
         if let Some((max, tau, entry_bytes)) = p.interner {
             let bytes = max * t / (t + tau);
