@@ -22,7 +22,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::ptr;
 
-use crate::{batch, reentry, sampler, scope};
+use crate::{batch, reentry, sampler};
 
 /// Bytes added after every block for its mark.
 pub const MARK_LEN: usize = 4;
@@ -296,7 +296,7 @@ impl<A: GlobalAlloc> Alloc<A> {
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let new_ptr = {
             // The realloc rule: outside every scope the block keeps its owner.
-            let _owner = scope::enter_if_unscoped(mark & !SAMPLED);
+            let _owner = reentry::enter_if_unscoped(mark & !SAMPLED);
             // SAFETY: `new_layout` has a non-zero size (GlobalAlloc's contract for realloc).
             unsafe {
                 if sample {

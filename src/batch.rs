@@ -9,8 +9,8 @@
 //!
 //! Nothing is ever dropped. A full channel leaves the batch where it is to be retried after
 //! another [`FLUSH_EVENTS`] events. Events that find no slot while the channel is full, and
-//! events of a thread whose thread-locals are being torn down, go to the registry's lock-free
-//! fallback table instead.
+//! events of a thread whose thread-locals are being torn down, go to the lock-free fallback table
+//! ([`crate::sinks`]) instead.
 //!
 //! The batch lives in a const-initialised thread-local without a destructor, readable until the
 //! thread is gone. A second, zero-sized thread-local with a destructor is touched on a thread's
@@ -20,11 +20,10 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crossbeam_channel::{Receiver, Sender};
-use once_cell::race::OnceBox;
-
+use crate::channel::LazyChannel;
+use crate::ids::{Counts, SELF_SCOPE, UNSCOPED};
 use crate::reentry::{self, Untracked};
-use crate::registry::{self, Counts, SELF_SCOPE, UNSCOPED};
+use crate::sinks;
 
 /// Scopes a batch can hold at once.
 const SLOTS: usize = 8;
@@ -48,49 +47,6 @@ struct Delta {
 enum Message {
     /// A thread's counters.
     Counts { len: usize, deltas: [Delta; SLOTS] },
-}
-
-/// A bounded channel created on first use without a lock: racing threads each build one and
-/// all but the first drop theirs (`OnceBox`), so no thread ever waits here. Its memory (the
-/// preallocated slots) is leakscope's own.
-pub(crate) struct LazyChannel<T> {
-    cell: OnceBox<(Sender<T>, Receiver<T>)>,
-    capacity: usize,
-}
-
-impl<T> LazyChannel<T> {
-    /// A channel of `capacity` messages, not created yet.
-    pub(crate) const fn new(capacity: usize) -> Self {
-        LazyChannel {
-            cell: OnceBox::new(),
-            capacity,
-        }
-    }
-
-    /// The sending side, creating the channel on first use.
-    pub(crate) fn sender(&self) -> &Sender<T> {
-        &self
-            .cell
-            .get_or_init(|| {
-                let _untracked = Untracked::enter();
-                Box::new(crossbeam_channel::bounded(self.capacity))
-            })
-            .0
-    }
-
-    /// Hands every message sent so far to `f`. Bounded by what the channel held when called,
-    /// so a drain ends even while threads keep sending.
-    pub(crate) fn drain(&self, mut f: impl FnMut(T)) {
-        let Some((_, rx)) = self.cell.get() else {
-            return;
-        };
-        for _ in 0..rx.len() {
-            match rx.try_recv() {
-                Ok(message) => f(message),
-                Err(_) => break,
-            }
-        }
-    }
 }
 
 static CHANNEL: LazyChannel<Message> = LazyChannel::new(CHANNEL_CAPACITY);
@@ -345,7 +301,7 @@ impl Local {
     /// later destructors allocate to the fallback table.
     fn exit(&self) {
         if !self.send() {
-            self.take(&mut |scope, counts| registry::fallback_add(scope, counts));
+            self.take(&mut |scope, counts| sinks::fallback_add(scope, counts));
         }
         self.life.set(Life::Exiting);
     }
@@ -386,7 +342,7 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
             ..Counts::default()
         },
     };
-    registry::fallback_add(scope, &counts);
+    sinks::fallback_add(scope, &counts);
 }
 
 /// Charges a new block of `size` bytes to `owner`, the thread's owner when the block was
@@ -395,7 +351,7 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
 #[inline(always)]
 pub(crate) fn on_alloc(owner: u32, size: usize) {
     if owner == SELF_SCOPE {
-        registry::self_alloc(size);
+        sinks::self_alloc(size);
     } else {
         record(owner, size, Event::Alloc);
     }
@@ -405,7 +361,7 @@ pub(crate) fn on_alloc(owner: u32, size: usize) {
 #[inline(always)]
 pub(crate) fn on_free(owner: u32, size: usize) {
     if owner == SELF_SCOPE {
-        registry::self_free(size);
+        sinks::self_free(size);
     } else if reentry::is_busy() {
         // Inside leakscope's own code (a send in progress, the collector thread): the batch may
         // be mid-update, so the fallback table takes it.
@@ -440,14 +396,14 @@ pub(crate) fn drain(mut apply: impl FnMut(u32, &Counts)) {
     });
 }
 
-/// Sends the calling thread's batch and applies everything sent so far. When the channel is
-/// full the batch is applied directly instead, so this never fails and never waits on a send.
-pub(crate) fn flush_thread() {
-    let _untracked = Untracked::enter();
-    let sent = LOCAL.try_with(Local::send).unwrap_or(true);
-    registry::drain_with(|apply| {
-        if !sent {
-            let _ = LOCAL.try_with(|l| l.take(apply));
-        }
-    });
+/// Tries to send the calling thread's batch (see [`crate::registry::flush_thread`]). Returns true
+/// when the batch is now empty.
+pub(crate) fn send_thread() -> bool {
+    LOCAL.try_with(Local::send).unwrap_or(true)
+}
+
+/// Hands the calling thread's batch to `apply` and empties it (a batch the channel had no room
+/// for, applied directly by a flush).
+pub(crate) fn take_thread(apply: &mut dyn FnMut(u32, &Counts)) {
+    let _ = LOCAL.try_with(|l| l.take(apply));
 }

@@ -35,11 +35,13 @@
 
 mod alloc;
 mod batch;
+mod channel;
 mod collector;
 mod config;
 mod detect;
 pub mod dump;
 mod error;
+mod ids;
 mod leak;
 mod os;
 mod reentry;
@@ -47,6 +49,7 @@ mod registry;
 mod sampler;
 mod samples;
 mod scope;
+mod sinks;
 mod snapshot;
 pub mod units;
 
@@ -62,10 +65,11 @@ pub use detect::{
     replay_series_with, required_history_secs, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE,
 };
 pub use error::{Error, ErrorKind};
+pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
 };
-pub use registry::{ScopeStats, MAX_SCOPES, UNSCOPED_NAME};
+pub use registry::ScopeStats;
 pub use sampler::MAX_FRAMES;
 pub use samples::{SampleSnapshot, SiteDiff};
 pub use scope::{scope, set_entry_count, Scope, ScopeGuard};
@@ -77,7 +81,7 @@ pub use snapshot::{ProcessSnapshot, Snapshot};
 /// net change per scope). Works with or without a running collector; never blocks on a full
 /// channel.
 pub fn flush() {
-    batch::flush_thread();
+    registry::flush_thread();
 }
 
 /// The statistics of `scope`, with everything sent so far applied.
@@ -120,12 +124,12 @@ pub struct TrackerStats {
 /// the channel was full). A test hook.
 #[doc(hidden)]
 pub fn __fallback_uses() -> u64 {
-    registry::fallback_uses()
+    sinks::fallback_uses()
 }
 
 /// leakscope's own figures.
 pub fn tracker_stats() -> TrackerStats {
-    let (self_bytes, self_blocks) = registry::self_usage();
+    let (self_bytes, self_blocks) = sinks::self_usage();
     let (samples_taken, samples_dropped) = sampler::counts();
     TrackerStats {
         self_bytes,

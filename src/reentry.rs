@@ -11,8 +11,9 @@
 //! teardown included.
 
 use std::cell::Cell;
+use std::marker::PhantomData;
 
-use crate::registry::{SELF_SCOPE, UNSCOPED};
+use crate::ids::{SELF_SCOPE, UNSCOPED};
 
 thread_local! {
     static OWNER: Cell<u32> = const { Cell::new(UNSCOPED) };
@@ -37,13 +38,41 @@ pub(crate) fn is_busy() -> bool {
     owner() == SELF_SCOPE
 }
 
-/// Marks the calling thread as running leakscope's own code until dropped.
+/// While alive, `id` is the calling thread's owner; dropping it restores the previous owner.
 ///
-/// Guards nest: dropping restores the previous owner, so an inner guard does not undo an outer
-/// one. The owner is restored in `Drop`, also when a panic unwinds through the guard.
+/// The one swap-and-restore guard: [`Untracked`], [`Tracked`] and the public
+/// [`ScopeGuard`](crate::ScopeGuard) are each this guard with the owner they set. Guards nest:
+/// dropping restores the previous owner, so an inner guard does not undo an outer one, also when a
+/// panic unwinds through it. Not `Send`: it restores the cell of the thread that created it.
+#[must_use = "the owner is set only while the guard lives"]
+#[derive(Debug)]
+pub(crate) struct OwnerGuard {
+    previous: u32,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl OwnerGuard {
+    /// Makes `id` the calling thread's owner until the guard is dropped.
+    #[inline]
+    pub(crate) fn set(id: u32) -> Self {
+        OwnerGuard {
+            previous: swap_owner(id),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for OwnerGuard {
+    #[inline]
+    fn drop(&mut self) {
+        swap_owner(self.previous);
+    }
+}
+
+/// Marks the calling thread as running leakscope's own code until dropped.
 #[must_use = "the thread is untracked only while the guard lives"]
 pub(crate) struct Untracked {
-    previous: u32,
+    owner: OwnerGuard,
 }
 
 impl Untracked {
@@ -51,21 +80,14 @@ impl Untracked {
     #[inline]
     pub(crate) fn enter() -> Self {
         Untracked {
-            previous: swap_owner(SELF_SCOPE),
+            owner: OwnerGuard::set(SELF_SCOPE),
         }
     }
 
     /// The thread's owner before this guard: whose allocation leakscope's work is serving.
     #[inline]
     pub(crate) fn previous(&self) -> u32 {
-        self.previous
-    }
-}
-
-impl Drop for Untracked {
-    #[inline]
-    fn drop(&mut self) {
-        swap_owner(self.previous);
+        self.owner.previous
     }
 }
 
@@ -74,22 +96,24 @@ impl Drop for Untracked {
 /// allocates is charged like any other program memory.
 #[must_use = "the thread is tracked only while the guard lives"]
 pub(crate) struct Tracked {
-    previous: u32,
+    _owner: OwnerGuard,
 }
 
 impl Tracked {
     /// Makes `unscoped` the calling thread's owner.
     pub(crate) fn enter() -> Self {
         Tracked {
-            previous: swap_owner(UNSCOPED),
+            _owner: OwnerGuard::set(UNSCOPED),
         }
     }
 }
 
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        swap_owner(self.previous);
-    }
+/// While alive, makes `owner` the current scope if no scope is current (the realloc rule: a
+/// block reallocated outside every scope keeps its owner). leakscope's own scope is never made
+/// current: its blocks are counted apart, by the re-entrancy guard.
+#[inline]
+pub(crate) fn enter_if_unscoped(owner: u32) -> Option<OwnerGuard> {
+    (self::owner() == UNSCOPED && owner != SELF_SCOPE).then(|| OwnerGuard::set(owner))
 }
 
 #[cfg(test)]

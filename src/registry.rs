@@ -1,57 +1,25 @@
-//! Scope names, ids and the aggregated per-scope totals.
+//! Scope names and ids (see [`crate::ids`]), the aggregated per-scope totals and the live-sample
+//! table, behind one lock.
 //!
-//! Every scope has a small integer id, stored in the mark of each block it owns. Ids 0 and 1 are
-//! built in: `unscoped` (memory allocated outside every scope) and `leakscope` (the tracker's own
-//! memory, reported separately as `leakscope_self_bytes`). Scopes with the same name share an id.
-//!
-//! The totals are applied from thread batches by whoever drains the channel (the collector
-//! thread, [`flush`](crate::flush), or a stats query) while holding the registry lock, so a batch
-//! is never half-applied when somebody reads. None of this runs on the allocation hot path,
-//! except [`Fallback`] and the self counters, which are lock-free atomics.
+//! Scopes with the same name share an id. The totals are applied from thread batches and the
+//! fallback table ([`crate::sinks`]) by whoever drains the channel (the collector thread,
+//! [`flush`](crate::flush), or a stats query) while holding the registry lock, so a batch is never
+//! half-applied when somebody reads. None of this runs on the allocation hot path: the hot path
+//! does not import this module (ARCHITECTURE.md, "Layers").
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hashbrown::HashMap;
 
+use crate::batch;
+use crate::ids::{Counts, MAX_SCOPES, SELF_NAME, SELF_SCOPE, UNSCOPED, UNSCOPED_NAME};
 use crate::leak::CallSite;
+use crate::os::{self, ForkHandlers, ForkLayer};
 use crate::reentry::Untracked;
 use crate::samples::{self, LiveSamples, SampleSnapshot};
-
-/// Id of the built-in scope holding memory allocated outside every scope.
-pub(crate) const UNSCOPED: u32 = 0;
-/// Id of the built-in scope holding leakscope's own memory.
-pub(crate) const SELF_SCOPE: u32 = 1;
-/// Name of the built-in scope holding memory allocated outside every scope.
-pub const UNSCOPED_NAME: &str = "unscoped";
-/// Name of [`SELF_SCOPE`].
-pub(crate) const SELF_NAME: &str = "leakscope";
-
-/// The most scopes a process can have. A name registered beyond it is charged to `unscoped`
-/// (reported once on stderr). The bound keeps the lock-free fallback table a static array.
-pub const MAX_SCOPES: usize = 4096;
-
-/// Exact counters of one scope, as applied so far.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub allocs: u64,
-    pub frees: u64,
-    pub bytes_allocated: u64,
-    pub bytes_freed: u64,
-}
-
-impl Counts {
-    pub(crate) fn add(&mut self, other: &Counts) {
-        self.allocs = self.allocs.wrapping_add(other.allocs);
-        self.frees = self.frees.wrapping_add(other.frees);
-        self.bytes_allocated = self.bytes_allocated.wrapping_add(other.bytes_allocated);
-        self.bytes_freed = self.bytes_freed.wrapping_add(other.bytes_freed);
-    }
-
-    pub(crate) fn is_zero(&self) -> bool {
-        *self == Counts::default()
-    }
-}
+use crate::sinks;
 
 /// Allocation statistics of one scope.
 ///
@@ -115,17 +83,41 @@ static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
 /// The registry, locked. The caller must hold an [`Untracked`] guard so that the registry's own
 /// allocations are charged to leakscope.
 fn lock() -> MutexGuard<'static, Option<Registry>> {
+    // Before the lock, never under it: registering may wait for a fork in progress, whose
+    // prepare handler waits for this lock.
+    os::on_fork(
+        ForkLayer::Registry,
+        ForkHandlers {
+            prepare: hold_lock_for_fork,
+            parent: release_lock_after_fork,
+            child: release_lock_after_fork,
+        },
+    );
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Locks the registry for the duration of a `fork` (see [`crate::os`]).
-pub(crate) fn hold_lock_for_fork() -> MutexGuard<'static, Option<Registry>> {
-    lock()
+thread_local! {
+    /// The registry lock, held by the forking thread from `prepare` to `parent`/`child`.
+    static FORK_GUARD: RefCell<Option<MutexGuard<'static, Option<Registry>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Before `fork`: takes the registry lock, so the child does not inherit it held by a thread
+/// that is gone (see [`crate::os`]).
+fn hold_lock_for_fork() {
+    let _untracked = Untracked::enter();
+    let guard = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    let _ = FORK_GUARD.try_with(|g| *g.borrow_mut() = Some(guard));
+}
+
+/// After `fork`, in the parent or the child: releases the registry lock.
+fn release_lock_after_fork() {
+    let _untracked = Untracked::enter();
+    let _ = FORK_GUARD.try_with(|g| g.borrow_mut().take());
 }
 
 fn registry(slot: &mut Option<Registry>) -> &mut Registry {
     slot.get_or_insert_with(|| {
-        crate::os::install_fork_handlers();
         let mut r = Registry {
             entries: Vec::new(),
             by_name: HashMap::new(),
@@ -155,7 +147,7 @@ impl Registry {
     /// The top `n` call sites of `scope` (or of all scopes), resolved; the symbolizer's memory is
     /// released afterwards unless configured otherwise.
     fn top_sites(&mut self, scope: Option<u32>, n: usize) -> Vec<CallSite> {
-        let before = SELF_BYTES.load(Relaxed);
+        let (before, _) = sinks::self_usage();
         let entries = &self.entries;
         let sites = self.samples.top_sites(scope, n, |id| {
             entries
@@ -164,7 +156,7 @@ impl Registry {
         });
         // What resolving loaded (debug line tables, mostly) is still resident here: that is the
         // symbolizer's footprint, reported apart because it comes and goes with each dump.
-        let loaded = SELF_BYTES.load(Relaxed).saturating_sub(before);
+        let loaded = sinks::self_usage().0.saturating_sub(before);
         SYMBOLIZER_BYTES.fetch_max(loaded, Relaxed);
         if !self.keep_symbols {
             samples::release_symbolizer();
@@ -206,81 +198,12 @@ pub(crate) fn id_of(name: &str) -> u32 {
     r.insert(name)
 }
 
-/// Lock-free per-scope counters for events that cannot go through a thread batch: those of a
-/// thread whose thread-locals are being torn down, and those of a thread whose batch has no
-/// free slot while the channel is full. Drained into the totals like a batch.
-pub(crate) struct Fallback {
-    allocs: AtomicU64,
-    frees: AtomicU64,
-    bytes_allocated: AtomicU64,
-    bytes_freed: AtomicU64,
-}
-
-static FALLBACK: [Fallback; MAX_SCOPES] = [const {
-    Fallback {
-        allocs: AtomicU64::new(0),
-        frees: AtomicU64::new(0),
-        bytes_allocated: AtomicU64::new(0),
-        bytes_freed: AtomicU64::new(0),
-    }
-}; MAX_SCOPES];
-
-/// Events that went through the fallback table (a test hook: tells which path a test took).
-static FALLBACK_USES: AtomicU64 = AtomicU64::new(0);
-
-/// How many times events went through the fallback table.
-pub(crate) fn fallback_uses() -> u64 {
-    FALLBACK_USES.load(Relaxed)
-}
-
-/// Adds `counts` for scope `id` to the fallback table. Lock-free; never loses a count.
-pub(crate) fn fallback_add(id: u32, counts: &Counts) {
-    FALLBACK_USES.fetch_add(1, Relaxed);
-    // Ids are handed out below MAX_SCOPES; an out-of-range id (which a corrupted mark could
-    // produce) is charged to unscoped rather than dropped.
-    let f = FALLBACK
-        .get(id as usize)
-        .unwrap_or(&FALLBACK[UNSCOPED as usize]);
-    f.allocs.fetch_add(counts.allocs, Relaxed);
-    f.frees.fetch_add(counts.frees, Relaxed);
-    f.bytes_allocated.fetch_add(counts.bytes_allocated, Relaxed);
-    f.bytes_freed.fetch_add(counts.bytes_freed, Relaxed);
-    // After the counts: a drain that sees the flag sees them (the swap below is AcqRel).
-    FALLBACK_DIRTY.store(true, std::sync::atomic::Ordering::Release);
-}
-
-/// Set when the fallback table holds counts, so a drain scans its 4,096 entries only then.
-static FALLBACK_DIRTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// leakscope's own live memory, kept apart from user scopes.
-static SELF_BYTES: AtomicU64 = AtomicU64::new(0);
-static SELF_BLOCKS: AtomicU64 = AtomicU64::new(0);
-
-/// Charges an allocation of `size` bytes to leakscope itself.
-#[inline]
-pub(crate) fn self_alloc(size: usize) {
-    SELF_BYTES.fetch_add(size as u64, Relaxed);
-    SELF_BLOCKS.fetch_add(1, Relaxed);
-}
-
-/// Credits a free of `size` bytes of leakscope's own memory.
-#[inline]
-pub(crate) fn self_free(size: usize) {
-    SELF_BYTES.fetch_sub(size as u64, Relaxed);
-    SELF_BLOCKS.fetch_sub(1, Relaxed);
-}
-
 /// The most memory one symbol resolution loaded (debug information), as seen so far.
 static SYMBOLIZER_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// The most memory one symbol resolution has loaded so far.
 pub(crate) fn symbolizer_bytes() -> u64 {
     SYMBOLIZER_BYTES.load(Relaxed)
-}
-
-/// leakscope's own live bytes and blocks.
-pub(crate) fn self_usage() -> (u64, u64) {
-    (SELF_BYTES.load(Relaxed), SELF_BLOCKS.load(Relaxed))
 }
 
 /// The registry with everything sent so far applied. The caller holds an [`Untracked`] guard.
@@ -290,24 +213,22 @@ pub(crate) fn self_usage() -> (u64, u64) {
 fn drained() -> MutexGuard<'static, Option<Registry>> {
     let mut slot = lock();
     let r = registry(&mut slot);
-    crate::batch::drain(|id, counts| r.apply(id, counts));
+    batch::drain(|id, counts| r.apply(id, counts));
     r.samples.drain();
-    // Cleared before the scan: counts added during it set the flag again for the next drain.
-    let dirty = FALLBACK_DIRTY.swap(false, std::sync::atomic::Ordering::AcqRel);
-    if dirty {
-        for (id, f) in FALLBACK.iter().enumerate() {
-            let counts = Counts {
-                allocs: f.allocs.swap(0, Relaxed),
-                frees: f.frees.swap(0, Relaxed),
-                bytes_allocated: f.bytes_allocated.swap(0, Relaxed),
-                bytes_freed: f.bytes_freed.swap(0, Relaxed),
-            };
-            if !counts.is_zero() {
-                r.apply(id as u32, &counts);
-            }
-        }
-    }
+    sinks::drain_fallback(|id, counts| r.apply(id, counts));
     slot
+}
+
+/// Sends the calling thread's batch and applies everything sent so far. When the channel is
+/// full the batch is applied directly instead, so this never fails and never waits on a send.
+pub(crate) fn flush_thread() {
+    let _untracked = Untracked::enter();
+    let sent = batch::send_thread();
+    drain_with(|apply| {
+        if !sent {
+            batch::take_thread(apply);
+        }
+    });
 }
 
 /// Applies everything sent so far, then `extra` (a batch that could not be sent).
@@ -340,7 +261,7 @@ pub(crate) fn stats_named(name: &str) -> Option<ScopeStats> {
 }
 
 /// Every user scope and `unscoped` with its stats, sorted by name. leakscope's own memory is not
-/// among them: see [`self_usage`].
+/// among them: see [`sinks::self_usage`].
 pub(crate) fn all_stats() -> Vec<(String, ScopeStats)> {
     let rows: Vec<(Box<str>, ScopeStats)> = {
         let _untracked = Untracked::enter();

@@ -21,7 +21,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
-use crate::batch::LazyChannel;
+use crate::channel::LazyChannel;
 use crate::reentry::{self, Untracked};
 
 /// Most frames a sample can carry (`max_frames` is capped here).

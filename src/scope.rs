@@ -9,17 +9,11 @@
 //! thread-local without a destructor, so the allocator shim can read it at any point of a
 //! thread's life for the price of one load.
 
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::reentry;
-use crate::registry::{self, UNSCOPED};
-
-/// The id of the calling thread's innermost scope (leakscope's own inside its code).
-#[inline]
-pub(crate) fn current() -> u32 {
-    reentry::owner()
-}
+use crate::ids::MAX_SCOPES;
+use crate::reentry::OwnerGuard;
+use crate::registry;
 
 /// Marker for "no id yet": a static `Scope` registers its name on first use.
 const UNREGISTERED: u32 = u32::MAX;
@@ -112,36 +106,19 @@ pub fn set_entry_count(name: &str, entries: usize) {
 #[must_use = "the scope is current only while the guard lives"]
 #[derive(Debug)]
 pub struct ScopeGuard {
-    previous: u32,
-    _not_send: PhantomData<*const ()>,
+    _owner: OwnerGuard,
 }
 
 impl ScopeGuard {
     #[inline]
     fn enter(id: u32) -> Self {
         ScopeGuard {
-            previous: reentry::swap_owner(id),
-            _not_send: PhantomData,
+            _owner: OwnerGuard::set(id),
         }
     }
 }
 
-impl Drop for ScopeGuard {
-    #[inline]
-    fn drop(&mut self) {
-        reentry::swap_owner(self.previous);
-    }
-}
-
-/// While alive, makes `owner` the current scope if no scope is current (the realloc rule: a
-/// block reallocated outside every scope keeps its owner). leakscope's own scope is never made
-/// current: its blocks are counted apart, by the re-entrancy guard.
-pub(crate) fn enter_if_unscoped(owner: u32) -> Option<ScopeGuard> {
-    (current() == UNSCOPED && owner != registry::SELF_SCOPE).then(|| ScopeGuard::enter(owner))
-}
-
-static GAUGES: [AtomicU64; registry::MAX_SCOPES] =
-    [const { AtomicU64::new(NO_GAUGE) }; registry::MAX_SCOPES];
+static GAUGES: [AtomicU64; MAX_SCOPES] = [const { AtomicU64::new(NO_GAUGE) }; MAX_SCOPES];
 
 fn set_gauge(id: u32, entries: u64) {
     if let Some(g) = GAUGES.get(id as usize) {
@@ -158,6 +135,9 @@ pub(crate) fn gauge(id: u32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::UNSCOPED;
+    /// The id of the calling thread's innermost scope.
+    use crate::reentry::owner as current;
 
     static A: Scope = Scope::new("scope_test_a");
     static B: Scope = Scope::new("scope_test_b");

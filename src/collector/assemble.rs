@@ -10,6 +10,7 @@ use crate::leak::Leak;
 use crate::reentry::Untracked;
 use crate::registry;
 use crate::sampler;
+use crate::sinks;
 use crate::snapshot::Snapshot;
 
 /// Call sites the dump lists.
@@ -75,7 +76,7 @@ impl Collector {
         dump.leaks = self.leaks.all_leaks();
         dump.leaks.iter_mut().for_each(make_finite);
         dump.top_call_sites = registry::top_sites(None, SITES_IN_DUMP);
-        let (self_bytes, _) = registry::self_usage();
+        let (self_bytes, _) = sinks::self_usage();
         let (samples_taken, samples_dropped) = sampler::counts();
         dump.tracker.self_bytes = self_bytes;
         dump.tracker.samples_taken = samples_taken;

@@ -16,6 +16,7 @@ pub(super) static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
 
 /// Registers a hook called with every leak event (new, severity changed, resolved).
 pub(crate) fn on_leak(hook: impl Fn(&LeakEvent) + Send + Sync + 'static) {
+    super::runtime::fork_safe();
     let _untracked = Untracked::enter();
     lock(&HOOKS).push(Arc::new(hook));
 }

@@ -13,6 +13,7 @@ use super::worker::{Collector, DRAIN_PERIOD};
 use crate::config::Config;
 use crate::detect::LeakEvent;
 use crate::error::{Error, ErrorKind};
+use crate::os::{self, ForkHandlers, ForkLayer};
 use crate::reentry::Untracked;
 use crate::{registry, sampler};
 
@@ -25,6 +26,7 @@ struct Shared {
 static ACTIVE: Mutex<Option<Arc<Shared>>> = Mutex::new(None);
 
 fn active() -> Result<Arc<Shared>, Error> {
+    fork_safe();
     let _untracked = Untracked::enter();
     lock(&ACTIVE).clone().ok_or_else(|| {
         Error::new(
@@ -61,33 +63,30 @@ impl std::fmt::Debug for Handle {
 }
 
 /// The locks a fork must not copy while another thread holds them, held by the forking thread
-/// from the `prepare` handler to the `parent`/`child` handler.
+/// from the `prepare` handler to the `parent`/`child` handler (the registry holds its own).
 struct ForkLocks {
     active: MutexGuard<'static, Option<Arc<Shared>>>,
     _hooks: MutexGuard<'static, Vec<Hook>>,
-    _registry: MutexGuard<'static, Option<registry::Registry>>,
 }
 
 thread_local! {
     static FORK_LOCKS: std::cell::RefCell<Option<ForkLocks>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Before `fork`: takes the locks in the crate's one order (collector, hooks, registry).
-pub(crate) fn hold_locks_for_fork(
-    registry_lock: fn() -> MutexGuard<'static, Option<registry::Registry>>,
-) {
+/// Before `fork`: takes the collector's locks in the crate's one order (collector, hooks; the
+/// registry's handler then takes the registry's).
+fn hold_locks_for_fork() {
     let _untracked = Untracked::enter();
     let locks = ForkLocks {
         active: lock(&ACTIVE),
         _hooks: lock(&HOOKS),
-        _registry: registry_lock(),
     };
     let _ = FORK_LOCKS.try_with(|l| *l.borrow_mut() = Some(locks));
 }
 
 /// After `fork`, in the parent or the child: releases the locks. The child has no collector
 /// thread, so it forgets the parent's collector and starts without one.
-pub(crate) fn release_locks_after_fork(in_child: bool) {
+fn release_locks_after_fork(in_child: bool) {
     let _untracked = Untracked::enter();
     let Ok(Some(mut locks)) = FORK_LOCKS.try_with(|l| l.borrow_mut().take()) else {
         return;
@@ -99,8 +98,21 @@ pub(crate) fn release_locks_after_fork(in_child: bool) {
     }
 }
 
+/// Registers the collector's fork handlers; called before any of its locks is taken, so no
+/// fork can copy one of them held. Cheap after the first call.
+pub(super) fn fork_safe() {
+    os::on_fork(
+        ForkLayer::Collector,
+        ForkHandlers {
+            prepare: hold_locks_for_fork,
+            parent: || release_locks_after_fork(false),
+            child: || release_locks_after_fork(true),
+        },
+    );
+}
+
 /// At `exit`: the final dump of a collector whose handle was never dropped.
-pub(crate) fn final_dump_at_exit() {
+fn final_dump_at_exit() {
     let _untracked = Untracked::enter();
     let Some(shared) = lock(&ACTIVE).clone() else {
         return;
@@ -127,6 +139,7 @@ pub(crate) fn start_with(
     thread: bool,
 ) -> Result<Handle, Error> {
     config.validate()?;
+    fork_safe();
     let _untracked = Untracked::enter();
     let mut active = lock(&ACTIVE);
     if active.is_some() {
@@ -142,7 +155,7 @@ pub(crate) fn start_with(
     };
     sampler::configure(interval, config.max_frames);
     registry::keep_symbols(config.keep_symbol_cache);
-    crate::os::install_exit_handler();
+    os::on_exit(final_dump_at_exit);
     let shared = Arc::new(Shared {
         collector: Mutex::new(Collector::new(config, clock)),
     });
@@ -204,7 +217,7 @@ impl Handle {
 
     fn stop_and_dump(&mut self) -> Result<(), Error> {
         // The stopping thread's own pending counts belong in the final dump.
-        crate::batch::flush_thread();
+        registry::flush_thread();
         let _untracked = Untracked::enter();
         self.stopped = true;
         drop(self.stop.take());

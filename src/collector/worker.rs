@@ -27,9 +27,11 @@ use crate::config::Config;
 use crate::detect::{self, LeakEvent, LeakTracker, PROCESS_SCOPE};
 use crate::dump::{self, ProcessInfo};
 use crate::error::Error;
+use crate::ids::{Counts, UNSCOPED_NAME};
 use crate::leak::{CallSite, LeakCheck};
 use crate::reentry::Untracked;
-use crate::registry::{self, Counts, ScopeStats};
+use crate::registry::{self, ScopeStats};
+use crate::sinks;
 use crate::snapshot::{ProcessSnapshot, Snapshot};
 use crate::{sampler, scope};
 
@@ -166,7 +168,7 @@ impl Collector {
             let leaks = &self.leaks;
             self.histories
                 .prune_idle(now, self.config.cleanup_interval_hours * 3600.0, |name| {
-                    name == registry::UNSCOPED_NAME || leaks.check(name).leak_count > 0
+                    name == UNSCOPED_NAME || leaks.check(name).leak_count > 0
                 });
         }
         events
@@ -197,7 +199,7 @@ impl Collector {
             return;
         }
         let rss = process::rss_bytes();
-        let (self_bytes, _) = registry::self_usage();
+        let (self_bytes, _) = sinks::self_usage();
         let mut tracked = self_bytes;
         for reading in self.read_scopes() {
             let mut s = Snapshot::new(now, reading.stats.curr_bytes, reading.stats.curr_blocks);
