@@ -237,8 +237,14 @@ impl ScopeHistory {
             + (aligned + limit) * size_of::<Coarse>()
     }
 
+    /// The merged series, each point with its minimum `curr_bytes` (a fine snapshot's own), by
+    /// reference: what the detectors read, without copying a snapshot.
+    pub fn floor_points(&self) -> impl DoubleEndedIterator<Item = (&Snapshot, u64)> + Clone {
+        self.merged()
+    }
+
     /// The merged series with each point's minimum `curr_bytes`.
-    fn merged(&self) -> impl Iterator<Item = (&Snapshot, u64)> {
+    fn merged(&self) -> impl DoubleEndedIterator<Item = (&Snapshot, u64)> + Clone {
         let factor = TIER_FACTOR as u64;
         // Global index (in snapshots) where each ring starts. Each finer ring starts on a run
         // boundary of the next coarser one, so the coarser ring is used up to exactly there.

@@ -269,21 +269,12 @@ impl Collector {
         let mut events = Vec::new();
         let mut failure = None;
         for (name, history) in self.histories.iter() {
-            let series = history.floor_series();
-            let recent = &series[series.partition_point(|s| s.t < now - span)..];
-            let mut findings = match detect::analyze_series(name, recent, &self.config, &[]) {
-                Ok(f) => f,
-                Err(e) => {
-                    failure.get_or_insert(e);
-                    Vec::new()
-                }
-            };
+            let mut findings = detect::analyze_history(name, history, &self.config, &[]);
             // Call sites are resolved only for the rare scope that has a finding.
             if !findings.is_empty() && sampler::counts().0 > 0 {
                 let sites = scope_sites(name);
                 if !sites.is_empty() {
-                    findings = detect::analyze_series(name, recent, &self.config, &sites)
-                        .unwrap_or(findings);
+                    detect::attach_sites(&mut findings, &sites, &self.config);
                 }
             }
             events.extend(self.leaks.observe(name, now, findings));
@@ -362,11 +353,12 @@ impl Collector {
         let Some(history) = self.histories.get(name) else {
             return Ok(Vec::new());
         };
-        let now = self.clock.now();
-        let span = detect::required_history_secs(&self.config);
-        let series = history.floor_series();
-        let recent = &series[series.partition_point(|s| s.t < now - span)..];
-        detect::analyze_series(name, recent, &self.config, &scope_sites(name))
+        Ok(detect::analyze_history(
+            name,
+            history,
+            &self.config,
+            &scope_sites(name),
+        ))
     }
 
     /// The open leaks of `name`.

@@ -30,7 +30,7 @@ const LEVEL_POINTS: usize = 3;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
-    ctx.series.last()?.entries?;
+    ctx.pts.last()?.entries?;
     let start = ctx.t_end - k.window;
     let pts: Vec<Point> = ctx
         .floor(k.window + k.baseline)

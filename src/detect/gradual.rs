@@ -1,23 +1,40 @@
-//! Gradual growth (SPEC 11 rule 1): a steady rise of the floor series over the detection window.
+//! Gradual growth: the floor of a scope keeps rising at a pace that does not slow down, over a
+//! view from the detection window up to the long view (48 detection windows, a day at the
+//! defaults) read from the collector's coarser history tiers. docs/detectors.md explains the
+//! design; this is the method.
 //!
-//! Method: Mann–Kendall on the floor series (one-sided p < 0.001, i.e. Z > 3.09, and Kendall's
-//! τ ≥ 0.5), a Theil–Sen slope for the magnitude gate (growth over the window ≥
-//! `memory_growth_threshold_mb` or slope ≥ `growth_rate_threshold_mb_per_min`), the plateau
-//! rule (the most recent third of the window, in raw snapshots, still grows at ≥ half the
-//! window's slope, so a cache that filled up and flattened is not a leak; an open leak is held
-//! within two standard errors of that bar, so a noisy slow leak does not flap, and opened only
-//! when the recent slope is itself above two standard errors), and the block count rising too (bytes
-//! alone rising can be a few blocks being resized). Only full windows are judged: a scope
-//! younger than the window may still be warming up. The magnitude gate also requires the floor's
-//! level to have risen by as much (medians of its first and last five points), so a working
-//! set that grew in a few minutes and stopped is measured by what it added, not by its slope.
+//! For each span of the ladder W, 2W, 4W, … up to the long view (W the detection window) that
+//! the history covers, shortest first, the floor series is cut into [`BUCKETS`] buckets and each
+//! bucket keeps its minimum (a coarse history point already carries the minimum of its run), so
+//! request bursts, an eviction sawtooth and batch jobs do not move the evidence. The span is a
+//! trend when all of these hold:
 //!
-//! When the detection window finds nothing, the same test runs over the periodic span (the
-//! longer of the detection and baseline windows) in ten buckets: an eviction sawtooth slower
-//! than the floor bucket survives in the fine floor series and hides a rising floor, while
-//! buckets a tenth of an hour wide take its minimum.
+//! 1. **Significance under autocorrelation**: Mann–Kendall Z divided by √((1+ρ)/(1−ρ)), ρ the
+//!    lag-1 autocorrelation of the residuals around the Theil–Sen line (the variance inflation
+//!    of an AR(1) series), is above 3.09 (one-sided p < 0.001), and Kendall's τ ≥ 0.5.
+//! 2. **Not one settled step**: the best one-change-point step model (two levels) fits better
+//!    than the line *and* neither level moves by more than a quarter of the step: a preload or
+//!    a config change is not a trend. A staircase that never comes back down is a trend: one
+//!    split leaves further steps inside a segment.
+//! 3. **Pace kept**: the rate over the last third of the span (between medians of three buckets)
+//!    is at least half the larger of the span's rate and the first third's: a warm-up, a TTL
+//!    fill that stopped, an interner nearing saturation (log-shaped growth) all decelerate. Between a quarter and a half the finding is `hold_only` (keeps
+//!    an open leak, cannot open one).
+//! 4. **Magnitude**: the growth over the span (the smaller of the fitted rise and the rise
+//!    between the medians of the first and last three buckets) is at least G
+//!    (`memory_growth_threshold_mb`); or the rate is at least R
+//!    (`growth_rate_threshold_mb_per_min`) with a rise of R too; or, on spans of at least four
+//!    detection windows, half of G at a pace of at least half of G per four windows (a slow
+//!    leak seen for hours: 0.5 MB/min within 2 h at the defaults); or the projected time to the scope's budget is within the severity horizon
+//!    (a day at the defaults) and the rise is at least the smallest spike (G/20).
+//! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
+//!    scope's first snapshot, so the fill right after start is never the trend.
+//! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
+//!
+//! Rate, model (linear or exponential) and time to budget come from the span's bucket floors.
 
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
+use super::series::Pick;
 use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding};
 use crate::leak::LeakType;
 
@@ -25,139 +42,161 @@ use crate::leak::LeakType;
 pub(crate) const Z_CRITICAL: f64 = 3.09;
 /// Kendall's τ a trend must reach: at least three quarters of ordered pairs rise.
 pub(crate) const TAU_MIN: f64 = 0.5;
-/// The block count must rise at the same bar as the bytes: a weaker one (p < 0.05) is crossed
-/// by chance within hours when the detectors run on every snapshot.
-const BLOCKS_Z: f64 = Z_CRITICAL;
-/// Below this share of the window's slope the recent third is flat: a cache that filled up.
-const WARM_UP_RATIO: f64 = 0.25;
-/// Floor points whose median gives the level at each end of the span.
-const LEVEL_POINTS: usize = 5;
-/// Buckets of the long span.
-const LONG_BUCKETS: f64 = 10.0;
-/// The recent third must grow at least this fraction of the window's slope (no plateau).
-const RECENT_SLOPE_MIN: f64 = 0.5;
-/// Standard errors of the recent slope that a plateau must be below half the window's slope by.
-const PLATEAU_SE: f64 = 2.0;
-/// Fewer floor points than this cannot reach Z > 3.09 anyway.
-const MIN_POINTS: usize = 10;
+/// Buckets per span: enough for the tests, few enough that a day of history costs little.
+const BUCKETS: f64 = 24.0;
+/// Fewer bucket floors than this do not make a trend.
+const MIN_POINTS: usize = 12;
+/// Buckets whose median gives a level.
+const LEVEL_POINTS: usize = 3;
+/// The recent third must grow at least this share of the span's rate to open a finding.
+const PACE_OPEN: f64 = 0.5;
+/// … and at least this share to keep an open one.
+const PACE_HOLD: f64 = 0.25;
+/// A segment of a step model moving less than this share of the step is flat.
+const STEP_FLAT: f64 = 0.25;
+/// Spans of at least this many detection windows may open on half of G.
+const SLOW_SPAN_WINDOWS: f64 = 4.0;
+/// The largest residual autocorrelation used in the variance correction.
+const RHO_MAX: f64 = 0.9;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
-    // The detection window at its floor bucket; then the longer periodic span at a tenth of it,
-    // whose wider buckets flatten an eviction sawtooth too slow for the fine floor.
-    let long = k.periodic_span;
-    detect_at(ctx, k.window, k.floor_bucket).or_else(|| {
-        (long > k.window)
-            .then(|| detect_at(ctx, long, long / LONG_BUCKETS))
-            .flatten()
-    })
+    // Evidence starts after the warm-up: one baseline window after the first snapshot.
+    let settled_from = ctx.times[0] + k.baseline;
+    let mut held = None;
+    for span in super::span_ladder(k.window, k.long_view) {
+        if ctx.t_end - span < settled_from - 1e-6 * span {
+            break;
+        }
+        match detect_at(ctx, span) {
+            Some(f) if !f.hold_only => return Some(f),
+            Some(f) => {
+                held.get_or_insert(f);
+            }
+            None => {}
+        }
+    }
+    held
 }
 
-/// The gradual-growth test over the last `span` seconds of floor buckets `bucket` wide.
-fn detect_at(ctx: &Ctx, span: f64, bucket: f64) -> Option<Finding> {
+/// The trend test over the last `span` seconds (see the module docs).
+fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let k = &ctx.k;
-    if !ctx.covers(span) {
-        return None;
-    }
     let floor = ctx.points(
         ctx.t_end - span,
         ctx.t_end,
-        bucket.max(ctx.dt),
-        super::series::Pick::Min,
+        (span / BUCKETS).max(ctx.dt),
+        Pick::Min,
     );
-    if floor.len() < MIN_POINTS {
+    let n = floor.len();
+    if n < MIN_POINTS {
+        return None;
+    }
+    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    // The cheapest test first: most scopes are flat, and a floor that did not rise by the
+    // smallest spike cannot pass any magnitude rule.
+    let level = |v: &[f64]| stats::median(v);
+    let first = level(&bytes[..LEVEL_POINTS])?;
+    let last = level(&bytes[n - LEVEL_POINTS..])?;
+    let rise = last - first;
+    if !(rise >= k.spike_min_bytes) {
         return None;
     }
     let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
-    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    let x: Vec<f64> = t.iter().map(|t| (t - ctx.t_end) / 60.0).collect();
     let mk = stats::mann_kendall(&bytes)?;
-    if !(mk.z > Z_CRITICAL && mk.tau >= TAU_MIN) {
+    let line = stats::theil_sen(&x, &bytes)?;
+    let resid: Vec<f64> = x
+        .iter()
+        .zip(&bytes)
+        .map(|(&x, &y)| y - line.at(x))
+        .collect();
+    let rho = stats::autocorrelation(&resid, 1)
+        .unwrap_or(0.0)
+        .clamp(0.0, RHO_MAX);
+    let z = mk.z / ((1.0 + rho) / (1.0 - rho)).sqrt();
+    if !(z > Z_CRITICAL && mk.tau >= TAU_MIN && line.slope > 0.0) {
+        return None;
+    }
+    // Step or trend: a step model that fits better with both levels flat is a settled step.
+    if let Some(step) = stats::best_step(&bytes) {
+        let line_sse: f64 = resid.iter().map(|r| r * r).sum();
+        if step.sse < line_sse && step.max_segment_drift <= STEP_FLAT * step.height.abs() {
+            return None;
+        }
+    }
+    // The pace over the last third against the whole span's and the first third's: growth that
+    // decelerates (a warm-up, a fill that stops, log-shaped saturation) is slower at the end.
+    let third = n / 3;
+    let rate_between = |a: usize, b: usize| -> Option<f64> {
+        let la = level(&bytes[a.saturating_sub(1)..(a + 2).min(n)])?;
+        let lb = level(&bytes[b.saturating_sub(1)..(b + 2).min(n)])?;
+        Some((lb - la) / (x[b] - x[a]).max(1e-9))
+    };
+    let recent_rate = rate_between(n - 1 - third, n - 1)?;
+    let first_rate = rate_between(0, third)?;
+    let span_rate = rate_between(0, n - 1)?;
+    let pace = recent_rate / span_rate.max(first_rate).max(f64::MIN_POSITIVE);
+    let span_min = span / 60.0;
+    if !(pace >= PACE_HOLD) {
         return None;
     }
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
     let slope = growth.linear.slope;
-    let window_min = k.window / 60.0;
-    // Growth over the span measured twice: the fitted slope, and the rise between the medians of
-    // the first and last five floor points. A rise concentrated in part of the span (a working
-    // set that grew and stopped) fits a steep slope, but only the level difference says how much
-    // memory was actually added.
-    let level = |v: &[f64]| stats::median(v);
-    let rise = level(&bytes[bytes.len() - LEVEL_POINTS..])? - level(&bytes[..LEVEL_POINTS])?;
-    let span_growth = (slope * span / 60.0).min(rise);
-    let by_growth = span_growth >= k.growth_bytes && slope * window_min >= k.growth_bytes;
-    if !(by_growth || (slope >= k.rate_per_min && rise >= k.rate_per_min)) {
+    let grown = (slope * span_min).min(rise);
+    let current = ctx.current_bytes();
+    let ttb = time_to_budget(&growth, current as f64, ctx.budget);
+    let by_growth = grown >= k.growth_bytes;
+    let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
+    let slow_span = SLOW_SPAN_WINDOWS * k.window;
+    let by_slow = span >= slow_span
+        && grown >= 0.5 * k.growth_bytes
+        && rise * slow_span / span >= 0.5 * k.growth_bytes;
+    let by_budget = ttb.is_some_and(|t| t < k.urgent_horizon) && grown >= k.spike_min_bytes;
+    if !(by_growth || by_rate || by_slow || by_budget) {
         return None;
     }
-    // The plateau rule, on the raw snapshots of the most recent third of the span: a third of
-    // the floor series is ten points, whose slope noise alone often puts above half the
-    // window's, while the raw snapshots are many more (sampled by Theil–Sen beyond 120).
-    let recent_from = ctx.t_end - span / 3.0;
-    let first_recent = ctx.times.partition_point(|&x| x <= recent_from);
-    let recent_x: Vec<f64> = ctx.times[first_recent..].iter().map(|x| x / 60.0).collect();
-    let recent_y = &ctx.bytes[first_recent..];
-    let recent = stats::theil_sen(&recent_x, recent_y)?;
-    let recent_ratio = recent.slope / slope;
-    // Even so a slow leak under noise often shows a low recent slope by chance. The rule itself (recent ≥ half the window's slope) opens a
-    // finding; an open leak is held while the recent slope is above a quarter of the window's
-    // (SPEC's warm-up bar) and within two standard errors of half of it (the least-squares
-    // formula with the robust spread of the recent residuals), so it does not flap.
-    let resid: Vec<f64> = recent_x
-        .iter()
-        .zip(recent_y)
-        .map(|(&x, &y)| y - recent.at(x))
-        .collect();
-    let x_mean = stats::mean(&recent_x)?;
-    let sxx: f64 = recent_x.iter().map(|x| (x - x_mean) * (x - x_mean)).sum();
-    let se = stats::robust_sigma(&resid)? / sxx.sqrt().max(f64::MIN_POSITIVE);
-    // Opening also needs the recent growth itself to be evident (its slope above two standard
-    // errors): the slowing tail of a warm-up under noise otherwise passes the ratio by chance.
-    let hold_only = if recent_ratio >= RECENT_SLOPE_MIN && recent.slope > PLATEAU_SE * se {
-        false
-    } else if recent_ratio >= WARM_UP_RATIO
-        && recent.slope + PLATEAU_SE * se >= RECENT_SLOPE_MIN * slope
-    {
-        true
-    } else {
-        return None;
-    };
     let mut statistics = vec![
+        stat("mann_kendall_z_corrected", z),
         stat("mann_kendall_z", mk.z),
         stat("kendall_tau", mk.tau),
+        stat("residual_autocorrelation", rho),
         stat("theil_sen_slope_bytes_per_min", slope),
-        stat("recent_slope_ratio", recent_ratio),
+        stat("recent_pace_ratio", pace),
         stat("span_secs", span),
     ];
+    if let Some(t) = ttb {
+        statistics.push(stat("time_to_budget_secs", t));
+    }
     let blocks: Vec<f64> = floor.iter().map(|p| p.blocks).collect();
     // A scope fed from outside (`record`) has no block count; only a reported one must rise.
     if blocks.iter().any(|&b| b > 0.0) {
         let blocks_z = stats::mann_kendall(&blocks)?.z;
-        if !(blocks_z > BLOCKS_Z) {
+        if !(blocks_z > Z_CRITICAL) {
             return None;
         }
         statistics.push(stat("blocks_mann_kendall_z", blocks_z));
     }
 
     let start = t[0];
-    let x_start = (start - ctx.t_end) / 60.0;
-    let baseline = growth.linear.at(x_start);
-    let grown = growth.linear.intercept - baseline;
-    let current = ctx.current_bytes();
-    let ttb = time_to_budget(&growth, current as f64, ctx.budget);
+    let baseline = growth.linear.at(x[0]);
+    let fitted = growth.linear.intercept - baseline;
     let mut f = ctx.finding(LeakType::GradualGrowth, [start, ctx.t_end]);
-    f.hold_only = hold_only;
+    f.hold_only = pace < PACE_OPEN;
     f.severity = k.severity(growth.rate_per_min, ttb);
     f.confidence = mk.tau.clamp(0.0, 1.0);
     f.baseline_bytes = to_bytes(baseline);
-    f.growth_bytes = to_delta(grown);
+    f.growth_bytes = to_delta(fitted);
     f.set_growth(&growth, ttb);
     f.statistics = statistics;
+    let duration = ctx.t_end - start;
     f.summary = format!(
-        "{}: floor rose {} over {} ({}, Mann-Kendall Z = {:.1}, tau = {:.2})",
+        "{}: floor rose {} over {} ({}, corrected Mann-Kendall Z = {:.1}, tau = {:.2})",
         ctx.name,
-        fmt_bytes(grown),
-        fmt_minutes(ctx.t_end - start),
+        fmt_bytes(fitted),
+        fmt_minutes(duration),
         fmt_rate(growth.rate_per_min),
-        mk.z,
+        z,
         mk.tau
     );
     Some(f)

@@ -40,8 +40,8 @@ pub(super) fn detect_scope(ctx: &Ctx) -> Vec<Finding> {
     }
     let from = ctx.t_end - k.window;
     let first = ctx.times.partition_point(|&t| t <= from);
-    let win = &ctx.series[first..];
-    let bytes: Vec<f64> = win.iter().map(|s| s.curr_bytes as f64).collect();
+    let win = &ctx.pts[first..];
+    let bytes: Vec<f64> = win.iter().map(|p| p.bytes).collect();
     let Some(base) = baseline(&bytes) else {
         return out;
     };
@@ -77,8 +77,8 @@ pub(super) fn detect_scope(ctx: &Ctx) -> Vec<Finding> {
 
     let rapid_from = ctx.t_end - k.rapid_window;
     let r0 = ctx.times.partition_point(|&t| t <= rapid_from);
-    if r0 < ctx.series.len() && k.rapid_window > 0.0 {
-        let start_bytes = ctx.series[r0.saturating_sub(1)].curr_bytes as f64;
+    if r0 < ctx.pts.len() && k.rapid_window > 0.0 {
+        let start_bytes = ctx.pts[r0.saturating_sub(1)].bytes;
         let recent = (current - start_bytes) / (k.rapid_window / 60.0);
         if recent >= k.rate_per_min && recent >= RAPID_MULTIPLE * rate.max(0.0) {
             let mut f = ctx.finding(LeakType::RapidGrowth, [rapid_from, ctx.t_end]);
@@ -124,7 +124,7 @@ pub(super) fn detect_scope(ctx: &Ctx) -> Vec<Finding> {
         let mut times = Vec::new();
         let mut prev_high = false;
         for s in win {
-            let high = s.curr_bytes as f64 > cut && sd > 0.0;
+            let high = s.bytes > cut && sd > 0.0;
             if high && !prev_high {
                 times.push(s.t);
             }
@@ -156,7 +156,7 @@ pub(super) fn detect_scope(ctx: &Ctx) -> Vec<Finding> {
     let bpe: Vec<f64> = win.iter().filter_map(|s| s.bytes_per_entry()).collect();
     if let (Some(b0), Some(now)) = (
         baseline(&bpe),
-        ctx.series.last().and_then(|s| s.bytes_per_entry()),
+        ctx.pts.last().and_then(|p| p.bytes_per_entry()),
     ) {
         if b0 > 0.0 && now / b0 >= BLOAT_RATIO {
             let mut f = ctx.finding(LeakType::CacheBloat, window);

@@ -1,12 +1,17 @@
-//! The leak lifecycle (SPEC 7): findings that hold become leaks, leaks that stop holding resolve.
+//! The leak lifecycle: findings that hold become leaks, leaks that stop holding resolve, and one
+//! real change is one event (docs/detectors.md, "Lifecycle").
 //!
 //! After Chrome's LeakDetector, which reports only after consecutive suspicion: a finding opens a
-//! [`Leak`] once it holds on 2 consecutive runs; while it holds the leak is updated (severity
-//! changes are reported); after `leak_resolve_after_runs` consecutive runs without it, the leak
-//! is resolved; and the same (scope, type) is not raised again within a cooldown — the
-//! detector's own window (the rapid window for rapid growth, the detection window otherwise), so
-//! a finding flickering at its threshold does not page anyone twice. One open leak per (scope,
-//! type). Time is the snapshot time the collector passes in, never a clock.
+//! [`Leak`] once it holds on 2 consecutive runs. While it holds the leak is updated: a higher
+//! severity is reported at once, a lower one only after the findings have asked for less for the
+//! detector's whole window (the rapid window for rapid growth, the detection window otherwise),
+//! so a severity at a threshold does not flap. A leak resolves after `leak_resolve_after_runs`
+//! consecutive runs without its finding *and* the detector's window since it last held. A leak
+//! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
+//! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
+//! growth leak is one leak whichever detector sees it. An open leak keeps its call sites when a
+//! later finding has none (the memory may have been freed before the final dump). One open leak
+//! per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
 //! **Invariant:** open leaks live in a `BTreeMap` keyed by (scope, type), so every listing is
 //! sorted the same way whatever the order scopes were observed in.
@@ -26,7 +31,8 @@ pub(crate) const MAX_RESOLVED: usize = 256;
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum LeakEvent {
-    /// A finding held long enough: a new open leak.
+    /// A finding held long enough: a new open leak, or a resolved one that recurred within the
+    /// recurrence horizon (24 detection windows), open again under its id and first detection.
     New(Leak),
     /// An open leak's severity changed (up or down); `from` is the previous severity.
     SeverityChanged {
@@ -35,9 +41,8 @@ pub enum LeakEvent {
         /// Its severity before this run.
         from: LeakSeverity,
     },
-    /// The leak's detector stopped firing for `leak_resolve_after_runs` runs.
-    Resolved(Leak),
-}
+    /// The leak's detector stopped firing for `leak_resolve_after_runs` runs and its window.
+    Resolved(Leak),}
 
 impl LeakEvent {
     /// The leak the event is about.
@@ -66,9 +71,38 @@ struct Slot {
     open: Option<Leak>,
     /// Consecutive runs the open leak's finding did not hold.
     misses: u32,
-    /// No new leak before this time.
-    quiet_until: f64,
+    /// Since when the findings have asked for a lower severity than the open leak's (the first
+    /// run of the current lower streak), and the highest severity asked for since.
+    lower_since: Option<(f64, LeakSeverity)>,
+    /// The id and resolution time of the slot's last resolved leak: a recurrence within the
+    /// recurrence horizon reopens it.
+    last_resolved: Option<(u64, f64)>,
 }
+
+impl Slot {
+    fn new() -> Self {
+        Slot {
+            hits: 0,
+            open: None,
+            misses: 0,
+            lower_since: None,
+            last_resolved: None,
+        }
+    }
+}
+
+/// The lifecycle slot a leak type belongs to: gradual and rapid growth are one growth leak, so a
+/// leak first seen as rapid and then as gradual (or a staircase seen both ways) stays one leak.
+fn slot_type(ty: LeakType) -> LeakType {
+    match ty {
+        LeakType::RapidGrowth => LeakType::GradualGrowth,
+        other => other,
+    }
+}
+
+/// A resolved leak that recurs within this many detection windows (12 h at the defaults) is
+/// reopened under its id instead of raised anew.
+const RECUR_WINDOWS: f64 = 24.0;
 
 /// The lifecycle state of every (scope, leak type). The collector calls [`LeakTracker::observe`]
 /// once per scope after each detection run.
@@ -80,6 +114,7 @@ pub struct LeakTracker {
     resolve_after: u32,
     cooldown_secs: f64,
     rapid_cooldown_secs: f64,
+    recur_secs: f64,
 }
 
 impl LeakTracker {
@@ -99,6 +134,7 @@ impl LeakTracker {
             resolve_after: config.leak_resolve_after_runs.max(1),
             cooldown_secs: minutes(config.detection_window_minutes),
             rapid_cooldown_secs: minutes(config.rapid_growth_window_minutes),
+            recur_secs: RECUR_WINDOWS * minutes(config.detection_window_minutes),
         }
     }
 
@@ -120,10 +156,14 @@ impl LeakTracker {
             if f.scope == scope {
                 // Two findings of one type in a run cannot happen with the built-in detectors;
                 // keep the more severe one if a caller merges runs.
-                match by_type.get(&f.leak_type) {
-                    Some(old) if old.severity >= f.severity => {}
+                // Gradual and rapid growth share a slot: keep the finding that can open a leak,
+                // then the more severe, then gradual growth (the longer evidence).
+                let key = slot_type(f.leak_type);
+                let rank = |f: &Finding| (!f.hold_only, f.severity, f.leak_type == key);
+                match by_type.get(&key) {
+                    Some(old) if rank(old) >= rank(&f) => {}
                     _ => {
-                        by_type.insert(f.leak_type, f);
+                        by_type.insert(key, f);
                     }
                 }
             }
@@ -139,30 +179,47 @@ impl LeakTracker {
         let mut to_resolve = Vec::new();
         for key in keys {
             let resolve_after = self.resolve_after;
+            let quiet = self.cooldown(key.1);
             let Some(slot) = self.slots.get_mut(&key) else {
                 continue;
             };
             slot.hits = 0;
-            if slot.open.is_some() {
+            slot.lower_since = None;
+            if let Some(leak) = &slot.open {
                 slot.misses += 1;
-                if slot.misses >= resolve_after {
+                // Resolution needs both the configured count of missed runs and the detector's
+                // window without a finding: evidence that flickers at its bar does not flap.
+                if slot.misses >= resolve_after && t - leak.last_detected >= quiet {
                     to_resolve.push(key);
                 }
             }
         }
         for (ty, f) in by_type {
             let key = (scope.to_owned(), ty);
-            let slot = self.slots.entry(key.clone()).or_insert(Slot {
-                hits: 0,
-                open: None,
-                misses: 0,
-                quiet_until: f64::NEG_INFINITY,
-            });
+            let settle = self.cooldown(ty);
+            let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
                 slot.misses = 0;
                 let from = leak.severity;
+                // Escalate at once; de-escalate only when the findings have asked for a lower
+                // severity for the detector's whole window, to the highest of them.
+                let severity = if f.severity >= from {
+                    slot.lower_since = None;
+                    f.severity
+                } else {
+                    let (since, highest) = slot.lower_since.get_or_insert((t, f.severity));
+                    *highest = (*highest).max(f.severity);
+                    if t - *since >= settle {
+                        let to = *highest;
+                        slot.lower_since = None;
+                        to
+                    } else {
+                        from
+                    }
+                };
                 update(leak, f, t);
+                leak.severity = severity;
                 if leak.severity != from {
                     events.push(LeakEvent::SeverityChanged {
                         leak: leak.clone(),
@@ -171,28 +228,50 @@ impl LeakTracker {
                 }
                 continue;
             }
-            if f.hold_only || t < slot.quiet_until {
+            let recurs = slot
+                .last_resolved
+                .is_some_and(|(_, at)| t - at <= self.recur_secs);
+            if f.hold_only {
                 slot.hits = 0;
                 continue;
             }
             slot.hits += 1;
             if slot.hits >= RAISE_AFTER_RUNS {
-                let leak = open(self.next_id, f, t);
-                self.next_id += 1;
                 slot.hits = 0;
                 slot.misses = 0;
-                slot.open = Some(leak.clone());
-                events.push(LeakEvent::New(leak));
+                let reopened = match slot.last_resolved {
+                    Some((id, _)) if recurs => {
+                        let at = self.resolved.iter().position(|l| l.id == id);
+                        at.and_then(|i| self.resolved.remove(i))
+                    }
+                    _ => None,
+                };
+                let event = match reopened {
+                    Some(mut leak) => {
+                        let first = leak.first_detected;
+                        update(&mut leak, f, t);
+                        leak.first_detected = first;
+                        leak.status = LeakStatus::Open;
+                        leak.resolved_at = None;
+                        LeakEvent::New(leak.clone())
+                    }
+                    None => {
+                        let leak = open(self.next_id, f, t);
+                        self.next_id += 1;
+                        LeakEvent::New(leak)
+                    }
+                };
+                slot.open = Some(event.leak().clone());
+                events.push(event);
             }
         }
         for key in to_resolve {
-            let cooldown = self.cooldown(key.1);
             if let Some(slot) = self.slots.get_mut(&key) {
                 if let Some(mut leak) = slot.open.take() {
                     leak.status = LeakStatus::Resolved;
                     leak.resolved_at = Some(t);
                     slot.misses = 0;
-                    slot.quiet_until = t + cooldown;
+                    slot.last_resolved = Some((leak.id, t));
                     events.push(LeakEvent::Resolved(leak.clone()));
                     self.resolved.push_back(leak);
                     while self.resolved.len() > MAX_RESOLVED {
@@ -276,17 +355,26 @@ fn open(id: u64, f: Finding, t: f64) -> Leak {
     }
 }
 
+/// Takes the newest finding's evidence into an open leak, keeping its id, its first detection
+/// and its call sites when the finding has none (the memory may have been freed since).
 fn update(leak: &mut Leak, f: Finding, t: f64) {
     let id = leak.id;
     let first = leak.first_detected;
+    let sites = std::mem::take(&mut leak.top_sites);
+    let recommendations = std::mem::take(&mut leak.recommendations);
     *leak = open(id, f, t);
     leak.first_detected = first;
+    if leak.top_sites.is_empty() && !sites.is_empty() {
+        leak.top_sites = sites;
+        leak.recommendations = recommendations;
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::detect::new_finding;
+    use crate::leak::CallSite;
 
     fn finding(scope: &str, ty: LeakType, severity: LeakSeverity) -> Finding {
         let mut f = new_finding(scope, ty, 0.0, [0.0, 1.0], 10, None);
@@ -303,13 +391,22 @@ mod tests {
         }
     }
 
+    /// Observes `findings` at each of `times` and returns every event.
+    fn run(tr: &mut LeakTracker, times: impl Iterator<Item = f64>, f: &[Finding]) -> Vec<LeakEvent> {
+        times.flat_map(|t| tr.observe("a", t, f.to_vec())).collect()
+    }
+
+    fn every_30s(from: f64, to: f64) -> impl Iterator<Item = f64> {
+        (0..).map(move |i| from + 30.0 * i as f64).take_while(move |&t| t <= to)
+    }
+
     #[test]
-    fn raise_after_two_runs_update_then_resolve_after_k_misses() {
+    fn raise_escalate_at_once_de_escalate_after_a_window_resolve_after_misses_and_a_window() {
         let mut tr = LeakTracker::new(&config());
-        let g = || vec![finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
-        assert!(tr.observe("a", 30.0, g()).is_empty());
-        let ev = tr.observe("a", 60.0, g());
-        assert_eq!(ev.len(), 1);
+        let low = [finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
+        let high = [finding("a", LeakType::GradualGrowth, LeakSeverity::High)];
+        assert!(tr.observe("a", 30.0, low.to_vec()).is_empty());
+        let ev = tr.observe("a", 60.0, low.to_vec());
         let LeakEvent::New(leak) = &ev[0] else {
             panic!("{ev:?}")
         };
@@ -317,12 +414,8 @@ mod tests {
             (leak.id, leak.first_detected, leak.status),
             (1, 60.0, LeakStatus::Open)
         );
-        // Holding and escalating.
-        let ev = tr.observe(
-            "a",
-            90.0,
-            vec![finding("a", LeakType::GradualGrowth, LeakSeverity::High)],
-        );
+        // Escalation is reported at once.
+        let ev = tr.observe("a", 90.0, high.to_vec());
         assert!(matches!(
             &ev[..],
             [LeakEvent::SeverityChanged {
@@ -333,52 +426,91 @@ mod tests {
         assert!(ev[0].is_escalation());
         assert_eq!(ev[0].leak().last_detected, 90.0);
         assert_eq!(ev[0].leak().first_detected, 60.0);
-        // Same severity: no event.
-        assert!(tr
-            .observe(
-                "a",
-                120.0,
-                vec![finding("a", LeakType::GradualGrowth, LeakSeverity::High)]
-            )
-            .is_empty());
-        // Two misses, a hit (resets), three misses: resolved at the third.
-        assert!(tr.observe("a", 150.0, vec![]).is_empty());
-        assert!(tr.observe("a", 180.0, vec![]).is_empty());
-        assert!(tr.observe("a", 210.0, g()).len() == 1); // severity back to Low
-        assert!(tr.observe("a", 240.0, vec![]).is_empty());
-        assert!(tr.observe("a", 270.0, vec![]).is_empty());
-        let ev = tr.observe("a", 300.0, vec![]);
+        assert!(tr.observe("a", 120.0, high.to_vec()).is_empty());
+        // Lower findings for less than the 10-minute window change nothing; High, Low, High
+        // within a minute is no change at all.
+        assert!(run(&mut tr, every_30s(150.0, 720.0), &low).is_empty());
+        assert!(tr.observe("a", 750.0, high.to_vec()).is_empty());
+        assert!(run(&mut tr, every_30s(780.0, 1350.0), &low).is_empty());
+        let ev = tr.observe("a", 1380.0, low.to_vec());
+        assert!(
+            matches!(
+                &ev[..],
+                [LeakEvent::SeverityChanged {
+                    from: LeakSeverity::High,
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
+        assert_eq!(ev[0].leak().severity, LeakSeverity::Low);
+        // Misses resolve only after three runs *and* a window without a finding.
+        assert!(run(&mut tr, every_30s(1410.0, 1950.0), &[]).is_empty());
+        let ev = tr.observe("a", 1980.0, vec![]);
         let LeakEvent::Resolved(leak) = &ev[0] else {
             panic!("{ev:?}")
         };
         assert_eq!(
             (leak.id, leak.resolved_at, leak.status),
-            (1, Some(300.0), LeakStatus::Resolved)
+            (1, Some(1980.0), LeakStatus::Resolved)
         );
         assert!(tr.open_leaks().is_empty());
         assert_eq!(tr.resolved_leaks().count(), 1);
     }
 
     #[test]
-    fn cooldown_blocks_a_re_raise_then_lets_it_through() {
-        let mut tr = LeakTracker::new(&config());
-        let g = || vec![finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
-        tr.observe("a", 0.0, g());
-        tr.observe("a", 30.0, g());
-        for t in [60.0, 90.0, 120.0] {
-            tr.observe("a", t, vec![]);
-        }
-        assert_eq!(tr.resolved_leaks().count(), 1);
-        // Cooldown: 10 minutes from 120 s.
-        for t in [150.0, 180.0, 600.0, 700.0] {
-            assert!(tr.observe("a", t, g()).is_empty(), "t = {t}");
-        }
-        assert!(tr.observe("a", 720.0, g()).is_empty());
-        let ev = tr.observe("a", 750.0, g());
-        let LeakEvent::New(leak) = &ev[0] else {
+    fn a_leak_that_recurs_within_hours_is_the_same_leak() {
+        let mut c = config();
+        c.leak_resolve_after_runs = 1;
+        let mut tr = LeakTracker::new(&c);
+        let g = [finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
+        run(&mut tr, [0.0, 30.0].into_iter(), &g);
+        let ev = run(&mut tr, every_30s(60.0, 660.0), &[]);
+        assert!(matches!(&ev[..], [LeakEvent::Resolved(_)]), "{ev:?}");
+        // Back an hour later: reopened under id 1, first detected at 30 s, not in the resolved
+        // list any more.
+        let ev = run(&mut tr, [3600.0, 3630.0].into_iter(), &g);
+        let [LeakEvent::New(leak)] = &ev[..] else {
             panic!("{ev:?}")
         };
-        assert_eq!(leak.id, 2);
+        assert_eq!((leak.id, leak.first_detected), (1, 30.0));
+        assert_eq!(leak.status, LeakStatus::Open);
+        assert_eq!(tr.all_leaks().len(), 1);
+        // Resolved again, and back after more than 24 windows (4 h here): a new leak.
+        run(&mut tr, every_30s(3660.0, 4300.0), &[]);
+        let ev = run(&mut tr, [20000.0, 20030.0].into_iter(), &g);
+        assert_eq!(ev[0].leak().id, 2, "{ev:?}");
+        assert_eq!(tr.all_leaks().len(), 2);
+    }
+
+    #[test]
+    fn rapid_and_gradual_growth_are_one_growth_leak() {
+        let mut tr = LeakTracker::new(&config());
+        let rapid = [finding("a", LeakType::RapidGrowth, LeakSeverity::High)];
+        let gradual = [finding("a", LeakType::GradualGrowth, LeakSeverity::High)];
+        run(&mut tr, [0.0, 30.0].into_iter(), &rapid);
+        assert!(run(&mut tr, every_30s(60.0, 3000.0), &gradual).is_empty());
+        let all = tr.all_leaks();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].leak_type, LeakType::GradualGrowth);
+    }
+
+    #[test]
+    fn an_open_leak_keeps_its_call_sites_when_the_findings_lose_them() {
+        let mut tr = LeakTracker::new(&config());
+        let mut with_sites = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+        with_sites.top_sites = vec![CallSite {
+            scope: "a".into(),
+            live_bytes: 5,
+            ..CallSite::default()
+        }];
+        with_sites.recommendations = vec!["top call site".into()];
+        run(&mut tr, [0.0, 30.0].into_iter(), &[with_sites]);
+        let bare = [finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
+        run(&mut tr, every_30s(60.0, 300.0), &bare);
+        let leak = &tr.all_leaks()[0];
+        assert_eq!(leak.top_sites.len(), 1);
+        assert_eq!(leak.recommendations, vec!["top call site".to_owned()]);
     }
 
     #[test]
@@ -412,7 +544,7 @@ mod tests {
         assert_eq!(check.leak_count, 2);
         assert_eq!(check.leaks[0].leak_type, LeakType::GradualGrowth); // Medium before Low
                                                                        // Observing one scope never counts a miss for another.
-        for t in [120.0, 150.0, 180.0, 210.0] {
+        for t in every_30s(120.0, 720.0) {
             tr.observe("a", t, vec![]);
         }
         assert_eq!(tr.check("a").leak_count, 0);

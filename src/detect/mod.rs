@@ -45,12 +45,15 @@ mod lifecycle;
 mod periodic;
 mod rapid;
 mod recommend;
+#[cfg(test)]
+mod regress;
 mod series;
 mod stats;
 mod sustained;
 
 use serde::{Deserialize, Serialize};
 
+use crate::collector::history::ScopeHistory;
 use crate::config::Config;
 use crate::error::Error;
 #[cfg(doc)]
@@ -160,9 +163,11 @@ pub fn analyze_process(series: &[ProcessSnapshot], config: &Config) -> Result<Ve
     Ok(analyze_process_validated(series, config))
 }
 
-/// Replays `series` the way the collector sees it: runs [`analyze_series`] after every snapshot
-/// over the history up to it and feeds a fresh [`LeakTracker`]. Returns every leak raised, open
-/// or resolved, in the order they were raised. This is the offline `analyze` of a dump.
+/// Replays `series` the way the collector sees it: pushes every snapshot into a fresh
+/// [`ScopeHistory`] (the collector's tiered history, `max_snapshots_per_cache` points a tier),
+/// runs [`analyze_history`] over it — the collector's own call — and feeds a fresh
+/// [`LeakTracker`]. Returns every leak raised, open or resolved, in the order they were raised.
+/// This is the offline `analyze` of a dump and the judge of the detector corpus.
 ///
 /// # Errors
 /// As [`analyze_series`].
@@ -175,7 +180,8 @@ pub fn replay_series(
     replay_series_with(name, series, config, sites, |_, _| {}).map(|t| t.all_leaks())
 }
 
-/// [`replay_series`] for the process series and the fragmentation detector.
+/// [`replay_series`] for the process series and the fragmentation detector, over the last
+/// `max_snapshots_per_cache` process snapshots as the collector keeps them.
 ///
 /// # Errors
 /// As [`analyze_process`].
@@ -198,14 +204,17 @@ pub fn replay_series_with(
     on_event: impl FnMut(f64, LeakEvent),
 ) -> Result<LeakTracker, Error> {
     series::validate_times(series.iter().map(|s| s.t), "series")?;
-    Ok(replay(
-        series,
-        |s| s.t,
-        name,
-        config,
-        |window| analyze_validated(name, window, config, sites),
-        on_event,
-    ))
+    let mut on_event = on_event;
+    let mut history = ScopeHistory::new(config.max_snapshots_per_cache);
+    let mut tracker = LeakTracker::new(config);
+    for s in series {
+        history.push(s.clone());
+        let findings = analyze_history(name, &history, config, sites);
+        for event in tracker.observe(name, s.t, findings) {
+            on_event(s.t, event);
+        }
+    }
+    Ok(tracker)
 }
 
 /// [`replay_series_with`] for the process series and the fragmentation detector.
@@ -215,54 +224,73 @@ pub fn replay_series_with(
 pub fn replay_process_with(
     series: &[ProcessSnapshot],
     config: &Config,
-    on_event: impl FnMut(f64, LeakEvent),
+    mut on_event: impl FnMut(f64, LeakEvent),
 ) -> Result<LeakTracker, Error> {
     series::validate_times(series.iter().map(|s| s.t), "process series")?;
-    Ok(replay(
-        series,
-        |s| s.t,
-        PROCESS_SCOPE,
-        config,
-        |window| analyze_process_validated(window, config),
-        on_event,
-    ))
-}
-
-/// Runs `analyze` after every point of a validated `series` over the history the detectors
-/// need up to it, as the collector does, feeds one fresh [`LeakTracker`] under `scope` and hands
-/// its events to `on_event`.
-fn replay<T>(
-    series: &[T],
-    time: impl Fn(&T) -> f64,
-    scope: &str,
-    config: &Config,
-    analyze: impl Fn(&[T]) -> Vec<Finding>,
-    mut on_event: impl FnMut(f64, LeakEvent),
-) -> LeakTracker {
     let mut tracker = LeakTracker::new(config);
-    let span = required_history_secs(config);
-    let mut start = 0;
+    let keep = config.max_snapshots_per_cache.max(1);
     for end in 1..=series.len() {
-        let t = time(&series[end - 1]);
-        while start < end && time(&series[start]) < t - span {
-            start += 1;
-        }
-        for event in tracker.observe(scope, t, analyze(&series[start..end])) {
+        let window = &series[end.saturating_sub(keep)..end];
+        let t = series[end - 1].t;
+        for event in tracker.observe(PROCESS_SCOPE, t, analyze_process_validated(window, config)) {
             on_event(t, event);
         }
     }
-    tracker
+    Ok(tracker)
+}
+
+/// Runs every scope detector over a scope's tiered history as of its newest snapshot: what the
+/// collector calls on every run and [`replay_series_with`] after every snapshot, so the live
+/// and the offline verdicts are one code path. Coarse history points enter with the minimum of
+/// their run (the floor).
+pub(crate) fn analyze_history(
+    name: &str,
+    history: &ScopeHistory,
+    config: &Config,
+    sites: &[CallSite],
+) -> Vec<Finding> {
+    let rows = history.floor_points().map(|(s, min)| Point::of(s, min));
+    analyze_rows(name, rows, config, sites)
+}
+
+/// Attaches `sites` (largest first) and the recommendations naming them to `findings`: the
+/// collector resolves call sites only for the rare scope that has a finding.
+pub(crate) fn attach_sites(findings: &mut [Finding], sites: &[CallSite], config: &Config) {
+    finish(findings, sites, config);
 }
 
 /// How many seconds of history the detectors look at: older snapshots never change a verdict,
-/// so the collector need not pass them. It is the detection window plus the baseline window
-/// (cache bloat compares the one with the other), or the rapid window plus the baseline window
-/// if longer.
+/// so the collector need not pass them. It is the long view of gradual growth (48 detection
+/// windows, a day at the defaults) plus one baseline window (the warm-up the long view skips),
+/// or the short detectors' need (the detection or rapid window plus the baseline window) if
+/// longer.
 pub fn required_history_secs(config: &Config) -> f64 {
     let w = sane_minutes(config.detection_window_minutes);
     let r = sane_minutes(config.rapid_growth_window_minutes);
     let b = sane_minutes(config.baseline_calculation_minutes);
-    (w.max(r) + b.max(w)) * 60.0
+    let short = w.max(r) + b.max(w);
+    (LONG_VIEW_WINDOWS * w + b).max(short) * 60.0
+}
+
+/// The long view of gradual growth, in detection windows: a day at the default 30 minutes, the
+/// horizon within which a projected budget raises the severity.
+const LONG_VIEW_WINDOWS: f64 = 48.0;
+
+/// The spans gradual growth tries, shortest first: half the detection window (for a fast leak's
+/// rate), then the detection window doubled up to the long view, which ends the ladder.
+pub(crate) fn span_ladder(window: f64, long_view: f64) -> Vec<f64> {
+    let mut spans = Vec::new();
+    if !(window > 0.0) {
+        return spans;
+    }
+    spans.push(window / 2.0);
+    let mut s = window;
+    while s < long_view * (1.0 - 1e-9) {
+        spans.push(s);
+        s *= 2.0;
+    }
+    spans.push(long_view.max(window));
+    spans
 }
 
 fn sane_minutes(m: f64) -> f64 {
@@ -288,7 +316,17 @@ pub(crate) fn analyze_validated(
     config: &Config,
     sites: &[CallSite],
 ) -> Vec<Finding> {
-    let Some(ctx) = Ctx::new(name, series, config) else {
+    let rows = series.iter().map(|s| Point::of(s, s.curr_bytes));
+    analyze_rows(name, rows, config, sites)
+}
+
+fn analyze_rows(
+    name: &str,
+    rows: impl DoubleEndedIterator<Item = Point> + Clone,
+    config: &Config,
+    sites: &[CallSite],
+) -> Vec<Finding> {
+    let Some(ctx) = Ctx::new(name, rows, config) else {
         return Vec::new();
     };
     let mut found: Vec<Finding> = if config.statistical_analysis {
@@ -305,7 +343,7 @@ pub(crate) fn analyze_validated(
     } else {
         legacy::detect_scope(&ctx)
     };
-    finish(&mut found, sites);
+    finish(&mut found, sites, config);
     found
 }
 
@@ -319,15 +357,16 @@ pub(crate) fn analyze_process_validated(
     } else {
         legacy::detect_process(series, config).into_iter().collect()
     };
-    finish(&mut found, &[]);
+    finish(&mut found, &[], config);
     found
 }
 
-fn finish(found: &mut [Finding], sites: &[CallSite]) {
+fn finish(found: &mut [Finding], sites: &[CallSite], config: &Config) {
+    let sampling = config.enable_stack_traces && config.sample_interval_bytes > 0;
     found.sort_by_key(|f| f.leak_type);
     for f in found.iter_mut() {
         f.top_sites = sites.iter().take(MAX_SITES).cloned().collect();
-        f.recommendations = recommend::recommend(f);
+        f.recommendations = recommend::recommend(f, sampling);
     }
 }
 
@@ -369,6 +408,8 @@ pub(crate) struct Knobs {
     pub critical_horizon: f64,
     /// Time to budget below which a leak's severity is raised one level.
     pub urgent_horizon: f64,
+    /// The longest span gradual growth reads.
+    pub long_view: f64,
 }
 
 /// Floor buckets per detection window: 1 minute at the default 30-minute window.
@@ -410,6 +451,7 @@ impl Knobs {
             frag_horizon: 2.0 * window,
             critical_horizon: 2.0 * window,
             urgent_horizon: 48.0 * window,
+            long_view: LONG_VIEW_WINDOWS * window,
         }
     }
 
@@ -460,10 +502,29 @@ pub(crate) struct Point {
     pub entries: Option<f64>,
 }
 
+impl Point {
+    /// A snapshot as a point, with `bytes` in place of its `curr_bytes` (a coarse history point
+    /// passes the minimum of its run).
+    pub(crate) fn of(s: &Snapshot, bytes: u64) -> Point {
+        Point {
+            t: s.t,
+            bytes: bytes as f64,
+            blocks: s.curr_blocks as f64,
+            entries: s.entries.map(|e| e as f64),
+        }
+    }
+
+    /// Bytes per entry, when the scope reports a positive entry count.
+    pub(crate) fn bytes_per_entry(&self) -> Option<f64> {
+        self.entries.filter(|&e| e > 0.0).map(|e| self.bytes / e)
+    }
+}
+
 /// A scope's series prepared for the detectors.
 pub(crate) struct Ctx<'a> {
     pub name: &'a str,
-    pub series: &'a [Snapshot],
+    /// The scope's points, oldest first (a coarse history point carries its run's minimum).
+    pub pts: Vec<Point>,
     pub times: Vec<f64>,
     /// `curr_bytes` of each snapshot as a float, converted once for every detector.
     pub bytes: Vec<f64>,
@@ -476,21 +537,26 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    /// `None` when there is nothing to analyse (fewer than two snapshots).
-    fn new(name: &'a str, series: &'a [Snapshot], config: &'a Config) -> Option<Ctx<'a>> {
-        let t_end = series.last()?.t;
-        // Only the history the detectors read is prepared, so a long series costs nothing more.
+    /// `None` when there is nothing to analyse (fewer than two points). `rows` are the scope's
+    /// points oldest first; only those the detectors read (see [`required_history_secs`]) are
+    /// kept, so a long history costs one pass.
+    fn new(
+        name: &'a str,
+        rows: impl DoubleEndedIterator<Item = Point> + Clone,
+        config: &'a Config,
+    ) -> Option<Ctx<'a>> {
+        let t_end = rows.clone().next_back()?.t;
         let from = t_end - required_history_secs(config);
-        let series = &series[series.partition_point(|s| s.t < from)..];
-        let times: Vec<f64> = series.iter().map(|s| s.t).collect();
+        let pts: Vec<Point> = rows.filter(|p| p.t >= from).collect();
+        let times: Vec<f64> = pts.iter().map(|p| p.t).collect();
         let dt = series::cadence(&times)?;
-        let bytes: Vec<f64> = series.iter().map(|s| s.curr_bytes as f64).collect();
+        let bytes: Vec<f64> = pts.iter().map(|p| p.bytes).collect();
         if !(dt > 0.0) {
             return None;
         }
         Some(Ctx {
             name,
-            series,
+            pts,
             k: Knobs::new(config, dt),
             times,
             bytes,
@@ -509,15 +575,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn points(&self, from: f64, to: f64, width: f64, pick: series::Pick) -> Vec<Point> {
         series::bucket_picks(&self.times, &self.bytes, from, to, width, pick)
             .into_iter()
-            .map(|i| {
-                let s = &self.series[i];
-                Point {
-                    t: s.t,
-                    bytes: s.curr_bytes as f64,
-                    blocks: s.curr_blocks as f64,
-                    entries: s.entries.map(|e| e as f64),
-                }
-            })
+            .map(|i| self.pts[i])
             .collect()
     }
 
@@ -533,7 +591,7 @@ impl<'a> Ctx<'a> {
 
     /// Bytes of the newest snapshot.
     pub(crate) fn current_bytes(&self) -> u64 {
-        self.series.last().map_or(0, |s| s.curr_bytes)
+        self.pts.last().map_or(0, |p| to_bytes(p.bytes))
     }
 
     /// A finding of `leak_type` about this scope with the fields every detector fills the same
@@ -707,7 +765,8 @@ mod tests {
         assert_eq!(k.frag_horizon, 3600.0);
         assert_eq!(k.critical_horizon, 3600.0);
         assert_eq!(k.urgent_horizon, 86400.0);
-        assert_eq!(required_history_secs(&Config::default()), 90.0 * 60.0);
+        assert_eq!(k.long_view, 86400.0);
+        assert_eq!(required_history_secs(&Config::default()), 25.0 * 3600.0);
     }
 
     #[test]

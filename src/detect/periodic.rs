@@ -128,9 +128,9 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         let (a, b) = (pts[w[0]].t, pts[w[1]].t);
         let lo = ctx.times.partition_point(|&t| t <= a);
         let hi = ctx.times.partition_point(|&t| t < b);
-        if let Some(s) = ctx.series[lo..hi].iter().min_by_key(|s| s.curr_bytes) {
-            min_t.push(s.t);
-            min_b.push(s.curr_bytes as f64);
+        if let Some(p) = ctx.pts[lo..hi].iter().min_by(|a, b| a.bytes.total_cmp(&b.bytes)) {
+            min_t.push(p.t);
+            min_b.push(p.bytes);
         }
     }
     let minima_mk = stats::mann_kendall(&min_b)?;

@@ -1,4 +1,4 @@
-//! Rapid growth (SPEC 11 rule 2): a sudden rise far beyond the scope's normal rate.
+//! Rapid growth: a sudden, persistent rise far beyond the scope's normal rate.
 //!
 //! Method: Page's one-sided CUSUM (k = 0.5, h = 8) over the rapid window's increments of a floor
 //! series with rapid-window/10 buckets, each increment standardised by the median and
@@ -9,6 +9,13 @@
 //! the window, the rapid floor of the module docs' Scale table, 4 σ̂ of the baseline's levels
 //! around their Theil–Sen line). "3× the normal rate" alone fires on anything when the normal
 //! rate is zero; the floor stops that, and the noise term stops a noisy scope's chance rises.
+//!
+//! Persistence, so that memory which rises and is given back within minutes is not a leak: the
+//! floor must rise in each third of the window by at least 15% of the rise (a step, a big
+//! request, a table doubling or a batch job's allocation rise in one third), and the baseline
+//! before the window must not have given back a rise of half the size (a scope whose batch jobs
+//! come and go; the periodic detector reports those). A step that settles is therefore no rapid
+//! growth; a staircase of steps that never revert is gradual growth over the long view.
 
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
@@ -28,6 +35,10 @@ const MIN_BASELINE_POINTS: usize = 20;
 /// The rise must also stand this many σ̂ of the baseline's levels above it: with a noisy scope
 /// the medians of three buckets differ by chance.
 const NOISE_MULTIPLE: f64 = 4.0;
+/// Each third of the window must add at least this share of the rise.
+const PACE_SHARE: f64 = 0.15;
+/// A baseline that gave back a rise this share of the current one makes it a transient.
+const GIVEN_BACK_SHARE: f64 = 0.5;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
@@ -80,6 +91,36 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if !(rise >= expected.max(k.rapid_floor_bytes).max(noise)) || rise <= 0.0 {
         return None;
     }
+    // Persistence: the floor rose in every third of the window (a step, a big request or the
+    // start of a batch job rises in one), and the scope has not given back a rise of half this
+    // size in its baseline (a batch job's sawtooth is periodic, not a leak).
+    let n = win.len();
+    let level_at = |i: usize| {
+        let lo = i.saturating_sub(1);
+        level(&win[lo..(i + 2).min(n)])
+    };
+    let marks = [
+        before,
+        level_at(n / 3)?,
+        level_at((2 * n) / 3)?,
+        now,
+    ];
+    let least_third = marks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    if !(least_third >= PACE_SHARE * rise) {
+        return None;
+    }
+    let mut given_back = 0.0f64;
+    let mut low_after = f64::INFINITY;
+    for p in base.iter().rev() {
+        low_after = low_after.min(p.bytes);
+        given_back = given_back.max(p.bytes - low_after);
+    }
+    if !(given_back < GIVEN_BACK_SHARE * rise) {
+        return None;
+    }
 
     let rate = rise / window_min;
     // The projection assumes the rise goes on at the window's rate: the worst case a sudden
@@ -97,6 +138,8 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     f.time_to_budget_secs = ttb;
     f.statistics = vec![
         stat("cusum", cusum),
+        stat("least_third_share", least_third / rise),
+        stat("given_back_bytes", given_back),
         stat("rise_bytes", rise),
         stat("baseline_slope_bytes_per_min", base_slope),
         stat("rapid_floor_bytes", k.rapid_floor_bytes),

@@ -31,8 +31,9 @@ pub(crate) fn fmt_site(site: &CallSite) -> Option<String> {
     })
 }
 
-/// The recommendations for `f`, most useful first.
-pub(crate) fn recommend(f: &Finding) -> Vec<String> {
+/// The recommendations for `f`, most useful first; `sampling` says whether stack sampling is on
+/// (without a call site, the advice is then to look again later, not to enable it).
+pub(crate) fn recommend(f: &Finding, sampling: bool) -> Vec<String> {
     let s = |name: &str| statistic(&f.statistics, name);
     let scope = &f.scope;
     let site = f
@@ -41,6 +42,10 @@ pub(crate) fn recommend(f: &Finding) -> Vec<String> {
         .and_then(|c| fmt_site(c).map(|name| (name, fmt_bytes(c.live_bytes as f64))));
     let at_site = |advice: &str| match &site {
         Some((name, live)) => format!("top call site {name} holds {live}: {advice}"),
+        None if sampling => format!(
+            "no sampled call site of {scope} holds live memory yet (samples are taken every \
+             sample_interval_bytes); the leak's call sites appear once they do; then {advice}"
+        ),
         None => format!(
             "enable stack sampling (enable_stack_traces) to see which call site allocates it; \
              then {advice}"
@@ -248,7 +253,7 @@ mod tests {
             stat("entries_tau", 0.05),
         ];
         f.top_sites = vec![site()];
-        let r = recommend(&f);
+        let r = recommend(&f, false);
         assert_eq!(
             r[0],
             "users_cache grows 6.1 MB/min with entries flat; bytes per entry 4.2 KB → 9.8 KB"
@@ -276,7 +281,7 @@ mod tests {
         f.growth_bytes = 600_000_000;
         f.time_to_budget_secs = Some(900.0);
         f.severity = LeakSeverity::Critical;
-        let r = recommend(&f);
+        let r = recommend(&f, false);
         assert!(
             r[0].starts_with(
                 "users_cache grows 20.0 MB/min (Linear fit; floor 100.0 MB → 700.0 MB over 30 min)"
@@ -292,7 +297,7 @@ mod tests {
         assert!(r[3].starts_with("critical:"), "{}", r[3]);
         f.severity = LeakSeverity::Low;
         f.time_to_budget_secs = None;
-        assert_eq!(recommend(&f).len(), 2);
+        assert_eq!(recommend(&f, false).len(), 2);
     }
 
     #[test]
@@ -303,7 +308,7 @@ mod tests {
             stat("period_secs", 300.0),
             stat("minima_rising", 0.0),
         ];
-        let r = recommend(&f);
+        let r = recommend(&f, false);
         assert_eq!(
             r[0],
             "jobs spikes 40.0 MB every 5 min over a flat floor: a batch job, not a leak"

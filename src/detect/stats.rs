@@ -233,6 +233,58 @@ pub(crate) fn autocorrelation(y: &[f64], lag: usize) -> Option<f64> {
     Some(num / denom)
 }
 
+/// The best one-change-point step model of a series: two constant levels split where the sum of
+/// squared residuals is smallest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Step {
+    /// Index of the first point of the second level.
+    pub split: usize,
+    /// Second level minus first level (means).
+    pub height: f64,
+    /// Sum of squared residuals around the two levels.
+    pub sse: f64,
+    /// The larger move within either level: |median of its last three − median of its first
+    /// three| (a staircase has further steps inside a level; a settled step has none).
+    pub max_segment_drift: f64,
+}
+
+/// Points each level of a [`Step`] needs.
+const STEP_MIN_SEGMENT: usize = 4;
+
+/// The best [`Step`] of `y` (each level at least four points), by prefix sums in O(n); `None`
+/// below eight points.
+pub(crate) fn best_step(y: &[f64]) -> Option<Step> {
+    let n = y.len();
+    if n < 2 * STEP_MIN_SEGMENT {
+        return None;
+    }
+    let mut sum = vec![0.0; n + 1];
+    let mut sq = vec![0.0; n + 1];
+    for (i, v) in y.iter().enumerate() {
+        sum[i + 1] = sum[i] + v;
+        sq[i + 1] = sq[i] + v * v;
+    }
+    let sse = |a: usize, b: usize| {
+        let m = (b - a) as f64;
+        let s = sum[b] - sum[a];
+        (sq[b] - sq[a] - s * s / m).max(0.0)
+    };
+    let (split, best) = (STEP_MIN_SEGMENT..=n - STEP_MIN_SEGMENT)
+        .map(|j| (j, sse(0, j) + sse(j, n)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let mean = |a: usize, b: usize| (sum[b] - sum[a]) / (b - a) as f64;
+    let drift = |seg: &[f64]| {
+        let k = 3.min(seg.len());
+        Some((median(&seg[seg.len() - k..])? - median(&seg[..k])?).abs())
+    };
+    Some(Step {
+        split,
+        height: mean(split, n) - mean(0, split),
+        sse: best,
+        max_segment_drift: drift(&y[..split])?.max(drift(&y[split..])?),
+    })
+}
+
 /// Page's one-sided upper CUSUM over standardised values: C₀ = 0, Cᵢ = max(0, Cᵢ₋₁ + zᵢ − k).
 /// Returns the final value; a value ≥ h means the mean has shifted up by about k + h/run-length
 /// standard deviations and has stayed there up to the last point.
