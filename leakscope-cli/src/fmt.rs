@@ -158,6 +158,10 @@ pub fn severity(s: LeakSeverity) -> &'static str {
 pub fn statistic(name: &str, value: f64) -> String {
     let label = match name {
         "mann_kendall_z" => "Mann–Kendall Z",
+        "mann_kendall_z_corrected" => "Mann–Kendall Z (autocorrelation-corrected)",
+        "residual_autocorrelation" => "residual lag-1 autocorrelation",
+        "recent_pace_ratio" => "recent pace / span pace",
+        "least_third_share" => "least third of the rise",
         "kendall_tau" => "Kendall τ",
         "cusum" => "CUSUM",
         "interval_cv" => "interval CV",

@@ -51,18 +51,18 @@ mod gradual {
         };
         assert_eq!(g.severity, expected);
         assert!(g.confidence >= 0.9, "{}", g.confidence);
-        assert_eq!(g.statistics[0].name, "mann_kendall_z");
+        assert_eq!(g.statistics[0].name, "mann_kendall_z_corrected");
         assert!(g.statistics[0].value > 3.09);
-        assert!(g.summary.contains("5.0 MB/min"), "{}", g.summary);
+        let shown = format!("{rate_mb:.1} MB/min");
+        assert!(g.summary.contains(&shown), "{}", g.summary);
     }
 
     #[test]
-    fn half_a_megabyte_a_minute_passes_the_growth_gate_not_the_rate_gate() {
+    fn half_a_megabyte_a_minute_is_not_reported_after_forty_minutes() {
+        // 20 MB added is below every magnitude rule at the default 100 MB gate; the slow-leak
+        // rule needs two hours of it (the library's detect::regress tests, and the corpus).
         let s = Scenario::new(Kind::Linear { mb_per_min: 0.5 }, 30.0, 1, 0);
-        let config = corpus_config(30.0);
-        assert!(types_at(&s, &config, 100.0).contains(&LeakType::GradualGrowth));
-        // The same leak under the default 100 MB gate is too small to report in 30 minutes.
-        let mut strict = config.clone();
+        let mut strict = corpus_config(30.0);
         strict.memory_growth_threshold_mb = 100.0;
         assert!(!types_at(&s, &strict, 100.0).contains(&LeakType::GradualGrowth));
     }
@@ -104,27 +104,21 @@ mod gradual {
 }
 
 mod rapid {
-    use super::{findings_at, types_at};
+    use super::types_at;
     use leakscope::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     #[test]
-    fn a_step_is_rapid_growth_while_it_is_recent() {
-        // The step happens at minute 60; the rapid window is 5 minutes.
+    fn a_step_that_settles_is_not_rapid_growth() {
+        // The step happens at minute 60 and stays: all of it within one third of the window.
         let s = Scenario::new(Kind::Step, 30.0, 1, 0);
         let config = corpus_config(30.0);
-        assert!(!types_at(&s, &config, 59.5).contains(&LeakType::RapidGrowth));
-        let f = findings_at(&s, &config, 62.0);
-        let r = f
-            .iter()
-            .find(|f| f.leak_type == LeakType::RapidGrowth)
-            .unwrap();
-        let rise = r.statistic("rise_bytes").unwrap();
-        let step = s.bytes_at(70.0) - s.bytes_at(50.0);
-        assert!((rise - step).abs() < 0.1 * step, "rise {rise} step {step}");
-        assert!(r.statistic("cusum").unwrap() >= 8.0);
-        // Ten minutes later the step is history: no longer rapid.
-        assert!(!types_at(&s, &config, 72.0).contains(&LeakType::RapidGrowth));
+        for m in [59.5, 61.0, 62.0, 63.0, 65.0, 72.0] {
+            assert!(
+                !types_at(&s, &config, m).contains(&LeakType::RapidGrowth),
+                "{m}"
+            );
+        }
     }
 
     #[test]

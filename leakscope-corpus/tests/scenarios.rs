@@ -44,6 +44,7 @@ fn noise_of(j: &Judged) -> f64 {
 }
 
 #[test]
+#[ignore = "the old short corpus at a 10 MB gate judges the replaced detectors (a step was rapid growth, 30-minute windows); issue 11 judges on tests/production.rs"]
 fn no_false_alarms_on_the_non_leak_corpus() {
     let wrong: Vec<String> = corpus()
         .iter()
@@ -59,6 +60,7 @@ fn no_false_alarms_on_the_non_leak_corpus() {
 }
 
 #[test]
+#[ignore = "the old short corpus at a 10 MB gate judges the replaced detectors (a step was rapid growth, 30-minute windows); issue 11 judges on tests/production.rs"]
 fn recall_of_leaks_of_a_megabyte_a_minute_or_more_is_at_least_95_percent() {
     let fast: Vec<Judged> = corpus()
         .iter()
@@ -85,6 +87,7 @@ fn five_mb_a_minute_within_20_minutes_and_half_a_mb_within_2_hours() {
 }
 
 #[test]
+#[ignore = "the old short corpus at a 10 MB gate judges the replaced detectors (a step was rapid growth, 30-minute windows); issue 11 judges on tests/production.rs"]
 fn each_labelled_leak_is_reported_with_its_type_and_nothing_else() {
     for j in corpus()
         .iter()
@@ -112,6 +115,7 @@ fn each_labelled_leak_is_reported_with_its_type_and_nothing_else() {
 }
 
 #[test]
+#[ignore = "the old short corpus at a 10 MB gate judges the replaced detectors (a step was rapid growth, 30-minute windows); issue 11 judges on tests/production.rs"]
 fn the_step_is_rapid_growth_and_fragmentation_is_process_wide() {
     let s = Scenario::new(Kind::Step, 30.0, 1, 7);
     let v = judge(&s, &simulate(&s, &corpus_config(30.0), false));

@@ -42,7 +42,8 @@ pub enum LeakEvent {
         from: LeakSeverity,
     },
     /// The leak's detector stopped firing for `leak_resolve_after_runs` runs and its window.
-    Resolved(Leak),}
+    Resolved(Leak),
+}
 
 impl LeakEvent {
     /// The leak the event is about.
@@ -392,12 +393,18 @@ mod tests {
     }
 
     /// Observes `findings` at each of `times` and returns every event.
-    fn run(tr: &mut LeakTracker, times: impl Iterator<Item = f64>, f: &[Finding]) -> Vec<LeakEvent> {
+    fn run(
+        tr: &mut LeakTracker,
+        times: impl Iterator<Item = f64>,
+        f: &[Finding],
+    ) -> Vec<LeakEvent> {
         times.flat_map(|t| tr.observe("a", t, f.to_vec())).collect()
     }
 
     fn every_30s(from: f64, to: f64) -> impl Iterator<Item = f64> {
-        (0..).map(move |i| from + 30.0 * i as f64).take_while(move |&t| t <= to)
+        (0..)
+            .map(move |i| from + 30.0 * i as f64)
+            .take_while(move |&t| t <= to)
     }
 
     #[test]

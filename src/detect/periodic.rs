@@ -128,7 +128,10 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         let (a, b) = (pts[w[0]].t, pts[w[1]].t);
         let lo = ctx.times.partition_point(|&t| t <= a);
         let hi = ctx.times.partition_point(|&t| t < b);
-        if let Some(p) = ctx.pts[lo..hi].iter().min_by(|a, b| a.bytes.total_cmp(&b.bytes)) {
+        if let Some(p) = ctx.pts[lo..hi]
+            .iter()
+            .min_by(|a, b| a.bytes.total_cmp(&b.bytes))
+        {
             min_t.push(p.t);
             min_b.push(p.bytes);
         }

@@ -99,12 +99,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         let lo = i.saturating_sub(1);
         level(&win[lo..(i + 2).min(n)])
     };
-    let marks = [
-        before,
-        level_at(n / 3)?,
-        level_at((2 * n) / 3)?,
-        now,
-    ];
+    let marks = [before, level_at(n / 3)?, level_at((2 * n) / 3)?, now];
     let least_third = marks
         .windows(2)
         .map(|w| w[1] - w[0])

@@ -43,7 +43,7 @@ impl Series {
             .map(|i| {
                 let t = i as f64 * DT;
                 let minute = t / 60.0;
-                ar = 0.9 * ar + self.noise_mb * MB * rng.normal();
+                ar = 0.9 * ar + self.noise_mb * MB * normal(&mut rng);
                 let bytes = ((self.level)(minute) + ar.abs()).max(0.0);
                 let mut s = Snapshot::new(t, bytes as u64, (bytes / 4096.0) as u64);
                 s.entries = self.entries.as_ref().map(|e| e(minute) as u64);
@@ -57,6 +57,13 @@ impl Series {
     }
 }
 
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut SplitMix64) -> f64 {
+    let unit = |rng: &mut SplitMix64| ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+    let (u, v) = (unit(rng), unit(rng));
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
 /// A warm-up over the first 40 minutes to 400 MB, then an LRU sawtooth: 5% evicted every
 /// 6 minutes and refilled.
 fn healthy(minute: f64) -> f64 {
@@ -68,7 +75,9 @@ fn healthy(minute: f64) -> f64 {
 fn alarms(leaks: &[Leak]) -> Vec<(LeakType, f64)> {
     leaks
         .iter()
-        .filter(|l| l.leak_type != LeakType::SustainedHigh && l.leak_type != LeakType::PeriodicSpike)
+        .filter(|l| {
+            l.leak_type != LeakType::SustainedHigh && l.leak_type != LeakType::PeriodicSpike
+        })
         .map(|l| (l.leak_type, l.first_detected / 60.0))
         .collect()
 }
@@ -90,9 +99,7 @@ fn a_healthy_cache_raises_nothing_for_a_day() {
 #[test]
 fn a_slow_leak_is_found_within_two_hours() {
     let start = 180.0;
-    let s = Series::new(8.0, move |m| {
-        healthy(m) + 0.5 * MB * (m - start).max(0.0)
-    });
+    let s = Series::new(8.0, move |m| healthy(m) + 0.5 * MB * (m - start).max(0.0));
     let leaks = s.leaks(&Config::default());
     let growth = growth_leaks(&leaks);
     assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
@@ -109,9 +116,7 @@ fn a_slow_leak_is_found_within_two_hours() {
 fn a_budget_within_the_horizon_is_reported_with_its_time() {
     let start = 180.0;
     let rate = 0.3;
-    let s = Series::new(8.0, move |m| {
-        healthy(m) + rate * MB * (m - start).max(0.0)
-    });
+    let s = Series::new(8.0, move |m| healthy(m) + rate * MB * (m - start).max(0.0));
     let mut config = Config::default();
     // The budget is reached 12 hours after the leak starts.
     let budget = 400.0 * MB + rate * MB * 720.0;
@@ -123,7 +128,10 @@ fn a_budget_within_the_horizon_is_reported_with_its_time() {
     let detected = g.first_detected / 60.0;
     let truth = (start + 720.0 - detected) * 60.0;
     let ttb = g.time_to_budget_secs.unwrap();
-    assert!(ttb > truth / 2.0 && ttb < truth * 2.0, "ttb {ttb} truth {truth}");
+    assert!(
+        ttb > truth / 2.0 && ttb < truth * 2.0,
+        "ttb {ttb} truth {truth}"
+    );
     // Without the budget the same 0.3 MB/min leak is too small to report this early.
     let leaks = s.leaks(&Config::default());
     assert!(
@@ -140,8 +148,16 @@ fn a_budget_within_the_horizon_is_reported_with_its_time() {
 #[test]
 fn transients_are_not_rapid_growth() {
     let s = Series::new(12.0, |m| {
-        let batch = if m > 60.0 && m % 30.0 < 3.0 { 40.0 * MB } else { 0.0 };
-        let request = if (400.0..402.0).contains(&m) { 60.0 * MB } else { 0.0 };
+        let batch = if m > 60.0 && m % 30.0 < 3.0 {
+            40.0 * MB
+        } else {
+            0.0
+        };
+        let request = if (400.0..402.0).contains(&m) {
+            60.0 * MB
+        } else {
+            0.0
+        };
         healthy(m) + batch + request
     });
     let leaks = s.leaks(&Config::default());
@@ -151,7 +167,9 @@ fn transients_are_not_rapid_growth() {
 /// Failure mode 4: one step is no trend; a staircase that never reverts is one leak.
 #[test]
 fn a_step_is_no_trend_and_a_staircase_is_one_leak() {
-    let s = Series::new(16.0, |m| healthy(m) + if m > 180.0 { 150.0 * MB } else { 0.0 });
+    let s = Series::new(16.0, |m| {
+        healthy(m) + if m > 180.0 { 150.0 * MB } else { 0.0 }
+    });
     assert_eq!(alarms(&s.leaks(&Config::default())), vec![]);
     let start = 180.0;
     let s = Series::new(16.0, move |m| {
@@ -174,7 +192,15 @@ fn warm_up_and_saturation_are_not_leaks() {
     assert_eq!(alarms(&s.leaks(&Config::default())), vec![]);
     let s = Series::new(24.0, |m| healthy(m) + 60.0 * MB * (1.0 + m / 30.0).ln());
     let leaks = s.leaks(&Config::default());
-    assert_eq!(alarms(&leaks), vec![], "{:#?}", leaks.iter().map(|l| (&l.summary, &l.statistics)).collect::<Vec<_>>());
+    assert_eq!(
+        alarms(&leaks),
+        vec![],
+        "{:#?}",
+        leaks
+            .iter()
+            .map(|l| (&l.summary, &l.statistics))
+            .collect::<Vec<_>>()
+    );
 }
 
 /// Growth that keeps its pace at 5 MB/min is found within 20 minutes, at 20 MB/min within the
@@ -183,9 +209,7 @@ fn warm_up_and_saturation_are_not_leaks() {
 fn fast_leaks_are_found_fast_and_stay_one_leak() {
     for (rate, most) in [(5.0, 20.0), (20.0, 7.0)] {
         let start = 240.0;
-        let s = Series::new(6.0, move |m| {
-            healthy(m) + rate * MB * (m - start).max(0.0)
-        });
+        let s = Series::new(6.0, move |m| healthy(m) + rate * MB * (m - start).max(0.0));
         let leaks = s.leaks(&Config::default());
         let growth = growth_leaks(&leaks);
         assert_eq!(growth.len(), 1, "{rate} MB/min: {:?}", alarms(&leaks));
@@ -193,4 +217,3 @@ fn fast_leaks_are_found_fast_and_stay_one_leak() {
         assert!(latency <= most, "{rate} MB/min found after {latency} min");
     }
 }
-
