@@ -248,6 +248,21 @@ pub fn dump_now() -> Result<(), Error> {
     dumped.and(prometheus)
 }
 
+/// The running collector's current state in the Prometheus text exposition format (the same
+/// families as the textfile, docs/dump-format.md), for a service that already serves
+/// `/metrics`: return it as the body with content type `text/plain; version=0.0.4`. Reads the
+/// latest snapshot of every scope and the leaks as they stand; resolves no symbols, so it is
+/// cheap enough for every scrape.
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running.
+pub fn metrics_text() -> Result<String, Error> {
+    let dump =
+        collector::runtime::with_collector(|c| c.dump_for(collector::assemble::DumpFor::Metrics))?;
+    let _untracked = reentry::Untracked::enter();
+    Ok(dump::prometheus_text(&dump))
+}
+
 /// Runs the detectors over `scope`'s history now and returns what they find, without touching
 /// the leak lifecycle (see [`check_leaks`] for the leaks raised so far).
 ///

@@ -189,6 +189,22 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     );
     let findings = leakscope::analyze(&MEMO).unwrap();
     assert!(!findings.is_empty());
+    // The live exposition: the scope's exact bytes and its open leak, labelled with the scope.
+    let text = leakscope::metrics_text().unwrap();
+    let bytes = format!(
+        "leakscope_scope_bytes{{scope=\"col_memo\"}} {}\n",
+        memo.len() * 16 * 1024
+    );
+    assert!(text.contains(&bytes), "{bytes} not in\n{text}");
+    let open = format!(
+        "leakscope_scope_open_leaks{{scope=\"col_memo\",type=\"{}\",",
+        match leak.leak_type {
+            LeakType::GradualGrowth => "gradual_growth",
+            _ => "rapid_growth",
+        }
+    );
+    assert!(text.contains(&open), "{open} not in\n{text}");
+    assert!(text.contains("leakscope_dumps_written_total 0\n"), "{text}");
     drop(memo);
     handle.shutdown().unwrap();
 }
@@ -246,6 +262,10 @@ fn queries_without_a_collector_say_so() {
     );
     assert_eq!(
         leakscope::dump_now().unwrap_err().kind(),
+        &ErrorKind::NotStarted
+    );
+    assert_eq!(
+        leakscope::metrics_text().unwrap_err().kind(),
         &ErrorKind::NotStarted
     );
     assert_eq!(

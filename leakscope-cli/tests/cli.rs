@@ -6,6 +6,7 @@
 //! (as inferno does); review the diff before committing it.
 
 mod cli {
+    pub mod clients;
     pub mod fixture;
     pub mod prom_check;
 }
@@ -13,6 +14,7 @@ mod cli {
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use cli::clients::{client, python_samples, run_client};
 use leakscope::dump::Dump;
 
 const BIN: &str = env!("CARGO_BIN_EXE_leakscope");
@@ -269,6 +271,100 @@ fn prom_is_a_valid_exposition() {
     assert!(samples > 30, "{samples} samples");
     assert!(text.contains("leakscope_scope_bytes{scope=\"sessions\"}"));
     assert_eq!(text, leakscope::dump::prometheus_text(&fixture_dump()));
+}
+
+/// The exposition as Prometheus's own linter and the Python client's parser read it: valid,
+/// every scope's bytes exact, every sample line one sample.
+#[test]
+fn prom_passes_promtool_and_the_python_parser() {
+    let text = ok(&["prom", &fixture_str()]);
+    if client("promtool", &["--version"]) {
+        run_client("promtool", &["check", "metrics"], text.as_bytes());
+    }
+    if !client("python3", &["-c", "import prometheus_client"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leakscope.prom");
+    std::fs::write(&path, &text).unwrap();
+    let samples = python_samples(&path);
+    let lines = text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(samples.len(), lines, "{samples:#?}");
+    let dump = fixture_dump();
+    for scope in &dump.scopes {
+        let bytes = format!(
+            "leakscope_scope_bytes{{scope='{}'}} {}.0",
+            scope.name, scope.curr_bytes
+        );
+        assert!(samples.contains(&bytes), "{bytes} not in {samples:#?}");
+    }
+    for leak in dump.open_leaks() {
+        if let Some(secs) = leak.time_to_budget_secs {
+            let ttb = format!(
+                "leakscope_leak_time_to_budget_seconds{{scope='{}',type='{}'}} {secs:?}",
+                leak.scope,
+                snake(&format!("{:?}", leak.leak_type))
+            );
+            assert!(samples.contains(&ttb), "{ttb} not in {samples:#?}");
+        }
+    }
+}
+
+/// `GradualGrowth` as `gradual_growth`, the leak type as Prometheus labels spell it.
+fn snake(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Hostile scope names (issue 15 item 6): a raw carriage return, a backslash spelling of one, a
+/// quote, a newline, a terminal escape and a non-character each stay one series, read back by
+/// promtool and by a parser that opens the file in text mode, with no two series alike.
+#[test]
+fn hostile_scope_names_stay_one_series_each_for_real_readers() {
+    let names = [
+        "a\rb",
+        "a\\rb",
+        "quote\"",
+        "line\nfeed",
+        "esc\u{1b}[31m",
+        "non\u{fffe}char",
+        "back\\slash",
+    ];
+    let mut dump = fixture_dump();
+    let template = dump.scopes[0].clone();
+    dump.scopes.resize(names.len(), template);
+    for (scope, name) in dump.scopes.iter_mut().zip(names) {
+        scope.name = name.to_owned();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("hostile.json");
+    std::fs::write(&json, serde_json::to_string(&dump).unwrap()).unwrap();
+    let text = ok(&["prom", json.to_str().unwrap()]);
+    assert!(!text.contains('\r'), "a raw carriage return: {text:?}");
+    if client("promtool", &["--version"]) {
+        run_client("promtool", &["check", "metrics"], text.as_bytes());
+    }
+    if !client("python3", &["-c", "import prometheus_client"]) {
+        return;
+    }
+    let path = dir.path().join("hostile.prom");
+    std::fs::write(&path, &text).unwrap();
+    let samples = python_samples(&path);
+    let bytes: std::collections::BTreeSet<&String> = samples
+        .iter()
+        .filter(|s| s.starts_with("leakscope_scope_bytes{"))
+        .collect();
+    assert_eq!(bytes.len(), names.len(), "{bytes:#?}");
+    assert_eq!(
+        samples.len(),
+        text.lines().filter(|l| !l.starts_with('#')).count()
+    );
 }
 
 /// A copy of the fixture where `interner` gained 200 MB and its call site 150 MB, ten minutes

@@ -24,9 +24,23 @@ const DUMP_FULL_SCOPES: usize = 50;
 /// Recent snapshots a dump carries for the other scopes.
 const DUMP_RECENT_POINTS: usize = 30;
 
+/// What a dump is built for, which decides how many call sites it resolves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DumpFor {
+    /// The dump file: the top [`SITES_IN_DUMP`] call sites.
+    File,
+    /// [`metrics_text`](crate::metrics_text): no call sites.
+    Metrics,
+}
+
 impl Collector {
-    /// The dump as of now.
+    /// The dump as of now, as the dump file gets it.
     pub fn build_dump(&mut self) -> Dump {
+        self.dump_for(DumpFor::File)
+    }
+
+    /// The state as of now in a dump, with as many call sites as `purpose` needs.
+    pub(crate) fn dump_for(&mut self, purpose: DumpFor) -> Dump {
         let _untracked = Untracked::enter();
         let now = self.clock.now();
         let mut process = self.process.clone();
@@ -75,14 +89,19 @@ impl Collector {
         dump.process_history = self.process_history.iter().cloned().collect();
         dump.leaks = self.leaks.all_leaks();
         dump.leaks.iter_mut().for_each(make_finite);
-        dump.top_call_sites = registry::top_sites(None, SITES_IN_DUMP);
+        dump.top_call_sites = match purpose {
+            DumpFor::File => registry::top_sites(None, SITES_IN_DUMP),
+            // Resolving symbols is the costly part of a dump; metrics need none of it.
+            DumpFor::Metrics => Vec::new(),
+        };
         let (self_bytes, _) = sinks::self_usage();
         let (samples_taken, samples_dropped) = sampler::counts();
         dump.tracker.self_bytes = self_bytes;
         dump.tracker.samples_taken = samples_taken;
         dump.tracker.samples_dropped = samples_dropped;
         dump.tracker.channel_full_retries = crate::batch::channel_full_retries();
-        dump.tracker.dumps_written = self.dumps_written + 1;
+        // A dump file counts itself; metrics count the files written so far.
+        dump.tracker.dumps_written = self.dumps_written + u64::from(purpose == DumpFor::File);
         dump.tracker.dump_errors = self.dump_errors;
         dump
     }

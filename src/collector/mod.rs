@@ -8,7 +8,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-mod assemble;
+pub(crate) mod assemble;
 pub mod clock;
 pub mod history;
 pub(crate) mod hooks;

@@ -1,20 +1,30 @@
-//! The Prometheus text exposition of a dump, for node_exporter's textfile collector (SPEC 10):
-//! per-scope bytes, blocks and growth rate, open leaks by type and severity, and the tracker's
+//! The Prometheus text exposition of a dump, for node_exporter's textfile collector and for a
+//! service's own `/metrics` ([`metrics_text`](crate::metrics_text) renders the running
+//! collector): per-scope bytes, blocks, growth, allocation and free counters; open leaks by type
+//! and severity, and by scope with their time to budget, growth and confidence; and the tracker's
 //! own figures, so a fleet is watched with Prometheus and Grafana.
 //!
 //! The format is Prometheus's text format 0.0.4: `# HELP` and `# TYPE` before each family, label
 //! values escaped (`\\`, `\"`, `\n`), no timestamps (the textfile collector refuses them), and a
-//! final newline. Families appear in a fixed order and scopes by name, so the file diffs cleanly.
-//! Every type × severity combination of `leakscope_open_leaks` is written, zeros included, so
-//! alert rules never see a series vanish. node_exporter only reads files ending in `.prom`.
+//! final newline. Rates are per second and durations in seconds, as Prometheus's naming
+//! conventions ask (the report keeps per-minute figures); counters end in `_total`. Families
+//! appear in a fixed order and scopes by name, so the file diffs cleanly. Every type × severity
+//! combination of `leakscope_open_leaks` is written, zeros included, so alert rules never see a
+//! series vanish; the per-scope leak families carry a series per open leak only, so their
+//! cardinality is bounded by the number of scopes (at most [`MAX_SCOPES`](crate::MAX_SCOPES),
+//! and in practice the program's fixed set of caches) times the six leak types.
+//! node_exporter only reads files ending in `.prom`.
+//!
+//! Each family is one entry in [`render`]'s list, so a new figure is one more `family` call.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::schema::{Dump, ScopeDump};
 use super::write::{write_atomic, PROMETHEUS_MODE};
 use crate::error::Error;
-use crate::leak::{LeakSeverity, LeakType};
+use crate::leak::{Leak, LeakSeverity, LeakType};
 
 /// Every severity, mildest first.
 const SEVERITIES: [LeakSeverity; 4] = [
@@ -29,7 +39,17 @@ pub fn prometheus_text(dump: &Dump) -> String {
     let mut scopes: Vec<&ScopeDump> = dump.scopes.iter().collect();
     scopes.sort_by(|a, b| a.name.cmp(&b.name));
     let window_secs = dump.config.rapid_growth_window_minutes * 60.0;
-    let mut out = Exposition::default();
+    let labels = ScopeLabels::new(
+        scopes
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(dump.open_leaks().map(|l| l.scope.as_str())),
+    );
+    let mut out = Exposition {
+        text: String::new(),
+        family: String::new(),
+        labels,
+    };
 
     out.family(
         "leakscope_scope_bytes",
@@ -37,7 +57,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         "Live bytes owned by the scope (requested sizes).",
     );
     for s in &scopes {
-        out.scope_sample("leakscope_scope_bytes", &s.name, s.curr_bytes);
+        out.scope_sample(&s.name, s.curr_bytes);
     }
     out.family(
         "leakscope_scope_blocks",
@@ -45,20 +65,16 @@ pub fn prometheus_text(dump: &Dump) -> String {
         "Live blocks owned by the scope.",
     );
     for s in &scopes {
-        out.scope_sample("leakscope_scope_blocks", &s.name, s.curr_blocks);
+        out.scope_sample(&s.name, s.curr_blocks);
     }
     out.family(
-        "leakscope_scope_growth_bytes_per_minute",
+        "leakscope_scope_growth_bytes_per_second",
         "gauge",
         "Least-squares slope of the scope's live bytes over the last rapid_growth_window_minutes.",
     );
     for s in &scopes {
-        if let Some(rate) = s.growth_bytes_per_minute(window_secs) {
-            out.scope_sample(
-                "leakscope_scope_growth_bytes_per_minute",
-                &s.name,
-                Float(rate),
-            );
+        if let Some(per_min) = s.growth_bytes_per_minute(window_secs) {
+            out.scope_sample(&s.name, Float(per_min / 60.0));
         }
     }
     out.family(
@@ -68,7 +84,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
     );
     for s in &scopes {
         if let Some(budget) = s.budget_bytes {
-            out.scope_sample("leakscope_scope_budget_bytes", &s.name, budget);
+            out.scope_sample(&s.name, budget);
         }
     }
     out.family(
@@ -78,34 +94,43 @@ pub fn prometheus_text(dump: &Dump) -> String {
     );
     for s in &scopes {
         if let Some(entries) = s.entries {
-            out.scope_sample("leakscope_scope_entries", &s.name, entries);
+            out.scope_sample(&s.name, entries);
         }
     }
-    out.family(
-        "leakscope_scope_allocations_total",
-        "counter",
-        "Allocations charged to the scope.",
-    );
-    for s in &scopes {
-        out.scope_sample("leakscope_scope_allocations_total", &s.name, s.total_allocs);
-    }
-    out.family(
-        "leakscope_scope_allocated_bytes_total",
-        "counter",
-        "Bytes allocated in the scope.",
-    );
-    for s in &scopes {
-        out.scope_sample(
+    type Counter = fn(&ScopeDump) -> u64;
+    let counters: [(&str, &str, Counter); 4] = [
+        (
+            "leakscope_scope_allocations_total",
+            "Allocations charged to the scope.",
+            |s| s.total_allocs,
+        ),
+        (
             "leakscope_scope_allocated_bytes_total",
-            &s.name,
-            s.total_bytes_allocated,
-        );
+            "Bytes allocated in the scope.",
+            |s| s.total_bytes_allocated,
+        ),
+        (
+            "leakscope_scope_frees_total",
+            "Frees charged to the scope.",
+            |s| s.total_frees,
+        ),
+        (
+            "leakscope_scope_freed_bytes_total",
+            "Bytes freed in the scope.",
+            |s| s.total_bytes_freed,
+        ),
+    ];
+    for (name, help, value) in counters {
+        out.family(name, "counter", help);
+        for s in &scopes {
+            out.scope_sample(&s.name, value(s));
+        }
     }
 
     out.family(
         "leakscope_open_leaks",
         "gauge",
-        "Open leaks by type and severity.",
+        "Open leaks by type and severity, every combination, zeros included.",
     );
     for leak_type in LeakType::ALL {
         for severity in SEVERITIES {
@@ -113,14 +138,16 @@ pub fn prometheus_text(dump: &Dump) -> String {
                 .open_leaks()
                 .filter(|l| l.leak_type == leak_type && l.severity == severity)
                 .count();
-            let _ = writeln!(
-                out.0,
-                "leakscope_open_leaks{{type=\"{}\",severity=\"{}\"}} {count}",
-                type_label(leak_type),
-                severity_label(severity)
+            out.sample(
+                &[
+                    ("type", type_label(leak_type)),
+                    ("severity", severity_label(severity)),
+                ],
+                count,
             );
         }
     }
+    leak_families(&mut out, dump);
 
     let t = &dump.tracker;
     for (name, kind, help, value) in [
@@ -149,6 +176,12 @@ pub fn prometheus_text(dump: &Dump) -> String {
             t.channel_full_retries,
         ),
         (
+            "leakscope_dumps_written_total",
+            "counter",
+            "Dump files written.",
+            t.dumps_written,
+        ),
+        (
             "leakscope_dump_errors_total",
             "counter",
             "Dump writes that failed.",
@@ -156,7 +189,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         ),
     ] {
         out.family(name, kind, help);
-        let _ = writeln!(out.0, "{name} {value}");
+        out.sample(&[], value);
     }
     let p = &dump.process;
     for (name, help, value) in [
@@ -173,10 +206,76 @@ pub fn prometheus_text(dump: &Dump) -> String {
     ] {
         if let Some(value) = value {
             out.family(name, "gauge", help);
-            let _ = writeln!(out.0, "{name} {value}");
+            out.sample(&[], value);
         }
     }
-    out.0
+    out.text
+}
+
+/// The open leaks by scope: a count per scope, type and severity (what an alert fires on and
+/// names), and per scope and type the time to budget, the growth rate and the confidence of
+/// the most severe open leak. Only open leaks have series; a resolved leak's series go away.
+fn leak_families(out: &mut Exposition, dump: &Dump) {
+    // (scope, type) -> the most severe open leak, newest first among equals; and the counts.
+    let mut worst: BTreeMap<(&str, LeakType), &Leak> = BTreeMap::new();
+    let mut counts: BTreeMap<(&str, LeakType, LeakSeverity), usize> = BTreeMap::new();
+    for leak in dump.open_leaks() {
+        *counts
+            .entry((leak.scope.as_str(), leak.leak_type, leak.severity))
+            .or_insert(0) += 1;
+        let slot = worst
+            .entry((leak.scope.as_str(), leak.leak_type))
+            .or_insert(leak);
+        if (leak.severity, leak.last_detected) > (slot.severity, slot.last_detected) {
+            *slot = leak;
+        }
+    }
+    out.family(
+        "leakscope_scope_open_leaks",
+        "gauge",
+        "Open leaks by scope, type and severity (only open leaks have a series).",
+    );
+    for (&(scope, leak_type, severity), &count) in &counts {
+        let scope = out.labels.get(scope);
+        out.sample(
+            &[
+                ("scope", &scope),
+                ("type", type_label(leak_type)),
+                ("severity", severity_label(severity)),
+            ],
+            count,
+        );
+    }
+    type Figure = fn(&Leak) -> Option<f64>;
+    let figures: [(&str, &str, Figure); 3] = [
+        (
+            "leakscope_leak_time_to_budget_seconds",
+            "Projected seconds until the scope reaches its budget at the open leak's fitted growth.",
+            |l| l.time_to_budget_secs,
+        ),
+        (
+            "leakscope_leak_growth_bytes_per_second",
+            "The open leak's fitted growth rate.",
+            |l| Some(l.rate_bytes_per_min / 60.0),
+        ),
+        (
+            "leakscope_leak_confidence",
+            "The open leak's confidence, from 0 to 1.",
+            |l| Some(l.confidence),
+        ),
+    ];
+    for (name, help, figure) in figures {
+        out.family(name, "gauge", help);
+        for (&(scope, leak_type), leak) in &worst {
+            if let Some(value) = figure(leak) {
+                let scope = out.labels.get(scope);
+                out.sample(
+                    &[("scope", &scope), ("type", type_label(leak_type))],
+                    Float(value),
+                );
+            }
+        }
+    }
 }
 
 /// Writes [`prometheus_text`] of `dump` to `path` atomically, with mode
@@ -191,21 +290,98 @@ pub fn write_prometheus(path: &Path, dump: &Dump) -> Result<(), Error> {
 }
 
 /// The text being built.
-#[derive(Default)]
-struct Exposition(String);
+struct Exposition {
+    text: String,
+    /// The name of the family being written.
+    family: String,
+    /// Each scope's label value.
+    labels: ScopeLabels,
+}
 
 impl Exposition {
+    /// Starts a family; the samples that follow are named `name`.
     fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        let _ = writeln!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        name.clone_into(&mut self.family);
     }
 
-    fn scope_sample(&mut self, name: &str, scope: &str, value: impl std::fmt::Display) {
-        let _ = writeln!(
-            self.0,
-            "{name}{{scope=\"{}\"}} {value}",
-            escape_label(scope)
-        );
+    /// A sample of the current family with `labels` (already label values, escaped here).
+    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.text.push_str(&self.family);
+        if !labels.is_empty() {
+            self.text.push('{');
+            for (i, (key, value)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.text.push(',');
+                }
+                let _ = write!(self.text, "{key}=\"{}\"", escape_label(value));
+            }
+            self.text.push('}');
+        }
+        let _ = writeln!(self.text, " {value}");
     }
+
+    fn scope_sample(&mut self, scope: &str, value: impl std::fmt::Display) {
+        let scope = self.labels.get(scope);
+        self.sample(&[("scope", &scope)], value);
+    }
+}
+
+/// The `scope` label value of every scope: its name, except that control characters other than
+/// the line feed (which the format escapes) are written as Rust escapes (`\r`, `\u{1b}`), as
+/// the terminal report shows them. A raw carriage return is valid in the format but breaks
+/// every reader that translates line endings (a file opened in text mode, a proxy), and the
+/// format has no escape for it. Should two names come out the same this way, the later ones get
+/// ` #2`, ` #3`, …, so no series is written twice.
+struct ScopeLabels(HashMap<String, String>);
+
+impl ScopeLabels {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let mut names: Vec<&str> = names.collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut taken: hashbrown::HashSet<String> = hashbrown::HashSet::new();
+        let mut labels = HashMap::new();
+        // Names without control characters keep their exact spelling; only a rewritten name
+        // can lose a collision.
+        let (plain, rewritten): (Vec<&str>, Vec<&str>) = names
+            .into_iter()
+            .partition(|n| !n.chars().any(needs_rewrite));
+        for name in plain {
+            taken.insert(name.to_owned());
+            labels.insert(name.to_owned(), name.to_owned());
+        }
+        for name in rewritten {
+            let shown: String = name
+                .chars()
+                .flat_map(|c| {
+                    let escaped: Vec<char> = if needs_rewrite(c) {
+                        c.escape_default().collect()
+                    } else {
+                        vec![c]
+                    };
+                    escaped
+                })
+                .collect();
+            let mut label = shown.clone();
+            let mut n = 2;
+            while !taken.insert(label.clone()) {
+                label = format!("{shown} #{n}");
+                n += 1;
+            }
+            labels.insert(name.to_owned(), label);
+        }
+        ScopeLabels(labels)
+    }
+
+    fn get(&self, name: &str) -> String {
+        self.0.get(name).cloned().unwrap_or_else(|| name.to_owned())
+    }
+}
+
+/// A character a label value must not carry raw: a control character other than the line feed.
+fn needs_rewrite(c: char) -> bool {
+    c.is_control() && c != '\n'
 }
 
 /// A sample value in Prometheus's float syntax (`NaN`, `+Inf`, `-Inf` for the special values).
@@ -273,9 +449,9 @@ leakscope_scope_bytes{scope="users_cache"} 3400000
 # TYPE leakscope_scope_blocks gauge
 leakscope_scope_blocks{scope="unscoped"} 3100
 leakscope_scope_blocks{scope="users_cache"} 1700
-# HELP leakscope_scope_growth_bytes_per_minute Least-squares slope of the scope's live bytes over the last rapid_growth_window_minutes.
-# TYPE leakscope_scope_growth_bytes_per_minute gauge
-leakscope_scope_growth_bytes_per_minute{scope="users_cache"} 60000
+# HELP leakscope_scope_growth_bytes_per_second Least-squares slope of the scope's live bytes over the last rapid_growth_window_minutes.
+# TYPE leakscope_scope_growth_bytes_per_second gauge
+leakscope_scope_growth_bytes_per_second{scope="users_cache"} 1000
 # HELP leakscope_scope_budget_bytes The scope's configured budget.
 # TYPE leakscope_scope_budget_bytes gauge
 leakscope_scope_budget_bytes{scope="users_cache"} 67108864
@@ -290,7 +466,15 @@ leakscope_scope_allocations_total{scope="users_cache"} 4800
 # TYPE leakscope_scope_allocated_bytes_total counter
 leakscope_scope_allocated_bytes_total{scope="unscoped"} 40000000
 leakscope_scope_allocated_bytes_total{scope="users_cache"} 9600000
-# HELP leakscope_open_leaks Open leaks by type and severity.
+# HELP leakscope_scope_frees_total Frees charged to the scope.
+# TYPE leakscope_scope_frees_total counter
+leakscope_scope_frees_total{scope="unscoped"} 87900
+leakscope_scope_frees_total{scope="users_cache"} 3100
+# HELP leakscope_scope_freed_bytes_total Bytes freed in the scope.
+# TYPE leakscope_scope_freed_bytes_total counter
+leakscope_scope_freed_bytes_total{scope="unscoped"} 38800000
+leakscope_scope_freed_bytes_total{scope="users_cache"} 6200000
+# HELP leakscope_open_leaks Open leaks by type and severity, every combination, zeros included.
 # TYPE leakscope_open_leaks gauge
 leakscope_open_leaks{type="gradual_growth",severity="low"} 0
 leakscope_open_leaks{type="gradual_growth",severity="medium"} 0
@@ -316,6 +500,18 @@ leakscope_open_leaks{type="fragmentation",severity="low"} 0
 leakscope_open_leaks{type="fragmentation",severity="medium"} 0
 leakscope_open_leaks{type="fragmentation",severity="high"} 0
 leakscope_open_leaks{type="fragmentation",severity="critical"} 0
+# HELP leakscope_scope_open_leaks Open leaks by scope, type and severity (only open leaks have a series).
+# TYPE leakscope_scope_open_leaks gauge
+leakscope_scope_open_leaks{scope="users_cache",type="gradual_growth",severity="high"} 1
+# HELP leakscope_leak_time_to_budget_seconds Projected seconds until the scope reaches its budget at the open leak's fitted growth.
+# TYPE leakscope_leak_time_to_budget_seconds gauge
+leakscope_leak_time_to_budget_seconds{scope="users_cache",type="gradual_growth"} 63700
+# HELP leakscope_leak_growth_bytes_per_second The open leak's fitted growth rate.
+# TYPE leakscope_leak_growth_bytes_per_second gauge
+leakscope_leak_growth_bytes_per_second{scope="users_cache",type="gradual_growth"} 1000
+# HELP leakscope_leak_confidence The open leak's confidence, from 0 to 1.
+# TYPE leakscope_leak_confidence gauge
+leakscope_leak_confidence{scope="users_cache",type="gradual_growth"} 0.97
 # HELP leakscope_self_bytes leakscope's own live bytes (collector tables, history, symbol cache).
 # TYPE leakscope_self_bytes gauge
 leakscope_self_bytes 812000
@@ -328,6 +524,9 @@ leakscope_samples_dropped_total 3
 # HELP leakscope_channel_full_retries_total Times a thread found the channel full and kept its counters for later.
 # TYPE leakscope_channel_full_retries_total counter
 leakscope_channel_full_retries_total 17
+# HELP leakscope_dumps_written_total Dump files written.
+# TYPE leakscope_dumps_written_total counter
+leakscope_dumps_written_total 60
 # HELP leakscope_dump_errors_total Dump writes that failed.
 # TYPE leakscope_dump_errors_total counter
 leakscope_dump_errors_total 0
@@ -436,5 +635,101 @@ leakscope_cgroup_limit_bytes 1073741824
             .unwrap_err()
             .to_string();
         assert!(err.contains(&bad.display().to_string()), "{err}");
+    }
+
+    /// A raw carriage return is legal in the format but splits the line for every reader that
+    /// translates line endings (Python's text mode does), so it is written as `\r`, like the
+    /// report shows it; so is every other control character but the line feed, which the format
+    /// escapes. Issue 15 item 6.
+    #[test]
+    fn carriage_returns_and_other_controls_never_reach_the_text_raw() {
+        let mut dump = example_dump();
+        dump.scopes = vec![ScopeDump::new("a\rb"), ScopeDump::new("esc\u{1b}[31m")];
+        let text = prometheus_text(&dump);
+        assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+        assert!(
+            text.contains("leakscope_scope_bytes{scope=\"a\\\\rb\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leakscope_scope_bytes{scope=\"esc\\\\u{1b}[31m\"} 0\n"),
+            "{text}"
+        );
+        // Every line of the text, read with universal newlines, is still one whole line.
+        let universal: Vec<&str> = text.split(['\n', '\r']).collect();
+        assert_eq!(universal.len(), text.lines().count() + 1);
+    }
+
+    /// A name that reads like another's escape (`a\rb` typed with a backslash, beside `a`-CR-`b`)
+    /// does not make the same series twice: the plain name keeps its spelling, the other gets a
+    /// number.
+    #[test]
+    fn rewritten_names_never_collide_with_real_ones() {
+        let mut dump = example_dump();
+        dump.scopes = vec![
+            ScopeDump::new("a\\rb"),
+            ScopeDump::new("a\rb"),
+            ScopeDump::new("a\\rb #2"),
+        ];
+        let text = prometheus_text(&dump);
+        let bytes: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("leakscope_scope_bytes{"))
+            .collect();
+        assert_eq!(
+            bytes,
+            [
+                // In name order: the carriage return (0x0d) sorts before the backslash.
+                "leakscope_scope_bytes{scope=\"a\\\\rb #3\"} 0",
+                "leakscope_scope_bytes{scope=\"a\\\\rb\"} 0",
+                "leakscope_scope_bytes{scope=\"a\\\\rb #2\"} 0",
+            ]
+        );
+    }
+
+    /// Open leaks by scope: one count per scope, type and severity, and the figures of the most
+    /// severe leak per scope and type; resolved leaks have no series.
+    #[test]
+    fn open_leaks_carry_their_scope_and_figures() {
+        let mut dump = example_dump();
+        let mut second = dump.leaks[0].clone();
+        second.id = 3;
+        second.scope = "process".into();
+        second.leak_type = LeakType::Fragmentation;
+        second.severity = LeakSeverity::Critical;
+        second.time_to_budget_secs = None;
+        second.rate_bytes_per_min = 90.0;
+        dump.leaks.push(second);
+        let text = prometheus_text(&dump);
+        let of = |family: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{family}{{")))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            of("leakscope_scope_open_leaks"),
+            [
+                "leakscope_scope_open_leaks{scope=\"process\",type=\"fragmentation\",severity=\"critical\"} 1",
+                "leakscope_scope_open_leaks{scope=\"users_cache\",type=\"gradual_growth\",severity=\"high\"} 1",
+            ]
+        );
+        assert_eq!(
+            of("leakscope_leak_time_to_budget_seconds"),
+            ["leakscope_leak_time_to_budget_seconds{scope=\"users_cache\",type=\"gradual_growth\"} 63700"]
+        );
+        assert_eq!(
+            of("leakscope_leak_growth_bytes_per_second"),
+            [
+                "leakscope_leak_growth_bytes_per_second{scope=\"process\",type=\"fragmentation\"} 1.5",
+                "leakscope_leak_growth_bytes_per_second{scope=\"users_cache\",type=\"gradual_growth\"} 1000",
+            ]
+        );
+        for leak in &mut dump.leaks {
+            leak.status = LeakStatus::Resolved;
+        }
+        let text = prometheus_text(&dump);
+        assert!(!text.contains("leakscope_scope_open_leaks{"), "{text}");
+        assert!(!text.contains("leakscope_leak_confidence{"), "{text}");
     }
 }
