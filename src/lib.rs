@@ -41,6 +41,7 @@ mod config;
 mod detect;
 pub mod dump;
 mod error;
+mod future;
 mod ids;
 mod leak;
 mod os;
@@ -65,6 +66,7 @@ pub use detect::{
     replay_series_with, required_history_secs, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE,
 };
 pub use error::{Error, ErrorKind};
+pub use future::{InScope, Scoped};
 pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
 pub use leak::{
     CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,

@@ -70,9 +70,29 @@ impl Scope {
     /// Allocations made on this thread while the guard lives belong to this scope, wherever
     /// they are later freed. Guards nest; drop them in reverse order of creation (as scoping
     /// does naturally).
+    ///
+    /// Not for async code: a guard held across an `.await` stays on the thread while other
+    /// tasks run there, so it charges *their* allocations to this scope (on a `current_thread`
+    /// runtime or in a `LocalSet`, where such a future compiles), and misses the rest of the
+    /// future's. Scope a future with [`crate::InScope::in_scope`] instead.
     #[inline]
     pub fn enter(&self) -> ScopeGuard {
         ScopeGuard::enter(self.id())
+    }
+
+    /// Runs `f` in this scope and returns what it returns: [`Scope::enter`] for a block of
+    /// synchronous code, with no guard to keep alive or to hold across an `.await` by mistake.
+    ///
+    /// ```
+    /// static MEMO: leakscope::Scope = leakscope::Scope::new("doc_memo");
+    /// let mut memo = std::collections::HashMap::new();
+    /// let body = MEMO.in_scope(|| vec![0u8; 64]); // the body is the memo's
+    /// memo.insert(1u32, body);
+    /// ```
+    #[inline]
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _g = self.enter();
+        f()
     }
 
     /// Sets the scope's entry-count gauge (how many entries the cache holds). Snapshots then
@@ -102,7 +122,11 @@ pub fn set_entry_count(name: &str, entries: usize) {
 
 /// While alive, the calling thread's allocations belong to the guard's scope.
 ///
-/// Not `Send`: the guard restores the scope of the thread that created it.
+/// Not `Send`: the guard restores the scope of the thread that created it. So a future that
+/// holds one across an `.await` is not `Send` and does not compile in `tokio::spawn`; where it
+/// does compile (a `current_thread` runtime, a `LocalSet`) it charges other tasks' memory to the
+/// scope. Scope futures with [`crate::InScope`]; `clippy::await_holding_invalid_type` flags the
+/// mistake with `await-holding-invalid-types = ["leakscope::ScopeGuard"]` in `clippy.toml`.
 #[must_use = "the scope is current only while the guard lives"]
 #[derive(Debug)]
 pub struct ScopeGuard {
@@ -111,7 +135,7 @@ pub struct ScopeGuard {
 
 impl ScopeGuard {
     #[inline]
-    fn enter(id: u32) -> Self {
+    pub(crate) fn enter(id: u32) -> Self {
         ScopeGuard {
             _owner: OwnerGuard::set(id),
         }
