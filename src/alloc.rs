@@ -64,12 +64,17 @@ impl<A> Alloc<A> {
 /// the same alignment, the trailer added to the size. `None` when that would overflow.
 #[inline]
 fn outer(layout: Layout, trailer: usize) -> Option<Layout> {
-    // `layout` is valid, so its alignment is a power of two no larger than `isize::MAX + 1`;
-    // the size plus the trailer, rounded up to the alignment, stays within `isize::MAX` exactly
-    // when this single comparison holds.
-    // Saturating: an alignment near 2^63 leaves no room at all, and the hot path carries no
-    // overflow check that could panic in a debug build.
-    if layout.size() > (isize::MAX as usize).saturating_sub(trailer + (layout.align() - 1)) {
+    // `layout` is valid: its alignment is a power of two and its size, rounded up to the
+    // alignment, is at most `isize::MAX`. So for an alignment up to 2^62, `size + (align - 1)`
+    // is at most `2^63 - 1 + 2^62 - 1`, and for 2^63 the size is 0: adding a trailer of at most
+    // 8 bytes never wraps (wrapping adds all the same, so no debug overflow check is left on the
+    // hot path). The size plus the trailer, rounded up to the alignment, stays within
+    // `isize::MAX` when this sum does (the same bound as `Layout`'s own, one comparison).
+    let rounded_end = layout
+        .size()
+        .wrapping_add(layout.align() - 1)
+        .wrapping_add(trailer);
+    if rounded_end > isize::MAX as usize {
         return None;
     }
     // SAFETY: checked just above: `size + trailer` rounded up to `align` does not exceed

@@ -151,12 +151,16 @@ enum Event {
 }
 
 impl Local {
-    /// The hot path: records one event in the slot used last, if it is this scope's and the
-    /// thread is batching. Returns false for everything else, which [`record_slow`] handles.
+    /// The hot path: records one event in the slot used last, if it is this scope's. Returns
+    /// false for everything else, which [`record_slow`] handles.
+    ///
+    /// No look at `life`: a thread that is not batching has every slot empty (a fresh thread's
+    /// start that way, and the exit hook empties them before switching to `Exiting`; only
+    /// [`Local::record`], which checks `life`, fills a slot), and no scope id is [`EMPTY`].
     #[inline(always)]
     fn record_fast(&self, scope: u32, size: u64, event: Event) -> bool {
         let slot = &self.slots[self.last.get() % SLOTS];
-        if self.life.get() != Life::Live || slot.scope.get() != scope {
+        if slot.scope.get() != scope {
             return false;
         }
         self.count(slot, size, event);
