@@ -221,33 +221,39 @@ impl LiveSamples {
     /// The top `n` call sites by estimated live bytes, in `scope` or in all scopes, with
     /// symbols resolved. `name` gives a scope id's name.
     ///
-    /// Sites are told apart by their frames *after* trimming: two raw stacks that differ only in
-    /// leakscope's or the allocator's frames (an allocation and a reallocation of the same call,
-    /// say) are one call site to the reader, so they are merged.
+    /// Sites are told apart by their resolved frames *after* trimming: two raw stacks that
+    /// differ only in leakscope's or the allocator's frames (an allocation and a reallocation of
+    /// the same call, say), or only in return addresses that resolve to the same function, file
+    /// and line, are one call site to the reader, so they are merged (bytes summed).
     pub(crate) fn top_sites(
         &mut self,
         scope: Option<u32>,
         n: usize,
         name: impl Fn(u32) -> String,
     ) -> Vec<CallSite> {
-        let mut merged: HashMap<(u32, Vec<u64>), (CallSite, Vec<u32>)> = HashMap::new();
+        let mut merged: HashMap<(u32, Vec<FrameKey>), (CallSite, Vec<u32>)> = HashMap::new();
         for a in self.aggregate(scope) {
             let raw = self.stacks[a.stack as usize]
                 .as_ref()
                 .map(|s| s.frames.clone())
                 .unwrap_or_default();
             let frames = self.resolve(&raw);
-            let key = (a.scope, frames.iter().map(|f| f.addr).collect::<Vec<u64>>());
+            let key = (a.scope, site_key(&frames));
             let (site, threads) = merged.entry(key).or_insert_with(|| {
                 (
                     CallSite {
                         scope: name(a.scope),
-                        frames,
+                        frames: frames.clone(),
                         ..CallSite::default()
                     },
                     Vec::new(),
                 )
             });
+            // Stacks that differ only in return addresses within the same lines are one site;
+            // it shows the lowest addresses, so the choice does not depend on hash order.
+            if addrs(&frames) < addrs(&site.frames) {
+                site.frames = frames;
+            }
             site.live_bytes += a.bytes.round() as u64;
             site.live_blocks += a.blocks.round() as u64;
             site.samples += a.samples;
@@ -274,10 +280,7 @@ impl LiveSamples {
             b.live_bytes
                 .cmp(&a.live_bytes)
                 .then_with(|| a.scope.cmp(&b.scope))
-                .then_with(|| {
-                    let addrs = |s: &CallSite| s.frames.iter().map(|f| f.addr).collect::<Vec<_>>();
-                    addrs(a).cmp(&addrs(b))
-                })
+                .then_with(|| addrs(&a.frames).cmp(&addrs(&b.frames)))
         });
         sites.truncate(n);
         sites
@@ -299,6 +302,57 @@ impl LiveSamples {
             None => frames,
         }
     }
+}
+
+/// What makes two frames the same to a reader: function, file and line once resolved; the
+/// address only for a frame that did not resolve.
+type FrameKey = (Option<String>, Option<String>, Option<u32>, u64);
+
+fn site_key(frames: &[Frame]) -> Vec<FrameKey> {
+    frames
+        .iter()
+        .map(|f| {
+            let unresolved = f.function.is_none() && f.file.is_none();
+            let addr = if unresolved { f.addr } else { 0 };
+            (f.function.clone(), f.file.clone(), f.line, addr)
+        })
+        .collect()
+}
+
+fn addrs(frames: &[Frame]) -> Vec<u64> {
+    frames.iter().map(|f| f.addr).collect()
+}
+
+/// A demangled name with its closure and async segments made readable: `{{closure}}` and
+/// `{closure#0}` become `{closure}`, `{async_fn#0}` becomes `{async fn}`, `{async_block#0}`
+/// becomes `{async block}`, so `app::render::{async_fn#0}` reads `app::render::{async fn}`: the
+/// function the reader wrote, then what inside it allocated.
+///
+/// With `debug = "line-tables-only"` an *inlined* closure or async body carries its last
+/// segment alone (`{async_fn#0}`, no path); `debug = "limited"` keeps the whole path (the crate
+/// docs compare the two).
+fn readable_name(name: &str) -> String {
+    fn segment(seg: &str) -> &str {
+        let kind = |prefix: &str| {
+            seg.strip_prefix(prefix)
+                .is_some_and(|rest| rest.ends_with('}'))
+        };
+        if seg == "{{closure}}" || kind("{closure#") {
+            "{closure}"
+        } else if kind("{async_fn#") {
+            "{async fn}"
+        } else if kind("{async_block#") {
+            "{async block}"
+        } else if kind("{async_closure#") {
+            "{async closure}"
+        } else {
+            seg
+        }
+    }
+    if !name.contains('{') {
+        return name.to_owned();
+    }
+    name.split("::").map(segment).collect::<Vec<_>>().join("::")
 }
 
 fn is_machinery(f: &Frame) -> bool {
@@ -338,7 +392,7 @@ fn resolve_ip(ip: usize) -> Vec<Frame> {
         out.push(Frame {
             addr: ip as u64,
             // `{:#}` drops the trailing hash of legacy-mangled names.
-            function: sym.name().map(|n| format!("{n:#}")),
+            function: sym.name().map(|n| readable_name(&format!("{n:#}"))),
             file: sym.filename().map(|p| p.display().to_string()),
             line: sym.lineno(),
         });
@@ -379,11 +433,12 @@ pub struct SiteDiff {
 
 impl SampleSnapshot {
     /// The call sites that changed since `older`, largest growth first, like tracemalloc's
-    /// `Snapshot.compare_to(old, 'traceback')`. Sites are matched by scope and stack.
+    /// `Snapshot.compare_to(old, 'traceback')`. Sites are matched by scope and resolved frames
+    /// (function, file, line), not addresses, which move between runs.
     pub fn compare_to(&self, older: &SampleSnapshot) -> Vec<SiteDiff> {
-        type Key = (String, Vec<u64>);
+        type Key = (String, Vec<FrameKey>);
         fn key(s: &CallSite) -> Key {
-            (s.scope.clone(), s.frames.iter().map(|f| f.addr).collect())
+            (s.scope.clone(), site_key(&s.frames))
         }
         let mut old: BTreeMap<Key, &CallSite> = older.sites.iter().map(|s| (key(s), s)).collect();
         let mut diffs: Vec<SiteDiff> = self
@@ -462,6 +517,67 @@ mod tests {
             2,
             "unresolved frames are kept, not dropped"
         );
+    }
+
+    #[test]
+    fn closure_and_async_segments_read_as_what_they_are() {
+        let cases = [
+            ("app::render::{async_fn#0}", "app::render::{async fn}"),
+            ("app::render::{{closure}}", "app::render::{closure}"),
+            (
+                "app::h::{closure#1}::{async_block#0}",
+                "app::h::{closure}::{async block}",
+            ),
+            ("app::h::{async_closure#2}", "app::h::{async closure}"),
+            ("{async_fn#0}", "{async fn}"),
+            ("app::render", "app::render"),
+            (
+                "<app::Memo as core::ops::Drop>::drop",
+                "<app::Memo as core::ops::Drop>::drop",
+            ),
+            ("app::{weird", "app::{weird"),
+        ];
+        for (raw, shown) in cases {
+            assert_eq!(readable_name(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn stacks_that_resolve_to_the_same_frames_are_one_site() {
+        let mut table = LiveSamples::default();
+        let frame = |addr: u64, line: u32| Frame {
+            addr,
+            function: Some("app::render::{async fn}".into()),
+            file: Some("src/render.rs".into()),
+            line: Some(line),
+        };
+        // Two return addresses on line 12, one on line 13.
+        for (ip, line) in [(0x20, 12), (0x10, 12), (0x30, 13)] {
+            table.symbols.insert(ip, vec![frame(ip as u64, line)]);
+        }
+        for (slot, (ip, bytes)) in [(0x20, 1000.0), (0x10, 500.0), (0x30, 70.0)]
+            .into_iter()
+            .enumerate()
+        {
+            let stack = table.intern(&[ip]);
+            table.live.insert(
+                slot as u32,
+                Live {
+                    stack,
+                    scope: 5,
+                    weight_bytes: bytes,
+                    weight_blocks: 1.0,
+                    born: 0,
+                    thread: 1,
+                },
+            );
+        }
+        let sites = table.top_sites(None, 10, |_| "memo".into());
+        let got: Vec<(u64, u64, u64)> = sites
+            .iter()
+            .map(|s| (s.frames[0].addr, s.live_bytes, s.live_blocks))
+            .collect();
+        assert_eq!(got, vec![(0x10, 1500, 2), (0x30, 70, 1)]);
     }
 
     #[test]
