@@ -21,10 +21,10 @@ use std::time::Duration;
 use hashbrown::HashMap;
 
 use super::clock::Clock;
-use super::history::Histories;
+use super::history::{Histories, ScopeHistory};
 use super::process;
 use crate::config::Config;
-use crate::detect::{self, LeakEvent, LeakTracker, PROCESS_SCOPE};
+use crate::detect::{self, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
 use crate::dump::{self, ProcessInfo};
 use crate::error::Error;
 use crate::ids::{Counts, UNSCOPED_NAME};
@@ -277,6 +277,9 @@ impl Collector {
                     detect::attach_sites(&mut findings, &sites, &self.config);
                 }
             }
+            if name == UNSCOPED_NAME && !findings.is_empty() {
+                self.hint_charged_elsewhere(history, &mut findings);
+            }
             events.extend(self.leaks.observe(name, now, findings));
         }
         let process: Vec<ProcessSnapshot> = self
@@ -297,6 +300,24 @@ impl Collector {
             }
         }
         events
+    }
+
+    /// Puts first in `unscoped`'s findings the hint for each scope whose values are charged to
+    /// `unscoped` ([`detect::charged_elsewhere`]): growth there is usually a cache scoped around
+    /// its insert but not around the producer of what it keeps.
+    fn hint_charged_elsewhere(&self, unscoped: &ScopeHistory, findings: &mut [Finding]) {
+        let unscoped: Vec<Snapshot> = unscoped.recent().iter().cloned().collect();
+        for (name, history) in self.histories.iter() {
+            if name == UNSCOPED_NAME {
+                continue;
+            }
+            let own: Vec<Snapshot> = history.recent().iter().cloned().collect();
+            if let Some(hint) = detect::charged_elsewhere(name, &own, &unscoped) {
+                for f in findings.iter_mut() {
+                    f.recommendations.insert(0, hint.clone());
+                }
+            }
+        }
     }
 
     /// Writes the dump and the Prometheus textfile, each if configured, and returns each one's

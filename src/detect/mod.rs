@@ -62,6 +62,7 @@ use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic
 use crate::snapshot::{ProcessSnapshot, Snapshot};
 
 pub use lifecycle::{LeakEvent, LeakTracker};
+pub(crate) use recommend::charged_elsewhere;
 
 /// The scope name that process-wide findings (fragmentation) are reported under.
 pub const PROCESS_SCOPE: &str = "process";

@@ -8,6 +8,7 @@
 
 use super::{statistic, Finding, PROCESS_SCOPE};
 use crate::leak::{CallSite, LeakSeverity, LeakType};
+use crate::snapshot::Snapshot;
 
 pub(crate) use crate::units::bytes as fmt_bytes;
 pub(crate) use crate::units::duration as fmt_minutes;
@@ -188,9 +189,122 @@ pub(crate) fn recommend(f: &Finding, sampling: bool) -> Vec<String> {
     out
 }
 
+/// At most this many live blocks for a scope to count as holding "just its table".
+const FEW_BLOCKS: u64 = 8;
+/// The entry count must have risen by at least this much over the series.
+const MIN_ENTRY_RISE: u64 = 16;
+/// How closely `unscoped`'s bytes must follow the scope's entry count (Pearson's r).
+const MIN_IN_STEP: f64 = 0.9;
+
+/// The hint for memory charged elsewhere: `scope` stays at a few blocks while its entry count
+/// rises and `unscoped` grows in step with that count, so the values `scope` keeps were
+/// allocated outside it (`memo.insert(key, render(req).await)` under a guard around the insert
+/// alone). `own` and `unscoped` are the two series; points are paired by time stamp.
+pub(crate) fn charged_elsewhere(
+    scope: &str,
+    own: &[Snapshot],
+    unscoped: &[Snapshot],
+) -> Option<String> {
+    let pairs: Vec<(u64, u64)> = own
+        .iter()
+        .filter_map(|o| {
+            let e = o.entries?;
+            let u = unscoped.iter().find(|u| u.t == o.t)?;
+            Some((e, u.curr_bytes))
+        })
+        .collect();
+    let (first, last) = (*pairs.first()?, *pairs.last()?);
+    let entries_rose = last.0.saturating_sub(first.0);
+    let unscoped_rose = last.1.saturating_sub(first.1);
+    let max_blocks = own.iter().map(|o| o.curr_blocks).max()?;
+    if pairs.len() < 3 || max_blocks > FEW_BLOCKS || entries_rose < MIN_ENTRY_RISE {
+        return None;
+    }
+    if unscoped_rose == 0 || pearson(&pairs)? < MIN_IN_STEP {
+        return None;
+    }
+    Some(format!(
+        "{scope} holds only {max_blocks} blocks while its entry count rose {} → {} and \
+         unscoped grew {} (about {} per entry) in step: the values {scope} keeps are allocated \
+         outside the scope. Scope their producer, not just the insert: `let v = \
+         produce(key).in_scope(&SCOPE).await;` (leakscope::InScope) or \
+         `SCOPE.in_scope(|| produce(key))`",
+        first.0,
+        last.0,
+        fmt_bytes(unscoped_rose as f64),
+        fmt_bytes(unscoped_rose as f64 / entries_rose as f64),
+    ))
+}
+
+/// Pearson's correlation of the pairs; `None` when either side is constant.
+fn pearson(pairs: &[(u64, u64)]) -> Option<f64> {
+    let n = pairs.len() as f64;
+    let (mx, my) = pairs.iter().fold((0.0, 0.0), |(x, y), &(a, b)| {
+        (x + a as f64 / n, y + b as f64 / n)
+    });
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for &(a, b) in pairs {
+        let (dx, dy) = (a as f64 - mx, b as f64 - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / (sxx * syy).sqrt())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn point(t: f64, bytes: u64, blocks: u64, entries: Option<u64>) -> Snapshot {
+        let mut s = Snapshot::new(t, bytes, blocks);
+        s.entries = entries;
+        s
+    }
+
+    #[test]
+    fn values_allocated_outside_the_scope_get_the_hint() {
+        // The memo's table: one block, doubling now and then; 64 entries more per step, and
+        // unscoped grows 4 KB per entry (the bodies).
+        let memo: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 4096 << (i / 3), 1, Some(64 * i)))
+            .collect();
+        let unscoped: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 1_000_000 + 64 * i * 4000, 500, None))
+            .collect();
+        let hint = charged_elsewhere("memo", &memo, &unscoped).expect("a hint");
+        assert!(
+            hint.starts_with(
+                "memo holds only 1 blocks while its entry count rose 0 → 576 and unscoped grew \
+                 2.3 MB (about 4.0 KB per entry) in step"
+            ),
+            "{hint}"
+        );
+        assert!(hint.contains(".in_scope(&SCOPE).await"), "{hint}");
+    }
+
+    #[test]
+    fn no_hint_when_the_scope_holds_its_values_or_unscoped_does_not_follow() {
+        let unscoped: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 1_000_000 + 64 * i * 4000, 500, None))
+            .collect();
+        // A scope that holds its values: many blocks.
+        let holds: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 64 * i * 4000, 64 * i + 1, Some(64 * i)))
+            .collect();
+        assert_eq!(charged_elsewhere("cache", &holds, &unscoped), None);
+        // Unscoped flat: nothing is charged elsewhere.
+        let flat: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 1_000_000, 500, None))
+            .collect();
+        let memo: Vec<Snapshot> = (0..10u64)
+            .map(|i| point(i as f64, 4096, 1, Some(64 * i)))
+            .collect();
+        assert_eq!(charged_elsewhere("memo", &memo, &flat), None);
+        // No entry count: nothing to compare.
+        let no_gauge: Vec<Snapshot> = (0..10u64).map(|i| point(i as f64, 4096, 1, None)).collect();
+        assert_eq!(charged_elsewhere("memo", &no_gauge, &unscoped), None);
+    }
     use crate::detect::new_finding;
     use crate::detect::stat;
     use crate::leak::Frame;
