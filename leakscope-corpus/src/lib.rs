@@ -65,7 +65,8 @@
 //! batch and bloat families carry requests on top.
 //!
 //! Leaks (on top of the healthy components; the deadline is the time the leak takes to add
-//! 100 MB, at most 2 h):
+//! 100 MB, but at most 2 h after it first runs at 0.5 MB/min, the slowest rate the issue's
+//! target covers; see `production::Truth`):
 //! `linear_0.5`, `linear_1`, `linear_2`, `linear_5`, `linear_20` (MB/min, starting 30–90 min
 //! in, while a cold LRU is still warming; 2, 2, 1, ½ and ¼ days; the leak is an unbounded map,
 //! so the gauge rises with it); `late_start` (1 MB/min after 6–18 h of steady state under a TTL
@@ -73,7 +74,7 @@
 //! `daily_leak` (0.7–1.5 MB/min on average, its rate following the daily cycle, under a TTL
 //! cache that follows it too); `staircase` (+60 MB every hour, never freed); `cache_bloat`
 //! (bytes per entry rising 1–2 MB/min in total while the gauge and the blocks stay flat: only
-//! CacheBloat is the right type); `batch_rising` (a batch job leaving 3–10 MB behind each run:
+//! CacheBloat is the right type); `batch_rising` (a batch job leaving 0.2–1 MB/min behind, a share of each run:
 //! PeriodicSpike with rising minima or GradualGrowth); `fragmentation` (RSS rising 1–4 MB/min
 //! over flat tracked bytes, process series); and with a **budget** (`Config::budgets`):
 //! `linear_budget` (1–2 MB/min, the budget the scope's 30-minute median 8–20 h into the leak),

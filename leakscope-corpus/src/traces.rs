@@ -19,7 +19,7 @@
 
 use leakscope::{Config, LeakType, Snapshot};
 
-use crate::production::{Case, Family, Truth, DEADLINE_BYTES, DEADLINE_CAP_SECS, INTERVAL};
+use crate::production::{Case, Family, Truth, INTERVAL};
 
 /// The factor replayed bytes, blocks and entries are scaled by.
 pub const SCALE: u64 = 25;
@@ -128,10 +128,11 @@ pub(crate) fn case(family: Family, seed: u64) -> Option<Case> {
         .collect();
     let truth = if spec.leak {
         let first = series.first().map_or(0, |s| s.curr_bytes) as f64;
-        let deadline = series
-            .iter()
-            .find(|s| s.curr_bytes as f64 - first >= DEADLINE_BYTES)
-            .map_or(DEADLINE_CAP_SECS, |s| s.t.min(DEADLINE_CAP_SECS));
+        let bytes_at = |t: f64| {
+            let i = ((t.max(0.0) / INTERVAL) as usize).min(series.len().saturating_sub(1));
+            series.get(i).map_or(0.0, |s| s.curr_bytes as f64 - first)
+        };
+        let deadline = crate::production::deadline(&series, 0.0, bytes_at);
         let end = series.last().map_or(0.0, |s| s.t);
         let grown = series.last().map_or(0, |s| s.curr_bytes) as f64 - first;
         Truth::Leak {
