@@ -1,0 +1,206 @@
+//! A real async service: axum on tokio's multi-thread runtime, a bounded `moka::future::Cache`
+//! (healthy) and a memo that is never evicted (the leak), both scoped with
+//! `.in_scope(&SCOPE)`, driven over loopback by a hyper client with a bounded number of
+//! requests. It stops by itself and writes `axum_service.leakscope.json`:
+//!
+//! ```sh
+//! cargo run --release --example axum_service && cargo run --release -p leakscope-cli -- report axum_service.leakscope.json
+//! ```
+//!
+//! `LEAKSCOPE_DEMO_SECS` sets how long the load runs (20 s by default); `tests/axum_service.rs`
+//! runs a 10-second version and checks the dump.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use leakscope::{Config, InScope, Scope};
+
+#[global_allocator]
+static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
+
+/// The leak: rendered pages memoized by request id, never evicted.
+pub static MEMO: Scope = Scope::new("render_memo");
+/// The healthy cache: user records, at most `USERS_CAPACITY` of them.
+pub static USERS: Scope = Scope::new("users_cache");
+
+const USERS_CAPACITY: u64 = 500;
+/// Concurrent client connections.
+const CLIENTS: usize = 8;
+
+#[derive(Clone)]
+struct AppState {
+    memo: Arc<Mutex<HashMap<u64, Vec<u8>>>>,
+    users: moka::future::Cache<u64, Arc<Vec<u8>>>,
+}
+
+/// The memo's producer: what the memo keeps is allocated here.
+#[inline(never)]
+async fn render(id: u64) -> Vec<u8> {
+    tokio::task::yield_now().await; // a real handler awaits something before it has the body
+    black_box(vec![b'x'; 2048 + (id % 64) as usize * 16])
+}
+
+async fn load_user(id: u64) -> Arc<Vec<u8>> {
+    Arc::new(black_box(vec![b'u'; 1024 + (id % 16) as usize * 64]))
+}
+
+async fn render_handler(State(app): State<AppState>, Path(id): Path<u64>) -> String {
+    // Right: the producer runs in the memo's scope, on whichever worker polls it.
+    let body = render(id).in_scope(&MEMO).await;
+    let len = body.len();
+    let entries = MEMO.in_scope(|| {
+        let mut memo = app.memo.lock().unwrap();
+        memo.insert(id, body); // the leak: ids never repeat, nothing is removed
+        memo.len()
+    });
+    MEMO.set_entry_count(entries);
+    len.to_string()
+}
+
+async fn user_handler(State(app): State<AppState>, Path(id): Path<u64>) -> String {
+    let key = id % (4 * USERS_CAPACITY);
+    let user = app
+        .users
+        .get_with(key, load_user(key))
+        .in_scope(&USERS)
+        .await;
+    USERS.set_entry_count(app.users.entry_count() as usize);
+    user.len().to_string()
+}
+
+/// Serves on a loopback port until `stop` resolves; returns the address, the server task and
+/// the caches (kept by the caller, so the final dump still sees them).
+async fn serve(
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>, AppState) {
+    let users = USERS.in_scope(|| {
+        moka::future::Cache::builder()
+            .max_capacity(USERS_CAPACITY)
+            .build()
+    });
+    let app = AppState {
+        memo: Arc::default(),
+        users,
+    };
+    let router = Router::new()
+        .route("/render/{id}", get(render_handler))
+        .route("/user/{id}", get(user_handler))
+        .with_state(app.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+            .unwrap();
+    });
+    (addr, server, app)
+}
+
+/// Sends at most `max_requests` requests (half renders, half user look-ups) from `CLIENTS`
+/// connections, paced to last about `secs`; returns how many were answered.
+async fn load(addr: SocketAddr, max_requests: u64, secs: f64) -> u64 {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let per_client = max_requests / CLIENTS as u64;
+    let pause = Duration::from_secs_f64(secs / per_client.max(1) as f64);
+    let tasks: Vec<_> = (0..CLIENTS as u64)
+        .map(|c| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let start = Instant::now();
+                let mut answered = 0;
+                for i in 0..per_client {
+                    let n = c * per_client + i;
+                    let path = if n % 2 == 0 { "render" } else { "user" };
+                    let uri = format!("http://{addr}/{path}/{n}").parse().unwrap();
+                    let resp = client.get(uri).await.unwrap();
+                    assert!(resp.status().is_success());
+                    resp.into_body().collect().await.unwrap();
+                    answered += 1;
+                    // Paced: request n goes out at n * pause.
+                    let due = start + pause * (i as u32 + 1);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                answered
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for t in tasks {
+        answered += t.await.unwrap();
+    }
+    answered
+}
+
+/// The collector's settings: time compressed so a few seconds of load are enough.
+pub fn config(dump_path: &str) -> Result<Config, leakscope::Error> {
+    Config::builder()
+        .set("snapshot_interval_seconds", 0.1)
+        .set("dump_interval_seconds", 1)
+        .set("detection_window_minutes", 0.05)
+        .set("rapid_growth_window_minutes", 0.03)
+        .set("baseline_calculation_minutes", 0.05)
+        .set("memory_growth_threshold_mb", 0.5)
+        .set("growth_rate_threshold_mb_per_min", 1)
+        .set("sustained_high_threshold_mb", 256)
+        .set("sample_interval_bytes", "32KiB")
+        .set("dump_path", dump_path)
+        .build()
+}
+
+/// Runs the service and its load for `secs` with at most `max_requests` requests, under a
+/// collector configured by `config`, and writes the final dump. Returns the requests answered.
+pub fn run(config: Config, secs: f64, max_requests: u64) -> Result<u64, leakscope::Error> {
+    let collector = leakscope::start(config)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (answered, caches) = rt.block_on(async {
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let (addr, server, caches) = serve(stop_rx).await;
+        let answered = load(addr, max_requests, secs).await;
+        let _ = stop_tx.send(());
+        server.await.unwrap();
+        (answered, caches)
+    });
+    // The final dump is written while the caches still hold what they cached.
+    collector.shutdown()?;
+    drop(caches);
+    drop(rt);
+    Ok(answered)
+}
+
+#[allow(dead_code)] // tests/axum_service.rs includes this file and calls `run`
+fn main() -> Result<(), leakscope::Error> {
+    let secs: f64 = std::env::var("LEAKSCOPE_DEMO_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20.0);
+    let path = "axum_service.leakscope.json";
+    let mut config = config(path)?;
+    // Settings from the environment (LEAKSCOPE="key=value,...") override the example's.
+    if let Ok(extra) = std::env::var("LEAKSCOPE") {
+        config.set_many(&extra)?;
+    }
+    let started = Instant::now();
+    let answered = run(config, secs, (secs * 400.0) as u64)?;
+    println!(
+        "{answered} requests in {:.1} s; the dump is {path}: leakscope report {path}",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
