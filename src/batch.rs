@@ -279,7 +279,7 @@ impl Local {
             };
             len += 1;
         }
-        match CHANNEL.sender().try_send(Message::Counts { len, deltas }) {
+        match CHANNEL.try_send(Message::Counts { len, deltas }) {
             Ok(()) => {
                 self.slots.iter().for_each(Slot::clear);
                 self.net_limit.set(FLUSH_NET_BYTES as i64);

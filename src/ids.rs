@@ -13,9 +13,27 @@ pub const UNSCOPED_NAME: &str = "unscoped";
 /// Name of [`SELF_SCOPE`].
 pub(crate) const SELF_NAME: &str = "leakscope";
 
-/// The most scopes a process can have. A name registered beyond it is charged to `unscoped`
-/// (reported once on stderr). The bound keeps the lock-free fallback table a static array.
+/// The most scopes a process can have, the two built-in ones included, so 4,094 names of the
+/// program's. Memory of a name registered beyond it is charged to `unscoped` (reported once on
+/// stderr); its entry-count gauge is dropped. The bound keeps the lock-free fallback table a
+/// static array.
 pub const MAX_SCOPES: usize = 4096;
+
+/// The prefix that keeps a program's scope names apart from the built-in ones.
+const ESCAPE: char = '~';
+
+/// The name under which the program's scope `name` is registered and shown: `name` itself,
+/// unless it is a built-in scope's name (`unscoped`, `leakscope`) or begins with `~`; then `~`
+/// followed by `name` (`~unscoped`, `~~x`). Names often come from outside the program (tenants,
+/// routes), and no such name may charge memory to a built-in scope; the mapping is one-to-one,
+/// so two different names never share a scope.
+pub(crate) fn user_scope_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name == UNSCOPED_NAME || name == SELF_NAME || name.starts_with(ESCAPE) {
+        format!("{ESCAPE}{name}").into()
+    } else {
+        name.into()
+    }
+}
 
 /// Exact counters of one scope, as applied so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

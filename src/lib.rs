@@ -91,7 +91,9 @@ pub fn stats(scope: &Scope) -> ScopeStats {
     registry::stats_of(scope.id())
 }
 
-/// The statistics of the scope called `name`, if it was ever used.
+/// The statistics of the scope shown as `name` (in [`all_stats`], the dump and the report), if
+/// it was ever used: `stats_by_name("unscoped")` is the built-in scope, and a scope the program
+/// named `unscoped` is shown as `~unscoped` ([`scope`] says why).
 pub fn stats_by_name(name: &str) -> Option<ScopeStats> {
     registry::stats_named(name)
 }
@@ -109,7 +111,8 @@ pub struct TrackerStats {
     pub self_bytes: u64,
     /// Live blocks allocated by leakscope itself.
     pub self_blocks: u64,
-    /// Sends that found the channel full; their counts were kept and sent later.
+    /// Sends that found the channel full (or closed for a moment around a `fork`); their counts
+    /// were kept and sent later.
     pub channel_full_retries: u64,
     /// Allocations sampled with a stack trace.
     pub samples_taken: u64,
@@ -120,6 +123,10 @@ pub struct TrackerStats {
     /// tables, mostly). Part of `self_bytes` while a dump resolves symbols; released after each
     /// dump unless `keep_symbol_cache` is set.
     pub symbolizer_peak_bytes: u64,
+    /// Entry-count gauges dropped because their scope name found no free id (at most
+    /// [`MAX_SCOPES`] scopes); such a gauge is never given to another scope.
+    #[serde(default)]
+    pub gauges_dropped: u64,
 }
 
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
@@ -140,6 +147,7 @@ pub fn tracker_stats() -> TrackerStats {
         samples_taken,
         samples_dropped,
         symbolizer_peak_bytes: registry::symbolizer_bytes(),
+        gauges_dropped: scope::gauges_dropped(),
     }
 }
 
@@ -225,12 +233,14 @@ pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
 
 /// Feeds the scope `name` with memory the allocator cannot see (a C library's cache, an mmap'd
 /// arena): from the next snapshot on it holds `bytes` (added to what the allocator counts for
-/// a scope of the same name) and, if given, `entries` as its entry count.
+/// a scope of the same name) and, if given, `entries` as its entry count. `name` is a name of
+/// the program's, as given to [`scope`]: `record("unscoped", ..)` feeds the scope shown as
+/// `~unscoped`, never the built-in one.
 ///
 /// # Errors
 /// [`ErrorKind::NotStarted`] when no collector is running.
 pub fn record(name: &str, bytes: u64, entries: Option<u64>) -> Result<(), Error> {
-    collector::runtime::with_collector(|c| c.record(name, bytes, entries))
+    collector::runtime::with_collector(|c| c.record(&ids::user_scope_name(name), bytes, entries))
 }
 
 /// Registers `hook`, called on the collector thread with every leak event: a new leak, a
@@ -271,10 +281,11 @@ pub fn metrics_text() -> Result<String, Error> {
 /// # Errors
 /// [`ErrorKind::NotStarted`] when no collector is running.
 pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
-    collector::runtime::with_collector(|c| c.analyze(scope.name()))?
+    collector::runtime::with_collector(|c| c.analyze(&ids::user_scope_name(scope.name())))?
 }
 
-/// The open leaks of the scope called `name` (none when no collector is running).
+/// The open leaks of the scope shown as `name` in [`all_stats`], the dump and the report (none
+/// when no collector is running).
 pub fn check_leaks(name: &str) -> LeakCheck {
     collector::runtime::with_collector(|c| c.check(name)).unwrap_or_default()
 }

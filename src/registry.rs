@@ -14,7 +14,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use hashbrown::HashMap;
 
 use crate::batch;
-use crate::ids::{Counts, MAX_SCOPES, SELF_NAME, SELF_SCOPE, UNSCOPED, UNSCOPED_NAME};
+use crate::ids::{
+    user_scope_name, Counts, MAX_SCOPES, SELF_NAME, SELF_SCOPE, UNSCOPED, UNSCOPED_NAME,
+};
 use crate::leak::CallSite;
 use crate::os::{self, ForkHandlers, ForkLayer};
 use crate::reentry::Untracked;
@@ -177,25 +179,36 @@ impl Registry {
     }
 }
 
-/// The id of the scope called `name`, registering it on first use.
+/// The id of the program's scope called `name` (see [`user_scope_name`]), registering it on first
+/// use; `unscoped`'s when every id is taken.
 pub(crate) fn id_of(name: &str) -> u32 {
+    register(name).unwrap_or(UNSCOPED)
+}
+
+/// The id of the program's scope called `name`, registering it on first use; `None` when every
+/// id is taken (reported once on stderr).
+pub(crate) fn register(name: &str) -> Option<u32> {
     let _untracked = Untracked::enter();
+    let name = user_scope_name(name);
     let mut slot = lock();
     let r = registry(&mut slot);
-    if let Some(&id) = r.by_name.get(name) {
-        return id;
+    if let Some(&id) = r.by_name.get(&*name) {
+        return Some(id);
     }
     if r.entries.len() >= MAX_SCOPES {
         if !r.overflow_reported {
             r.overflow_reported = true;
             eprintln!(
-                "leakscope: more than {MAX_SCOPES} scopes; scope {name:?} and later new scopes \
-                 are charged to {UNSCOPED_NAME}"
+                "leakscope: all {} scope names are taken (at most {MAX_SCOPES} scopes, the \
+                 built-in {UNSCOPED_NAME} and {SELF_NAME} included); the memory of scope \
+                 {name:?} and of later new names is charged to {UNSCOPED_NAME}, and their \
+                 entry-count gauges are dropped (reported once)",
+                MAX_SCOPES - 2
             );
         }
-        return UNSCOPED;
+        return None;
     }
-    r.insert(name)
+    Some(r.insert(&name))
 }
 
 /// The most memory one symbol resolution loaded (debug information), as seen so far.

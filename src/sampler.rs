@@ -49,7 +49,7 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
     MAX_FRAMES_SET.store(max_frames.clamp(1, MAX_FRAMES), Relaxed);
     if interval_bytes > 0 {
-        CHANNEL.sender();
+        CHANNEL.create();
     }
     INTERVAL.store(interval_bytes, Relaxed);
     let _ = COUNTDOWN.try_with(|c| c.set(0));
@@ -263,7 +263,7 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
         });
     }
     sample.depth = depth as u8;
-    match CHANNEL.sender().try_send(sample) {
+    match CHANNEL.try_send(sample) {
         Ok(()) => {
             TAKEN.fetch_add(1, Relaxed);
             Some(slot)

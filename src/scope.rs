@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
-use crate::ids::MAX_SCOPES;
+use crate::ids::{MAX_SCOPES, SELF_SCOPE, UNSCOPED};
 use crate::reentry::OwnerGuard;
 use crate::registry;
 
@@ -111,6 +111,13 @@ impl Scope {
 ///
 /// For names known only at run time. Each call looks the name up under a lock; in hot code keep
 /// a `static` [`Scope`] instead.
+///
+/// Any string is a valid name, and no name reaches a built-in scope: names often come from
+/// outside the program (tenants, routes), so `unscoped` and `leakscope` (the built-in scopes)
+/// and names beginning with `~` are registered and shown with a `~` in front (`~unscoped`,
+/// `~leakscope`, `~~x`), one name to one scope. The same holds for [`Scope::new`]. When all
+/// [`MAX_SCOPES`] ids are taken, the memory of a new name is charged to `unscoped` (reported
+/// once on stderr) and its entry-count gauge is dropped (`TrackerStats::gauges_dropped`).
 pub fn scope(name: &str) -> ScopeGuard {
     ScopeGuard::enter(registry::id_of(name))
 }
@@ -144,7 +151,21 @@ impl ScopeGuard {
 
 static GAUGES: [AtomicU64; MAX_SCOPES] = [const { AtomicU64::new(NO_GAUGE) }; MAX_SCOPES];
 
+/// Gauges set on a name that got no scope of its own (every id taken).
+static GAUGES_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// A program's scope resolves to a built-in id only when it got no id of its own (its name is
+/// never a built-in one: `ids::user_scope_name`); its gauge then belongs to nobody.
+fn is_builtin(id: u32) -> bool {
+    id == UNSCOPED || id == SELF_SCOPE
+}
+
 fn set_gauge(id: u32, entries: u64) {
+    if is_builtin(id) {
+        // Never redirected to `unscoped`: the registry reported the exhaustion once.
+        GAUGES_DROPPED.fetch_add(1, Relaxed);
+        return;
+    }
     if let Some(g) = GAUGES.get(id as usize) {
         g.store(entries.min(NO_GAUGE - 1), Relaxed);
     }
@@ -152,14 +173,22 @@ fn set_gauge(id: u32, entries: u64) {
 
 /// The entry-count gauge of scope `id`, if the program set one.
 pub(crate) fn gauge(id: u32) -> Option<u64> {
+    if is_builtin(id) {
+        return None;
+    }
     let v = GAUGES.get(id as usize)?.load(Relaxed);
     (v != NO_GAUGE).then_some(v)
+}
+
+/// How many entry-count gauges were dropped because their name got no scope.
+pub(crate) fn gauges_dropped() -> u64 {
+    GAUGES_DROPPED.load(Relaxed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::UNSCOPED;
+
     /// The id of the calling thread's innermost scope.
     use crate::reentry::owner as current;
 
