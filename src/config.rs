@@ -557,7 +557,7 @@ fn seconds(v: &f64) -> Result<(), String> {
 }
 
 /// The history needs at least one 10-interval coarse group inside its recent ring, so that its
-/// tiers meet without a gap (see `collector::history`); the upper bound caps its memory at
+/// tiers meet without a gap (see src/history.rs); the upper bound caps its memory at
 /// roughly 300 MB per scope.
 fn snapshot_count(v: &usize) -> Result<(), String> {
     match *v {

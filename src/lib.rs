@@ -42,6 +42,7 @@ mod detect;
 pub mod dump;
 mod error;
 mod future;
+mod history;
 mod ids;
 mod leak;
 mod os;
@@ -293,6 +294,6 @@ pub fn check_leaks(name: &str) -> LeakCheck {
 #[doc(hidden)]
 pub use collector::clock::ManualClock;
 #[doc(hidden)]
-pub use collector::history::{Histories, ScopeHistory, TIER_FACTOR};
-#[doc(hidden)]
 pub use collector::process;
+#[doc(hidden)]
+pub use history::{Histories, ScopeHistory, TIER_FACTOR};

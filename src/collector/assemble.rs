@@ -1,11 +1,11 @@
 //! Dump assembly: the collector's state as one [`Dump`], the history each scope carries in it,
 //! and the boundary that keeps every number in it finite.
 
-use super::history::merge_into;
 use super::process;
 use super::worker::Collector;
 use crate::detect;
 use crate::dump::{Dump, ScopeDump};
+use crate::history::merge_into;
 use crate::leak::Leak;
 use crate::reentry::Untracked;
 use crate::registry;

@@ -21,12 +21,12 @@ use std::time::Duration;
 use hashbrown::HashMap;
 
 use super::clock::Clock;
-use super::history::{Histories, ScopeHistory};
 use super::process;
 use crate::config::Config;
 use crate::detect::{self, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
 use crate::dump::{self, ProcessInfo};
 use crate::error::Error;
+use crate::history::{Histories, ScopeHistory};
 use crate::ids::{Counts, UNSCOPED_NAME};
 use crate::leak::{CallSite, LeakCheck};
 use crate::reentry::Untracked;
@@ -396,7 +396,7 @@ impl Collector {
     /// it has (what `leakscope_self_bytes` is bounded by, besides fixed tables).
     pub fn history_memory(&self) -> (usize, usize) {
         let bound = self.histories.len()
-            * super::history::ScopeHistory::memory_bound(self.config.max_snapshots_per_cache);
+            * crate::history::ScopeHistory::memory_bound(self.config.max_snapshots_per_cache);
         (self.histories.memory_bytes(), bound)
     }
 }

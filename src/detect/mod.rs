@@ -53,11 +53,11 @@ mod sustained;
 
 use serde::{Deserialize, Serialize};
 
-use crate::collector::history::ScopeHistory;
 use crate::config::Config;
 use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
+use crate::history::ScopeHistory;
 use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic};
 use crate::snapshot::{ProcessSnapshot, Snapshot};
 

@@ -27,7 +27,7 @@ pub const SCHEMA_VERSION: &str = "1.0";
 
 /// The most points one scope's history can hold, and so the longest history column a dump
 /// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
-/// `collector::history`), with `max_snapshots_per_cache` at most 1,000,000
+/// `src/history.rs`), with `max_snapshots_per_cache` at most 1,000,000
 /// ([`Config::validate`]). The reader refuses a longer column as soon as it sees one value too
 /// many: parsing costs about 140 bytes of memory per history point, and the size limit alone
 /// would let a 1 GiB file of short numbers make it build ten times its size.
