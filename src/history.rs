@@ -26,8 +26,8 @@
 //!   over the run (saturating), so rates and free ratios over coarse points stay exact;
 //! - the **minimum** and maximum of `curr_bytes` over the run are kept beside it. The minimum is
 //!   what slow-leak detection needs: a cache's eviction sawtooth aliases badly when sampled every
-//!   50 minutes, while the minimum of each run is exactly the floor the detectors compute (SPEC
-//!   11). [`ScopeHistory::floor_series`] gives the merged series with these minima.
+//!   50 minutes, while the minimum of each run is exactly the floor the detectors compute
+//!   (docs/detectors.md, "The floor"). [`ScopeHistory::floor_series`] gives the merged series with these minima.
 //!
 //! # Merging without overlap
 //!

@@ -1,4 +1,4 @@
-//! Cache bloat (SPEC 11 rule 5): bytes per entry rise, or bytes grow while the entries do not.
+//! Cache bloat (docs/detectors.md, "CacheBloat"): bytes per entry rise, or bytes grow while the entries do not.
 //!
 //! Needs the scope's entry-count gauge. Over the floor series, the baseline is the
 //! `baseline_calculation_minutes` before the detection window (a trailing baseline, not the first
@@ -8,7 +8,7 @@
 //!   spike of the Scale table (a tiny scope doubling its entry size is not worth a report);
 //! - the unexplained bytes, bytes − (a + b·entries) with a Theil–Sen fit over the baseline
 //!   (proportional when the baseline's entry count hardly varies), rise significantly and by
-//!   ≥ max(0.16 · G, 10% of the scope) — SPEC's max(16 MB, 10%) at the default G.
+//!   ≥ max(0.16 · G, 10% of the scope) — max(16 MB, 10%) at the default G.
 
 use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};

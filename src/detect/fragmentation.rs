@@ -1,8 +1,8 @@
-//! Fragmentation (SPEC 11 rule 6): process RSS rises while the tracked live bytes stay flat.
+//! Fragmentation (docs/detectors.md, "Fragmentation"): process RSS rises while the tracked live bytes stay flat.
 //!
 //! Process-wide, over the detection window: the gap g = RSS − tracked live bytes (leakscope's own
 //! included), bucketed to its floor like a scope's bytes. It fires when g rises significantly
-//! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of RSS) per two detection windows (SPEC's
+//! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of RSS) per two detection windows (
 //! max(64 MB, 10% of RSS) per hour at the defaults), while tracked bytes are flat
 //! (|Kendall τ| < 0.2) and RSS ≥ 1.5 × tracked. Snapshots without an RSS reading are skipped.
 

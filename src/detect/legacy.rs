@@ -1,5 +1,5 @@
 //! The replaced system's plain threshold rules, used when `statistical_analysis = false`
-//! (SPEC 6): no trend tests, only baseline comparisons and fixed rates.
+//! (docs/detectors.md, "Legacy rules"): no trend tests, only baseline comparisons and fixed rates.
 //!
 //! Over the detection window: the baseline is the mean of its first 25% of snapshots; growth from
 //! it ≥ `memory_growth_threshold_mb`, or its rate ≥ `growth_rate_threshold_mb_per_min`, is gradual

@@ -1,7 +1,7 @@
 //! Leak detection: pure functions from a scope's snapshot series to findings, and the lifecycle
 //! that turns findings into leaks.
 //!
-//! This module owns SPEC sections 7 and 11. Each detector is one file over a prepared series:
+//! docs/detectors.md says what each detector decides and why, and the lifecycle's rules. Each detector is one file over a prepared series:
 //! [`gradual`] (Theil–Sen and Mann–Kendall over the floor series), [`rapid`] (Page's CUSUM on
 //! standardised increments), [`sustained`] (a percentile with hysteresis), [`periodic`] (MAD
 //! spikes, interval CV and autocorrelation), [`bloat`] (bytes per entry and the bytes-vs-entries
@@ -14,8 +14,8 @@
 //! snapshots' `t`; a malformed series is an [`ErrorKind::InvalidInput`] error.
 //!
 //! # Scale
-//! Every time constant derives from the configured windows and the series' own cadence (SPEC
-//! 11 "Scale"), so a demo configured in seconds behaves like production configured in minutes:
+//! Every time constant derives from the configured windows and the series' own cadence
+//! (docs/detectors.md, "Scale"), so a demo configured in seconds behaves like production configured in minutes:
 //!
 //! | constant | derivation | at the defaults |
 //! |---|---|---|
@@ -24,10 +24,12 @@
 //! | periodic span / bucket | max(detection, baseline window); span / 240 | 60 min / 15 s |
 //! | rapid-growth magnitude floor | max(G · rapid/detection window, ½ · R · rapid window) | 16.7 MB |
 //! | smallest spike | G / 20 | 5 MB |
-//! | bloat residual floor | 0.16 · G (SPEC's 16 MB at G = 100 MB) | 16 MB |
-//! | fragmentation gap rate | 0.64 · G per 2 detection windows (SPEC's 64 MB/h) | 64 MB/h |
+//! | bloat residual floor | 0.16 · G (16 MB at G = 100 MB) | 16 MB |
+//! | fragmentation gap rate | 0.64 · G per 2 detection windows (64 MB/h at G = 100 MB) | 64 MB/h |
 //! | severity horizons | Critical: 2 windows; raised: 48 windows | 1 h; 24 h |
-//! | lifecycle cooldown | the detector's window (rapid window for rapid growth) | 30 min / 5 min |
+//! | gradual-growth spans | W/2, then W doubled up to the long view of 48 W | 15 min … 24 h |
+//! | lifecycle settle time | the detector's window (rapid window for rapid growth) | 30 min / 5 min |
+//! | recurrence horizon | 24 W | 12 h |
 //!
 //! where G is `memory_growth_threshold_mb` and R is `growth_rate_threshold_mb_per_min`. Tying the
 //! byte constants to G means scaling every byte count and the thresholds together gives the same
@@ -692,7 +694,7 @@ impl Growth {
 const EXPONENTIAL_MARGIN: f64 = 0.8;
 
 /// Fits a linear trend (Theil–Sen on bytes) and an exponential one (Theil–Sen on log bytes) and
-/// keeps the one with the smaller median absolute residual in bytes (SPEC 11 "growth model").
+/// keeps the one with the smaller median absolute residual in bytes (docs/detectors.md, "Growth model").
 pub(crate) fn fit_growth(t: &[f64], bytes: &[f64], t_now: f64) -> Option<Growth> {
     let x: Vec<f64> = t.iter().map(|t| (t - t_now) / 60.0).collect();
     let linear = stats::theil_sen(&x, bytes)?;

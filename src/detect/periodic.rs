@@ -1,4 +1,4 @@
-//! Periodic spikes (SPEC 11 rule 4): regular spikes, a leak when the minima between them rise.
+//! Periodic spikes (docs/detectors.md, "PeriodicSpike"): regular spikes, a leak when the minima between them rise.
 //!
 //! Method (after Twitter's S-H-ESD, which scores points by median and MAD): over the periodic
 //! span (the longer of the detection and baseline windows), the peak series (maximum per bucket)

@@ -2,7 +2,7 @@
 //!
 //! Each recommendation names the scope, the numbers in human units (decimal, like the config's
 //! MB: "6.1 MB/min", "4.2 KB → 9.8 KB") and the top call site when samples exist, formatted
-//! `function (file:line)`. The text follows SPEC 11's example: what is happening, where, and
+//! `function (file:line)`. The text follows docs/detectors.md ("Recommendations"): what is happening, where, and
 //! the concrete change that usually fixes it. Everything is derived from the finding itself (its
 //! statistics carry the type-specific numbers), so the advice can be regenerated offline.
 

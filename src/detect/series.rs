@@ -1,6 +1,6 @@
 //! Series preparation: validation of time stamps, the recent cadence, and bucketed series.
 //!
-//! The floor series (SPEC 11, "shared machinery") keeps the minimum of the snapshots in each
+//! The floor series (docs/detectors.md, "The floor") keeps the minimum of the snapshots in each
 //! bucket: a cache's eviction sawtooth and short-lived working sets vanish from it, and growth of
 //! the floor is what leaks look like. The peak series keeps the maximum instead, which is where
 //! spikes live. Buckets are aligned to end at the newest snapshot, so the newest bucket always

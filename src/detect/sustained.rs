@@ -1,4 +1,4 @@
-//! Sustained high usage (SPEC 11 rule 3): the scope stays above its threshold for most of the
+//! Sustained high usage (docs/detectors.md, "SustainedHigh"): the scope stays above its threshold for most of the
 //! detection window.
 //!
 //! Method: the 20th percentile of the window's raw snapshots (so at least 80% of them are above
