@@ -3,7 +3,7 @@
 //! # Reading the output
 //!
 //! The dump (`docs/dump-format.md`) holds every scope's totals and history, the open and
-//! resolved [`Leak`]s with their evidence, time to budget, top [`CallSite`]s and
+//! resolved [`Leak`]s with their evidence, time to budget, top [`CallSite`](sites::CallSite)s and
 //! recommendations, and leakscope's own figures. The `leakscope` CLI renders it (`report`,
 //! `html`), compares two dumps (`diff`), re-runs the detectors with other thresholds
 //! (`analyze`), and exports folded stacks (`collapsed`) and Prometheus text (`prom`).
@@ -55,33 +55,61 @@ mod sinks;
 mod snapshot;
 pub mod units;
 
-pub use alloc::{Alloc, MARK_LEN};
-pub use batch::{FLUSH_EVENTS, FLUSH_NET_BYTES};
-pub use collector::clock::{Clock, SystemClock};
+pub use alloc::Alloc;
 pub use collector::runtime::Handle;
-#[doc(hidden)]
-pub use collector::worker::Collector;
 pub use config::{Config, ConfigBuilder};
-pub use detect::{
-    analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
-    replay_series_with, required_history_secs, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE,
-};
+pub use detect::LeakEvent;
 pub use error::{Error, ErrorKind};
 pub use future::{InScope, Scoped};
 pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
-pub use leak::{
-    CallSite, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
-};
+pub use leak::{GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic};
 pub use registry::ScopeStats;
-pub use sampler::MAX_FRAMES;
-pub use samples::{SampleSnapshot, SiteDiff};
 pub use scope::{scope, set_entry_count, Scope, ScopeGuard};
-pub use snapshot::{ProcessSnapshot, Snapshot};
+
+/// The offline analysis: the detectors and the leak lifecycle as pure functions over snapshot
+/// series, for the CLI (`leakscope analyze`), for tools that read dumps, and for tests that
+/// check a detector on a series they build. A running program gets the same through [`start`]
+/// and [`analyze`].
+pub mod analysis {
+    pub use crate::detect::{
+        analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
+        replay_series_with, required_history_secs, Finding, LeakTracker, PROCESS_SCOPE,
+    };
+    pub use crate::snapshot::{ProcessSnapshot, Snapshot};
+}
+
+/// Call sites from byte-interval sampling (`sample_interval_bytes`): where live memory was
+/// allocated, and how that changed between two moments.
+pub mod sites {
+    pub use crate::leak::{CallSite, Frame};
+    pub use crate::samples::{SampleSnapshot, SiteDiff};
+    use crate::Scope;
+
+    /// The top `n` call sites by estimated live bytes across all scopes, largest first, with
+    /// symbols resolved and leakscope's and the allocator's frames trimmed.
+    ///
+    /// Estimates come from byte-interval sampling (`sample_interval_bytes`): each sample stands
+    /// for `size / (1 - exp(-size / interval))` bytes. Empty while sampling is off.
+    pub fn top_sites(n: usize) -> Vec<CallSite> {
+        crate::registry::top_sites(None, n)
+    }
+
+    /// The top `n` call sites of `scope` by estimated live bytes (see [`top_sites`]).
+    pub fn top_sites_in(scope: &Scope, n: usize) -> Vec<CallSite> {
+        crate::registry::top_sites(Some(scope.id()), n)
+    }
+
+    /// Every call site with live sampled memory now, for [`SampleSnapshot::compare_to`].
+    pub fn sample_snapshot() -> SampleSnapshot {
+        crate::registry::sample_snapshot()
+    }
+}
+
+use analysis::{Finding, Snapshot};
 
 /// Sends the calling thread's pending counts and applies everything every thread has sent so
 /// far, so that [`stats`] is exact for all work that other threads finished and flushed (threads
-/// flush when they exit, and at least every [`FLUSH_EVENTS`] events or [`FLUSH_NET_BYTES`] of
-/// net change per scope). Works with or without a running collector; never blocks on a full
+/// flush when they exit, and at least every 1,024 events or 64 KiB of net change per scope). Works with or without a running collector; never blocks on a full
 /// channel.
 pub fn flush() {
     registry::flush_thread();
@@ -131,8 +159,8 @@ pub struct TrackerStats {
 }
 
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
-/// the channel was full). A test hook.
-#[doc(hidden)]
+/// the channel was full).
+#[doc(hidden)] // A test hook: tells a test which path its events took.
 pub fn __fallback_uses() -> u64 {
     sinks::fallback_uses()
 }
@@ -152,46 +180,27 @@ pub fn tracker_stats() -> TrackerStats {
     }
 }
 
-/// The top `n` call sites by estimated live bytes across all scopes, largest first, with
-/// symbols resolved and leakscope's and the allocator's frames trimmed.
-///
-/// Estimates come from byte-interval sampling (`sample_interval_bytes`): each sample stands
-/// for `size / (1 - exp(-size / interval))` bytes. Empty while sampling is off.
-pub fn top_sites(n: usize) -> Vec<CallSite> {
-    registry::top_sites(None, n)
-}
-
-/// The top `n` call sites of `scope` by estimated live bytes (see [`top_sites`]).
-pub fn top_sites_in(scope: &Scope, n: usize) -> Vec<CallSite> {
-    registry::top_sites(Some(scope.id()), n)
-}
-
-/// Every call site with live sampled memory now, for [`SampleSnapshot::compare_to`].
-pub fn sample_snapshot() -> SampleSnapshot {
-    registry::sample_snapshot()
-}
-
-/// How many sampled blocks are live (a test hook).
-#[doc(hidden)]
+/// How many sampled blocks are live.
+#[doc(hidden)] // A test hook: sampling tests count the samples they made.
 pub fn __live_samples() -> usize {
     registry::live_samples()
 }
 
 /// Switches sampling on at a mean of `interval_bytes` (0: off) with up to `max_frames` frames,
-/// without starting a collector. `start` does this from the config; tests use it directly.
-#[doc(hidden)]
+/// without starting a collector. `start` does this from the config.
+#[doc(hidden)] // A test hook: sampling tests and benches switch sampling on without a collector.
 pub fn __configure_sampling(interval_bytes: u64, max_frames: usize) {
     sampler::configure(interval_bytes, max_frames);
 }
 
-/// Seeds the calling thread's sampler, for reproducible tests.
-#[doc(hidden)]
+/// Seeds the calling thread's sampler.
+#[doc(hidden)] // A test hook: reproducible sample positions.
 pub fn __seed_sampler(seed: u64) {
     sampler::seed_thread(seed);
 }
 
 /// Marks the end of a snapshot interval for sample ages (the collector does this).
-#[doc(hidden)]
+#[doc(hidden)] // A test hook: sample-age tests without a collector.
 pub fn __next_interval() {
     registry::next_interval();
 }
@@ -213,7 +222,7 @@ pub fn start(config: Config) -> Result<Handle, Error> {
 
 /// Starts a collector on `clock` with no background thread; the test drives it with
 /// [`Handle::tick`].
-#[doc(hidden)]
+#[doc(hidden)] // A test hook: time-dependent tests drive a manual clock instead of sleeping.
 pub fn __start_manual(config: Config, clock: std::sync::Arc<dyn Clock>) -> Result<Handle, Error> {
     collector::runtime::start_with(config, clock, false)
 }
@@ -291,9 +300,12 @@ pub fn check_leaks(name: &str) -> LeakCheck {
     collector::runtime::with_collector(|c| c.check(name)).unwrap_or_default()
 }
 
-#[doc(hidden)]
-pub use collector::clock::ManualClock;
-#[doc(hidden)]
-pub use collector::process;
-#[doc(hidden)]
+// Test hooks: a collector on a manual clock, and its parts, for tests and benches that drive
+// time themselves. Hidden because a program never needs them; public because tests/ and
+// benches/ are other crates.
+#[doc(hidden)] // A test hook: see above.
+pub use collector::clock::{Clock, ManualClock, SystemClock};
+#[doc(hidden)] // A test hook: benches/collector.rs drives the collector without a thread.
+pub use collector::worker::Collector;
+#[doc(hidden)] // A test hook: benches and the CLI's fixtures build histories directly.
 pub use history::{Histories, ScopeHistory, TIER_FACTOR};

@@ -122,7 +122,8 @@ pub fn scope(name: &str) -> ScopeGuard {
     ScopeGuard::enter(registry::id_of(name))
 }
 
-/// Sets the entry-count gauge of the scope called `name` (see [`Scope::set_entry_count`]).
+/// Sets the entry-count gauge of the scope called `name`, for names known only at run time
+/// (see [`Scope::set_entry_count`], which a `static` scope uses).
 pub fn set_entry_count(name: &str, entries: usize) {
     set_gauge(registry::id_of(name), entries as u64);
 }

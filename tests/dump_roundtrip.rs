@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use leakscope::analysis::{ProcessSnapshot, Snapshot};
 use leakscope::dump::{read_dump, read_dump_from_slice, write_dump, Dump, ProcessInfo, ScopeDump};
-use leakscope::{
-    CallSite, Config, Frame, GrowthModel, Leak, LeakSeverity, LeakStatus, LeakType,
-    ProcessSnapshot, Snapshot, Statistic,
-};
+use leakscope::sites::{CallSite, Frame};
+use leakscope::{Config, GrowthModel, Leak, LeakSeverity, LeakStatus, LeakType, Statistic};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 

@@ -16,8 +16,10 @@
 
 use std::fmt::Write as _;
 
+use leakscope::analysis::{replay_process, replay_series};
 use leakscope::dump::Dump;
-use leakscope::{replay_process, replay_series, CallSite, Config, Leak, LeakStatus};
+use leakscope::sites::CallSite;
+use leakscope::{Config, Leak, LeakStatus};
 use serde::Serialize;
 
 use crate::report;

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use leakscope::dump::Dump;
-use leakscope::{CallSite, Frame};
+use leakscope::sites::{CallSite, Frame};
 
 use crate::fmt;
 

@@ -28,7 +28,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use leakscope::dump::Dump;
-use leakscope::{CallSite, LeakSeverity, LeakType};
+use leakscope::sites::CallSite;
+use leakscope::{LeakSeverity, LeakType};
 use serde::Serialize;
 
 use crate::fmt;

@@ -7,7 +7,8 @@
 //! durations print as `?` instead of panicking, because a dump is untrusted input.
 
 use leakscope::dump::Dump;
-use leakscope::{CallSite, Frame, LeakSeverity, LeakType};
+use leakscope::sites::{CallSite, Frame};
+use leakscope::{LeakSeverity, LeakType};
 
 pub use leakscope::units::{bytes, duration};
 

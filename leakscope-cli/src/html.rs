@@ -17,7 +17,8 @@
 use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
-use leakscope::{CallSite, Leak, LeakSeverity};
+use leakscope::sites::CallSite;
+use leakscope::{Leak, LeakSeverity};
 
 use crate::{fmt, report};
 

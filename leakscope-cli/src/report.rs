@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
-use leakscope::{CallSite, Leak, LeakStatus};
+use leakscope::sites::CallSite;
+use leakscope::{Leak, LeakStatus};
 
 use crate::fmt;
 use crate::style::{Paint, Style};
@@ -571,8 +572,9 @@ pub fn split(leaks: &[Leak]) -> (Vec<&Leak>, Vec<&Leak>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leakscope::analysis::Snapshot;
     use leakscope::dump::{ProcessInfo, ScopeDump};
-    use leakscope::{Config, Snapshot};
+    use leakscope::Config;
 
     fn tiny() -> Dump {
         let mut dump = Dump::new(

@@ -1,9 +1,9 @@
 //! The judge: runs a case through the replay `leakscope analyze` runs and compares the leak
 //! events with the label.
 //!
-//! [`run`] calls [`leakscope::replay_series_with`] (and [`leakscope::replay_process_with`] for
+//! [`run`] calls [`leakscope::analysis::replay_series_with`] (and [`leakscope::analysis::replay_process_with`] for
 //! the process cases): the detectors after every snapshot over the history the collector would
-//! hold, feeding one [`leakscope::LeakTracker`], as live. [`judge`] reads the events:
+//! hold, feeding one [`leakscope::analysis::LeakTracker`], as live. [`judge`] reads the events:
 //!
 //! - an *alarm* is a new GradualGrowth, RapidGrowth, CacheBloat or Fragmentation leak, or a
 //!   PeriodicSpike above Low or with rising minima. On a healthy case every alarm is a false
@@ -24,9 +24,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leakscope::{
-    replay_process_with, replay_series_with, Leak, LeakEvent, LeakSeverity, LeakTracker, LeakType,
-};
+use leakscope::analysis::{replay_process_with, replay_series_with, LeakTracker};
+use leakscope::{Leak, LeakEvent, LeakSeverity, LeakType};
 
 use crate::production::{Case, Family, Truth};
 

@@ -4,8 +4,8 @@
 //!   and the default 30 s cadence, 6 hours to 3 days each, healthy or leaking (the families
 //!   below). This is what the detectors are judged on.
 //! - [`judge`]: replays a case through the replay `leakscope analyze` runs
-//!   ([`leakscope::replay_series_with`]: the detectors after every snapshot, one
-//!   [`leakscope::LeakTracker`]) and judges the events against the label: false alarms, recall,
+//!   ([`leakscope::analysis::replay_series_with`]: the detectors after every snapshot, one
+//!   [`leakscope::analysis::LeakTracker`]) and judges the events against the label: false alarms, recall,
 //!   type, latency against a deadline, openings, severity flaps, time to budget, call sites.
 //! - [`traces`]: snapshot series of real caches (moka, lru, quick_cache, an unbounded
 //!   `HashMap` memo) recorded under the real allocator by `examples/record_traces.rs` and

@@ -10,7 +10,9 @@
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 
-use leakscope::{CallSite, Config, Frame, LeakType, ProcessSnapshot, Snapshot};
+use leakscope::analysis::{ProcessSnapshot, Snapshot};
+use leakscope::sites::{CallSite, Frame};
+use leakscope::{Config, LeakType};
 
 use crate::rng::SplitMix64;
 

@@ -25,10 +25,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leakscope::{
-    analyze_process, analyze_series, required_history_secs, Config, LeakEvent, LeakSeverity,
-    LeakTracker, LeakType, ProcessSnapshot, Snapshot, PROCESS_SCOPE,
+use leakscope::analysis::{
+    analyze_process, analyze_series, required_history_secs, LeakTracker, ProcessSnapshot, Snapshot,
+    PROCESS_SCOPE,
 };
+use leakscope::{Config, LeakEvent, LeakSeverity, LeakType};
 
 use crate::rng::SplitMix64;
 
@@ -598,7 +599,7 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
 
 /// One detection run over a generated history: the histories are built in time order, so the
 /// validation [`analyze_series`] does cannot fail.
-fn findings(name: &str, hist: &[Snapshot], config: &Config) -> Vec<leakscope::Finding> {
+fn findings(name: &str, hist: &[Snapshot], config: &Config) -> Vec<leakscope::analysis::Finding> {
     analyze_series(name, hist, config, &[]).expect("generated series are valid")
 }
 

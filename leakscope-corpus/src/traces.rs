@@ -17,7 +17,8 @@
 //! the same cache). The bounded caches are labelled healthy; the memo is a leak from the first
 //! tick (about 1 MB per replayed snapshot, 2 MB/min).
 
-use leakscope::{Config, LeakType, Snapshot};
+use leakscope::analysis::Snapshot;
+use leakscope::{Config, LeakType};
 
 use crate::production::{Case, Family, Truth, INTERVAL};
 

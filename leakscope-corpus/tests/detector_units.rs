@@ -2,7 +2,8 @@
 //! one module per detector, the assertions as they were in `src/detect/*.rs`. Pure logic: no
 //! global allocator is installed here.
 
-use leakscope::{analyze_series, Config, Finding, LeakType};
+use leakscope::analysis::{analyze_series, Finding};
+use leakscope::{Config, LeakType};
 use leakscope_corpus::scenarios::Scenario;
 
 /// The findings of one run over the scenario's history up to `minute`, with its budget.
@@ -160,7 +161,7 @@ mod sustained {
         s: &Scenario,
         config: &leakscope::Config,
         minute: f64,
-    ) -> Option<leakscope::Finding> {
+    ) -> Option<leakscope::analysis::Finding> {
         findings_at(s, config, minute)
             .into_iter()
             .find(|f| f.leak_type == LeakType::SustainedHigh)
@@ -223,7 +224,7 @@ mod periodic {
     use leakscope::{LeakSeverity, LeakType};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
-    fn periodic(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::Finding> {
+    fn periodic(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::analysis::Finding> {
         findings_at(s, &corpus_config(interval), minute)
             .into_iter()
             .find(|f| f.leak_type == LeakType::PeriodicSpike)
@@ -276,7 +277,7 @@ mod bloat {
     use leakscope::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
-    fn bloat(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::Finding> {
+    fn bloat(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::analysis::Finding> {
         findings_at(s, &corpus_config(interval), minute)
             .into_iter()
             .find(|f| f.leak_type == LeakType::CacheBloat)
@@ -319,9 +320,9 @@ mod bloat {
 }
 
 mod fragmentation {
+    use leakscope::analysis::ProcessSnapshot;
+    use leakscope::analysis::{analyze_process, PROCESS_SCOPE};
     use leakscope::LeakType;
-    use leakscope::ProcessSnapshot;
-    use leakscope::{analyze_process, PROCESS_SCOPE};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn upto(s: &Scenario, minute: f64) -> &[ProcessSnapshot] {

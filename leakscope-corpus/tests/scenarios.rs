@@ -6,8 +6,9 @@
 //! snapshots at the middle noise level, one seed. Zero false alarms is asserted at noise up to
 //! 1% of the scope's level; at 3% the evaluation measures a few (see its table).
 
-use leakscope::{analyze_process, analyze_series, replay_series, Config, ErrorKind, LeakType};
-use leakscope::{ProcessSnapshot, Snapshot};
+use leakscope::analysis::{analyze_process, analyze_series, replay_series};
+use leakscope::analysis::{ProcessSnapshot, Snapshot};
+use leakscope::{Config, ErrorKind, LeakType};
 use leakscope_corpus::scenarios::{
     corpus_config, judge, run_corpus, simulate, Expect, Judged, Kind, Scenario, Summary,
     NOISE_LEVELS,
@@ -233,7 +234,7 @@ proptest! {
             y.curr_bytes = (x.curr_bytes as f64 * factor) as u64;
             y
         }).collect();
-        let verdict = |f: Vec<leakscope::Finding>| f.iter().map(|f| (f.leak_type, f.severity, f.hold_only)).collect::<Vec<_>>();
+        let verdict = |f: Vec<leakscope::analysis::Finding>| f.iter().map(|f| (f.leak_type, f.severity, f.hold_only)).collect::<Vec<_>>();
         let a = verdict(analyze_series("s", &s.series[..n], &config, &[]).unwrap());
         let b = verdict(analyze_series("s", &scaled, &scaled_config, &[]).unwrap());
         prop_assert_eq!(a, b);

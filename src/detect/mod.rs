@@ -168,7 +168,7 @@ pub fn analyze_process(series: &[ProcessSnapshot], config: &Config) -> Result<Ve
 
 /// Replays `series` the way the collector sees it: pushes every snapshot into a fresh
 /// [`ScopeHistory`] (the collector's tiered history, `max_snapshots_per_cache` points a tier),
-/// runs [`analyze_history`] over it — the collector's own call — and feeds a fresh
+/// runs `analyze_history` over it — the collector's own call — and feeds a fresh
 /// [`LeakTracker`]. Returns every leak raised, open or resolved, in the order they were raised.
 /// This is the offline `analyze` of a dump and the judge of the detector corpus.
 ///

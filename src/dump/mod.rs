@@ -27,7 +27,8 @@ pub(crate) mod fixtures {
     use crate::leak::{
         CallSite, Frame, GrowthModel, Leak, LeakSeverity, LeakStatus, LeakType, Statistic,
     };
-    use crate::{Config, ProcessSnapshot, Snapshot};
+    use crate::snapshot::{ProcessSnapshot, Snapshot};
+    use crate::Config;
 
     fn snapshot(t: f64, curr_bytes: u64, curr_blocks: u64, entries: u64) -> Snapshot {
         let mut s = Snapshot::new(t, curr_bytes, curr_blocks);

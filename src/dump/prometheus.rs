@@ -11,7 +11,7 @@
 //! appear in a fixed order and scopes by name, so the file diffs cleanly. Every type × severity
 //! combination of `leakscope_open_leaks` is written, zeros included, so alert rules never see a
 //! series vanish; the per-scope leak families carry a series per open leak only, so their
-//! cardinality is bounded by the number of scopes (at most [`MAX_SCOPES`](crate::MAX_SCOPES),
+//! cardinality is bounded by the number of scopes (at most [`MAX_SCOPES`](crate::ids::MAX_SCOPES),
 //! and in practice the program's fixed set of caches) times the six leak types.
 //! node_exporter only reads files ending in `.prom`.
 //!
@@ -435,10 +435,10 @@ fn severity_label(s: LeakSeverity) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::Snapshot;
     use crate::dump::fixtures::example_dump;
     use crate::dump::ScopeDump;
     use crate::leak::LeakStatus;
-    use crate::Snapshot;
 
     /// The exposition of `example_dump()`, exactly.
     const GOLDEN: &str = r#"# HELP leakscope_scope_bytes Live bytes owned by the scope (requested sizes).

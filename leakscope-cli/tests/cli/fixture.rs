@@ -15,10 +15,10 @@
 //! The history of each scope is what the collector would keep with `max_snapshots_per_cache =
 //! 120`: the last hour at full resolution, coarse points before it.
 
+use leakscope::analysis::{replay_series, ProcessSnapshot, Snapshot};
 use leakscope::dump::{Dump, ProcessInfo, ScopeDump, TrackerStats};
-use leakscope::{
-    replay_series, CallSite, Config, Frame, Leak, ProcessSnapshot, ScopeHistory, Snapshot,
-};
+use leakscope::sites::{CallSite, Frame};
+use leakscope::{Config, Leak, ScopeHistory};
 use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
 /// Snapshot interval of the fixture, seconds.
