@@ -285,6 +285,22 @@ pub fn metrics_text() -> Result<String, Error> {
     Ok(dump::prometheus_text(&dump))
 }
 
+/// The running process's sampled live heap as a gzipped pprof profile (`profile.proto`), for
+/// `go tool pprof` and continuous profilers: every call site with live sampled memory, its
+/// stack, file and line, the scope as the label `scope`, and the process's executable mappings
+/// (`dump::pprof_profile` has the details). Serve it as `/debug/pprof/heap` or write it to a
+/// file. Needs the `pprof` feature.
+///
+/// # Errors
+/// [`ErrorKind::NotStarted`] when no collector is running.
+#[cfg(feature = "pprof")]
+pub fn heap_profile() -> Result<Vec<u8>, Error> {
+    let dump =
+        collector::runtime::with_collector(|c| c.dump_for(collector::assemble::DumpFor::Profile))?;
+    let _untracked = reentry::Untracked::enter();
+    Ok(dump::pprof_profile(&dump, &dump::self_mappings()))
+}
+
 /// Runs the detectors over `scope`'s history now and returns what they find, without touching
 /// the leak lifecycle (see [`check_leaks`] for the leaks raised so far).
 ///

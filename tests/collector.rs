@@ -205,6 +205,18 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     );
     assert!(text.contains(&open), "{open} not in\n{text}");
     assert!(text.contains("leakscope_dumps_written_total 0\n"), "{text}");
+    // The live heap profile names the scope and the allocating function in its string table.
+    #[cfg(feature = "pprof")]
+    {
+        use std::io::Read as _;
+        let gz = leakscope::heap_profile().unwrap();
+        let mut proto = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut proto)
+            .unwrap();
+        let has = |s: &str| proto.windows(s.len()).any(|w| w == s.as_bytes());
+        assert!(has("col_memo") && has("grow_the_memo_table") && has("inuse_space"));
+    }
     drop(memo);
     handle.shutdown().unwrap();
 }

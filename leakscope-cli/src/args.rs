@@ -88,6 +88,15 @@ enum RawCommand {
         /// The dump file.
         dump: PathBuf,
     },
+    /// The dump's call sites as a gzipped pprof heap profile (inuse_objects, inuse_space; the
+    /// scope as a label), for `go tool pprof` and continuous profilers.
+    Pprof {
+        /// The dump file.
+        dump: PathBuf,
+        /// Where to write the profile (`-` for stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// The dump's figures in the Prometheus text exposition format.
     Prom {
         /// The dump file.
@@ -138,6 +147,13 @@ pub enum Args {
     Collapsed {
         /// The dump.
         dump: PathBuf,
+    },
+    /// `pprof`.
+    Pprof {
+        /// The dump.
+        dump: PathBuf,
+        /// The profile's path; `None` for stdout.
+        output: Option<PathBuf>,
     },
     /// `prom`.
     Prom {
@@ -221,6 +237,10 @@ impl Args {
                 }
             }
             RawCommand::Collapsed { dump } => Args::Collapsed { dump },
+            RawCommand::Pprof { dump, output } => Args::Pprof {
+                dump,
+                output: (output.as_os_str() != "-").then_some(output),
+            },
             RawCommand::Prom { dump } => Args::Prom { dump },
         })
     }

@@ -7,6 +7,7 @@
 //! leakscope diff OLD NEW [--json]        scopes and call sites that grew between two dumps
 //! leakscope analyze DUMP --set K=V [--json]   re-run the detectors with other settings
 //! leakscope collapsed DUMP               folded stacks for inferno / flamegraph.pl / speedscope
+//! leakscope pprof DUMP -o FILE           gzipped pprof heap profile for go tool pprof
 //! leakscope prom DUMP                    Prometheus text exposition
 //! ```
 //!
@@ -88,10 +89,23 @@ fn read(path: &Path) -> Result<Dump, Failure> {
 }
 
 fn stdout(text: &str) -> Result<(), Failure> {
-    let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    output_to(None, text.as_bytes())
+}
+
+/// Writes `bytes` to the file `path`, or to stdout for `None`. A file is written atomically and
+/// privately like the dump itself: a page or profile names code paths, and a reader reloading it
+/// never sees half of it.
+fn output_to(path: Option<std::path::PathBuf>, bytes: &[u8]) -> Result<(), Failure> {
+    match path {
+        None => {
+            let mut out = io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
+        Some(path) => dump::write_atomic(&path, dump::DUMP_MODE, |w| w.write_all(bytes))
+            .map_err(|e| Failure::Message(e.to_string())),
+    }
 }
 
 fn json(value: &impl serde::Serialize) -> Result<(), Failure> {
@@ -104,18 +118,9 @@ fn json(value: &impl serde::Serialize) -> Result<(), Failure> {
 fn run(args: Args) -> Result<(), Failure> {
     match args {
         Args::Report { dump, style } => stdout(&report::render(&read(&dump)?, style)),
-        Args::Html { dump, output } => {
-            let page = html::render(&read(&dump)?);
-            match output {
-                None => stdout(&page),
-                // Atomic and private like the dump itself: the page names code paths, and a
-                // browser reloading it never sees half a page.
-                Some(path) => {
-                    dump::write_atomic(&path, dump::DUMP_MODE, |w| w.write_all(page.as_bytes()))
-                        .map_err(|e| Failure::Message(e.to_string()))
-                }
-            }
-        }
+        Args::Html { dump, output } => output_to(output, html::render(&read(&dump)?).as_bytes()),
+        // A dump does not carry the process's mappings: the profile's frames are resolved.
+        Args::Pprof { dump, output } => output_to(output, &dump::pprof_profile(&read(&dump)?, &[])),
         Args::Diff {
             old,
             new,

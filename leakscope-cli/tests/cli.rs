@@ -310,6 +310,70 @@ fn prom_passes_promtool_and_the_python_parser() {
     }
 }
 
+/// The heap profile as `go tool pprof -raw` decodes it: one sample per call site with the
+/// site's exact bytes and blocks and its scope as the label, every frame named.
+#[test]
+fn pprof_is_read_by_go_tool_pprof_with_the_bytes_of_every_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heap.pb.gz");
+    ok(&["pprof", &fixture_str(), "-o", path.to_str().unwrap()]);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..2], [0x1f, 0x8b], "gzipped");
+    if !client("go", &["version"]) {
+        return;
+    }
+    let raw = run_client(
+        "go",
+        &["tool", "pprof", "-raw", path.to_str().unwrap()],
+        b"",
+    );
+    assert!(
+        raw.contains("inuse_objects/count inuse_space/bytes[dflt]"),
+        "{raw}"
+    );
+    // "      54882  112400000: 1 2 3 4 5 " then "                scope:[sessions]"
+    let mut samples: Vec<(String, u64, u64)> = Vec::new();
+    let mut lines = raw
+        .lines()
+        .skip_while(|l| !l.starts_with("Samples:"))
+        .skip(2);
+    while let Some(line) = lines.next() {
+        let Some((values, _)) = line.split_once(':') else {
+            break;
+        };
+        let v: Vec<u64> = values
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let label = lines.next().unwrap().trim();
+        let scope = label
+            .strip_prefix("scope:[")
+            .and_then(|l| l.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("{label:?}"));
+        samples.push((scope.to_owned(), v[1], v[0]));
+    }
+    let dump = fixture_dump();
+    let mut expected: Vec<(String, u64, u64)> = dump
+        .top_call_sites
+        .iter()
+        .map(|s| (s.scope.clone(), s.live_bytes, s.live_blocks))
+        .collect();
+    expected.sort();
+    samples.sort();
+    assert_eq!(samples, expected, "{raw}");
+    for site in &dump.top_call_sites {
+        let f = &site.frames[0];
+        // pprof shortens generic names on the line and gives the full one after it.
+        let function = f.function.as_deref().unwrap();
+        let place = format!("{}:{}", f.file.as_deref().unwrap(), f.line.unwrap());
+        let line = raw.lines().find(|l| l.contains(&place));
+        assert!(
+            line.is_some_and(|l| l.contains(function)),
+            "{function} {place} not in {raw}"
+        );
+    }
+}
+
 /// `GradualGrowth` as `gradual_growth`, the leak type as Prometheus labels spell it.
 fn snake(camel: &str) -> String {
     let mut out = String::new();

@@ -31,6 +31,9 @@ pub(crate) enum DumpFor {
     File,
     /// [`metrics_text`](crate::metrics_text): no call sites.
     Metrics,
+    /// [`heap_profile`](crate::heap_profile): every call site with live sampled memory.
+    #[cfg_attr(not(feature = "pprof"), allow(dead_code))]
+    Profile,
 }
 
 impl Collector {
@@ -93,6 +96,7 @@ impl Collector {
             DumpFor::File => registry::top_sites(None, SITES_IN_DUMP),
             // Resolving symbols is the costly part of a dump; metrics need none of it.
             DumpFor::Metrics => Vec::new(),
+            DumpFor::Profile => registry::top_sites(None, usize::MAX),
         };
         let (self_bytes, _) = sinks::self_usage();
         let (samples_taken, samples_dropped) = sampler::counts();
@@ -100,7 +104,7 @@ impl Collector {
         dump.tracker.samples_taken = samples_taken;
         dump.tracker.samples_dropped = samples_dropped;
         dump.tracker.channel_full_retries = crate::batch::channel_full_retries();
-        // A dump file counts itself; metrics count the files written so far.
+        // A dump file counts itself; metrics and profiles count the files written so far.
         dump.tracker.dumps_written = self.dumps_written + u64::from(purpose == DumpFor::File);
         dump.tracker.dump_errors = self.dump_errors;
         dump

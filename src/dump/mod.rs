@@ -4,13 +4,18 @@
 //!   `docs/dump-format.md`);
 //! - `write`: atomic replacement of a file (temporary file, fsync, rename, directory fsync);
 //! - `read`: the CLI's checked reader, one clear line for every kind of bad input;
-//! - `prometheus`: the text exposition of a dump, for node_exporter's textfile collector.
+//! - `prometheus`: the text exposition of a dump, for node_exporter's textfile collector;
+//! - `pprof` (feature `pprof`): the heap as a pprof profile.
 
+#[cfg(feature = "pprof")]
+mod pprof;
 mod prometheus;
 mod read;
 mod schema;
 mod write;
 
+#[cfg(feature = "pprof")]
+pub use pprof::{pprof_profile, self_mappings, Mapping};
 pub use prometheus::{prometheus_text, write_prometheus};
 pub use read::{read_dump, read_dump_from_slice, MAX_DUMP_BYTES};
 pub use schema::{
