@@ -107,7 +107,7 @@ fn work(id: u64, until: Instant, give: mpsc::Sender<Owned>, take: mpsc::Receiver
         while let Ok(Owned(_, v)) = take.try_recv() {
             drop(v);
         }
-        if ops % 50_000 == 0 {
+        if ops.is_multiple_of(50_000) {
             // Thread churn: a short-lived thread that allocates, frees some and hands back the
             // rest, exiting without a flush.
             let child = std::thread::spawn(move || {

@@ -123,7 +123,11 @@ async fn load(addr: SocketAddr, max_requests: u64, secs: f64) -> u64 {
                 let mut answered = 0;
                 for i in 0..per_client {
                     let n = c * per_client + i;
-                    let path = if n % 2 == 0 { "render" } else { "user" };
+                    let path = if n.is_multiple_of(2) {
+                        "render"
+                    } else {
+                        "user"
+                    };
                     let uri = format!("http://{addr}/{path}/{n}").parse().unwrap();
                     let resp = client.get(uri).await.unwrap();
                     assert!(resp.status().is_success());

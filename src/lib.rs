@@ -29,10 +29,13 @@
 //!
 //! Time-dependent behaviour is testable without waiting: a collector started with a manual
 //! clock is driven tick by tick (see `tests/collector.rs`).
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+// `unsafe` is denied everywhere but in these four modules, each allowed with its reason.
+#[allow(unsafe_code)] // The GlobalAlloc impl, and the trailer read and written past the block.
 mod alloc;
 mod batch;
 mod channel;
@@ -41,13 +44,16 @@ mod config;
 mod detect;
 pub mod dump;
 mod error;
+#[allow(unsafe_code)] // Pin projection to the wrapped future, and dropping it in place.
 mod future;
 mod history;
 mod ids;
 mod leak;
+#[allow(unsafe_code)] // pthread_atfork and atexit, which take C function pointers.
 mod os;
 mod reentry;
 mod registry;
+#[allow(unsafe_code)] // The unsynchronized stack walk, the thread's OS id and name.
 mod sampler;
 mod samples;
 mod scope;

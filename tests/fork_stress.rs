@@ -91,7 +91,7 @@ fn forked_children_never_hang_and_count_exactly() {
                     let _g = leakscope::scope(&names[i % names.len()]);
                     drop(black_box(vec![0u8; 64 + i % 512]));
                     i += 1;
-                    if i % 4096 == 0 {
+                    if i.is_multiple_of(4096) {
                         flush();
                     }
                 }

@@ -39,7 +39,7 @@ fn over_aligned_blocks_over_mimalloc() {
                 let _g = S.enter();
                 black_box(alloc(layout))
             };
-            assert!(!p.is_null() && p as usize % align == 0);
+            assert!(!p.is_null() && (p as usize).is_multiple_of(align));
             dealloc(p, layout);
         }
     }

@@ -77,7 +77,7 @@ fn bounded_caches_raise_no_leak() {
     // hits on the hot fifth.
     for _ in 0..600 {
         for _ in 0..300 {
-            let key = if rng.next() % 5 == 0 {
+            let key = if rng.next().is_multiple_of(5) {
                 rng.next() % 20_000
             } else {
                 rng.next() % 2_000

@@ -776,7 +776,7 @@ impl Summary {
     /// Aggregates `judged`; `ty` restricts reports to one leak type and leaks to those labelled
     /// with it.
     pub fn of(judged: &[Judged], ty: Option<LeakType>) -> Summary {
-        let counts = |e: &Event| ty.map_or(true, |t| e.ty == t);
+        let counts = |e: &Event| ty.is_none_or(|t| e.ty == t);
         let mut latencies = Vec::new();
         let mut s = Summary {
             leaks: 0,
@@ -795,7 +795,7 @@ impl Summary {
             s.wrong += wrong;
             match &j.expect {
                 Expect::Leak { ty: lt, .. } => {
-                    if ty.map_or(true, |t| t == *lt) {
+                    if ty.is_none_or(|t| t == *lt) {
                         s.leaks += 1;
                         if let Some(d) = j.verdict.detected_after_min {
                             s.detected += 1;
