@@ -77,7 +77,8 @@ fn a_new_leak_is_a_tracing_event_with_structured_fields() {
         .set("baseline_calculation_minutes", 2)
         .set("memory_growth_threshold_mb", 2)
         .set("growth_rate_threshold_mb_per_min", 1)
-        .set("enable_stack_traces", false)
+        .set("enable_stack_traces", true)
+        .set("sample_interval_bytes", "64KiB")
         .set("dump_path", "none")
         .build()
         .unwrap();
@@ -113,6 +114,11 @@ fn a_new_leak_is_a_tracing_event_with_structured_fields() {
     assert_eq!(field("scope"), "tracing_growing");
     assert!(field("leak_type").contains("Growth"), "{event:?}");
     assert!(field("current_bytes").parse::<u64>().unwrap() > 1_000_000);
+    assert!(field("leak_id").parse::<u64>().unwrap() >= 1);
+    let confidence: f64 = field("confidence").parse().unwrap();
+    assert!(confidence > 0.0 && confidence <= 1.0, "{event:?}");
+    assert!(field("growth_bytes").parse::<i64>().unwrap() > 1_000_000);
+    assert!(field("top_site").contains("grow"), "{event:?}");
     drop(kept);
     handle.shutdown().unwrap();
 }

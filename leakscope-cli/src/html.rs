@@ -48,7 +48,10 @@ pub fn esc(s: &str) -> String {
             '\'' => out.push_str("&#39;"),
             // Control characters are not allowed in XML 1.0 even as references; show them as
             // the report does.
-            c if c.is_control() && c != '\n' && c != '\t' => {
+            // U+FFFE and U+FFFF are outside XML 1.0's characters as well (issue 15 item 5).
+            c if (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
+            {
                 out.push_str(&esc(&c.escape_default().to_string()))
             }
             c => out.push(c),

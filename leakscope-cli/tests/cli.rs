@@ -247,6 +247,7 @@ fn html_escapes_text_from_the_dump() {
     let mut dump = fixture_dump();
     dump.scopes[0].name = "<script>alert(1)</script>&\"'".into();
     dump.leaks[0].summary = "</td><img src=x onerror=alert(1)>".into();
+    dump.scopes[1].name = "non\u{fffe}\u{ffff}char".into();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.json");
     std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
@@ -254,6 +255,12 @@ fn html_escapes_text_from_the_dump() {
     assert!(!page.contains("<script>"));
     assert!(!page.contains("<img"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#39;"));
+    // Non-characters that XML 1.0 excludes are shown escaped, as the report shows them.
+    assert!(
+        !page.contains(['\u{fffe}', '\u{ffff}']),
+        "a non-character in the page"
+    );
+    assert!(page.contains("non\\u{fffe}\\u{ffff}char"));
     let mut reader = quick_xml::Reader::from_str(&page);
     loop {
         match reader.read_event() {

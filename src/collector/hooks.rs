@@ -52,7 +52,9 @@ pub(crate) fn run_hooks(events: &[LeakEvent]) {
 }
 
 /// Emits a leak event as a `tracing` event with structured fields: warn for new and changed
-/// leaks up to Medium, error from High, info for resolutions.
+/// leaks up to Medium, error from High, info for resolutions. The fields: the leak's id, scope,
+/// type, severity, confidence, growth over its evidence window, top call site (empty when none
+/// was sampled), rate, current bytes and time to budget.
 #[cfg(feature = "tracing")]
 fn emit_tracing(event: &LeakEvent) {
     use crate::leak::LeakSeverity;
@@ -64,14 +66,31 @@ fn emit_tracing(event: &LeakEvent) {
         #[allow(unreachable_patterns)]
         _ => "other",
     };
+    // The top call site's first frame, as the report names it: "function (file:line)".
+    let top_site = leak
+        .top_sites
+        .first()
+        .and_then(|s| s.frames.first())
+        .map(|f| {
+            let function = f.function.as_deref().unwrap_or("?");
+            match (&f.file, f.line) {
+                (Some(file), Some(line)) => format!("{function} ({file}:{line})"),
+                _ => function.to_owned(),
+            }
+        })
+        .unwrap_or_default();
     macro_rules! emit {
         ($level:ident) => {
             tracing::$level!(
                 target: "leakscope",
                 event = kind,
+                leak_id = leak.id,
                 scope = %leak.scope,
                 leak_type = ?leak.leak_type,
                 severity = ?leak.severity,
+                confidence = leak.confidence,
+                growth_bytes = leak.growth_bytes,
+                top_site = %top_site,
                 rate_bytes_per_min = leak.rate_bytes_per_min,
                 current_bytes = leak.current_bytes,
                 time_to_budget_secs = leak.time_to_budget_secs,
