@@ -266,25 +266,65 @@ fn subset() -> Filter {
     }
 }
 
-/// The issue's targets (zero false alarms, every leak found with its type within its deadline,
-/// one opening per type, no severity flaps, time to budget within 2×, call sites kept) on
-/// every family at seed 0, through the replay `leakscope analyze` runs. Lists every case that
-/// misses one, with what it missed.
-#[test]
-#[ignore = "today's detectors miss the targets on most families (see /work/notes/issue-11-corpus.md \
-            for the table); un-ignore when `cargo run --release --example detector_eval` passes"]
-fn targets_on_the_seeded_subset() {
-    let verdicts = judge_all(&subset().cases(), 2);
-    let failing: Vec<String> = verdicts
+/// The families whose seed-0 case meets every one of the issue's targets with the detectors of
+/// issue 11 (`detect`'s closing note, /work/notes/issue-11.md, has the whole table). The others
+/// are the measured shortfall: they run in `all_targets_on_the_seeded_subset`, ignored until
+/// they pass.
+const MEETS_TARGETS: &[&str] = &[
+    "idle$",
+    "requests$",
+    "lru_warm$",
+    "interner$",
+    "batch_flat$",
+    "rss_follows$",
+    "trace_moka$",
+    "trace_lru$",
+    "trace_quick_cache$",
+    "exponential$",
+    "cache_bloat$",
+    "linear_budget$",
+];
+
+fn verdict_failures(filter: Filter) -> (usize, Vec<String>) {
+    let verdicts = judge_all(&filter.cases(), 2);
+    let failing = verdicts
         .iter()
         .filter(|v| !v.failures.is_empty())
         .map(|v| format!("{}:\n    {}", v.name, v.failures.join("\n    ")))
         .collect();
+    (verdicts.len(), failing)
+}
+
+/// The issue's targets (zero false alarms, every leak found with its type within its deadline,
+/// one opening per type, no severity flaps, time to budget within 2×, call sites kept) on the
+/// families of [`MEETS_TARGETS`] at seed 0, through the replay `leakscope analyze` runs.
+#[test]
+fn targets_on_the_seeded_subset() {
+    let filter = Filter {
+        families: MEETS_TARGETS.iter().map(|f| f.to_string()).collect(),
+        seeds: vec![0],
+    };
+    let (n, failing) = verdict_failures(filter);
+    assert_eq!(n, MEETS_TARGETS.len());
     assert!(
         failing.is_empty(),
-        "{} of {} cases miss a target:\n{}",
+        "{} of {n} cases miss a target:\n{}",
         failing.len(),
-        verdicts.len(),
+        failing.join("\n")
+    );
+}
+
+/// The same targets on every family at seed 0. Lists every case that misses one, with what it
+/// missed.
+#[test]
+#[ignore = "18 of 30 families miss a target at seed 0 (slow-leak latency, staircases, TTL fills, \
+            daily cycles: /work/notes/issue-11.md); targets_on_the_seeded_subset asserts the rest"]
+fn all_targets_on_the_seeded_subset() {
+    let (n, failing) = verdict_failures(subset());
+    assert!(
+        failing.is_empty(),
+        "{} of {n} cases miss a target:\n{}",
+        failing.len(),
         failing.join("\n")
     );
 }

@@ -1,6 +1,10 @@
 //! Cache bloat (docs/detectors.md, "CacheBloat"): bytes per entry rise, or bytes grow while the entries do not.
 //!
-//! Needs the scope's entry-count gauge. Over the floor series, the baseline is the
+//! Needs the scope's entry-count gauge, and the entries flat over the window (|Kendall τ| < 0.5)
+//! with bytes per entry rising (Mann–Kendall Z > 3.09) in either trigger: where entries rise
+//! with bytes (a preload, a table doubling, a daily cycle), bytes follow the entries. A step of
+//! bytes per entry that settled (the step model of docs/detectors.md fits better than a line and
+//! both levels are flat) is no bloat either. Over the floor series, the baseline is the
 //! `baseline_calculation_minutes` before the detection window (a trailing baseline, not the first
 //! snapshots ever). Two triggers:
 //! - bytes per entry rise significantly over the window (Mann–Kendall Z > 3.09) to ≥ 1.5× the
@@ -25,6 +29,10 @@ const MIN_ENTRY_SPREAD: f64 = 0.05;
 /// Floor points needed in the baseline and in the window.
 const MIN_BASE_POINTS: usize = 5;
 const MIN_WINDOW_POINTS: usize = 8;
+/// A level of a step model moving less than this share of the step is flat.
+const STEP_FLAT: f64 = 0.25;
+/// Entries whose Kendall τ over the window is below this in size are flat.
+const ENTRIES_FLAT_TAU: f64 = 0.5;
 /// Points whose median gives the level now.
 const LEVEL_POINTS: usize = 3;
 
@@ -81,12 +89,35 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if !(by_entry_size || unexplained) {
         return None;
     }
+    // Bloat is bytes per entry rising while the entries stay flat: where the entries rise with
+    // the bytes (a preload, a table doubling, a daily cycle) the bytes follow the entries, and a
+    // one-time residual step is no bloat.
+    let win_e: Vec<f64> = win.iter().map(entries).collect();
+    let entries_tau = stats::mann_kendall(&win_e)?.tau;
+    if !(entries_tau.abs() < ENTRIES_FLAT_TAU && bpe_ratio > 1.0 && bpe_mk.z > Z_CRITICAL) {
+        return None;
+    }
+    // A one-time step of bytes per entry that settled (a preload, a table doubling) is no
+    // bloat: the gradual detector's step test on the baseline and window together.
+    let all_bpe: Vec<f64> = base_bpe.iter().chain(&win_bpe).copied().collect();
+    if let Some(step) = stats::best_step(&all_bpe) {
+        let x: Vec<f64> = (0..all_bpe.len()).map(|i| i as f64).collect();
+        if let Some(line) = stats::theil_sen(&x, &all_bpe) {
+            let line_sse: f64 = x
+                .iter()
+                .zip(&all_bpe)
+                .map(|(&x, &y)| (y - line.at(x)).powi(2))
+                .sum();
+            if step.sse < line_sse && step.max_segment_drift <= STEP_FLAT * step.height.abs() {
+                return None;
+            }
+        }
+    }
 
     let t: Vec<f64> = win.iter().map(|p| p.t).collect();
     let bytes: Vec<f64> = win.iter().map(|p| p.bytes).collect();
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
     let ttb = time_to_budget(&growth, ctx.current_bytes() as f64, ctx.budget);
-    let entries_tau = stats::mann_kendall(&win.iter().map(entries).collect::<Vec<_>>())?.tau;
     let base_bytes = stats::median(&base_b)?;
     let mut f = ctx.finding(LeakType::CacheBloat, [start.max(ctx.times[0]), ctx.t_end]);
     let mut severity = k.severity(growth.rate_per_min.max(0.0), None);
