@@ -321,6 +321,14 @@ pub(crate) fn live_samples() -> usize {
     registry(&mut slot).samples.len()
 }
 
+/// Each scope's age profile of live sampled memory, by scope id (see
+/// [`LiveSamples::age_profiles`]).
+pub(crate) fn age_profiles() -> hashbrown::HashMap<u32, [u16; 3]> {
+    let _untracked = Untracked::enter();
+    let mut slot = drained();
+    registry(&mut slot).samples.age_profiles()
+}
+
 /// Marks the end of a snapshot interval for the age buckets of live samples.
 pub(crate) fn next_interval() {
     let _untracked = Untracked::enter();

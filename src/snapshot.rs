@@ -29,7 +29,16 @@ pub struct Snapshot {
     /// Process resident set size at `t`, where the platform reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rss_bytes: Option<u64>,
+    /// The age profile of the scope's live sampled memory at `t`: the shares of its estimated
+    /// live bytes older than 1, 10 and 100 intervals, in ten-thousandths (see
+    /// [`live_older_than`](Self::live_older_than)). `None` when churn monitoring is off, stack
+    /// sampling is off, or no sample of the scope is live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_age: Option<[u16; 3]>,
 }
+
+/// The scale of [`Snapshot::live_age`]: shares are stored in ten-thousandths.
+pub const AGE_SHARE_SCALE: u16 = 10_000;
 
 impl Snapshot {
     /// A snapshot at `t` seconds holding `curr_bytes` in `curr_blocks` blocks, with no interval
@@ -55,6 +64,69 @@ impl Snapshot {
     /// back), when anything was allocated.
     pub fn free_ratio(&self) -> Option<f64> {
         (self.allocs > 0).then(|| self.frees as f64 / self.allocs as f64)
+    }
+
+    /// The shares (0 to 1) of live sampled memory older than 1, 10 and 100 intervals, when the
+    /// snapshot carries an age profile.
+    pub fn live_older_than(&self) -> Option<[f64; 3]> {
+        self.live_age
+            .map(|a| a.map(|v| f64::from(v) / f64::from(AGE_SHARE_SCALE)))
+    }
+}
+
+/// Allocator churn of one scope over a window of its series: how fast it allocates and frees,
+/// and how much of what it takes it gives back.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Churn {
+    /// Seconds the window covers: from the first point's `t` to the last point's.
+    pub secs: f64,
+    /// Allocations per second.
+    pub allocs_per_sec: f64,
+    /// Frees per second.
+    pub frees_per_sec: f64,
+    /// Bytes allocated per second.
+    pub bytes_allocated_per_sec: f64,
+    /// Bytes freed per second.
+    pub bytes_freed_per_sec: f64,
+    /// Bytes freed divided by bytes allocated over the window, when anything was allocated: near 1
+    /// for a cache that gives back what it takes, falling when it retains.
+    pub free_ratio: Option<f64>,
+    /// Mean size of the blocks allocated in the window, when any were.
+    pub mean_block_bytes: Option<f64>,
+}
+
+impl Churn {
+    /// The churn over `points` (a chronological slice of one scope's series). The first point
+    /// only marks where the window starts: its interval counters lie before it and are not
+    /// counted; those of every later point are. `None` for fewer than two points or a window
+    /// that does not move forward in time.
+    pub fn over<'a>(points: impl IntoIterator<Item = &'a Snapshot>) -> Option<Churn> {
+        let mut it = points.into_iter();
+        let start = it.next()?.t;
+        let (mut end, mut n) = (start, 0usize);
+        let (mut allocs, mut frees, mut allocated, mut freed) = (0u64, 0u64, 0u64, 0u64);
+        for s in it {
+            end = s.t;
+            n += 1;
+            allocs = allocs.saturating_add(s.allocs);
+            frees = frees.saturating_add(s.frees);
+            allocated = allocated.saturating_add(s.bytes_allocated);
+            freed = freed.saturating_add(s.bytes_freed);
+        }
+        let secs = end - start;
+        if n == 0 || !(secs > 0.0) {
+            return None;
+        }
+        Some(Churn {
+            secs,
+            allocs_per_sec: allocs as f64 / secs,
+            frees_per_sec: frees as f64 / secs,
+            bytes_allocated_per_sec: allocated as f64 / secs,
+            bytes_freed_per_sec: freed as f64 / secs,
+            free_ratio: (allocated > 0).then(|| freed as f64 / allocated as f64),
+            mean_block_bytes: (allocs > 0).then(|| allocated as f64 / allocs as f64),
+        })
     }
 }
 
@@ -82,5 +154,50 @@ impl ProcessSnapshot {
             tracked_bytes,
             self_bytes,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scope that, every 30 s, allocates 40 blocks of 256 bytes and frees 30 of them.
+    fn steady(i: u64) -> Snapshot {
+        let mut s = Snapshot::new(30.0 * i as f64, 2560 * i, 10 * i);
+        (s.allocs, s.frees) = (40, 30);
+        (s.bytes_allocated, s.bytes_freed) = (10_240, 7_680);
+        s
+    }
+
+    #[test]
+    fn churn_over_a_window_is_exact() {
+        let series: Vec<Snapshot> = (0..5).map(steady).collect();
+        let c = Churn::over(&series).unwrap();
+        // Four intervals of 30 s are counted; the first point only opens the window.
+        assert_eq!(c.secs, 120.0);
+        assert_eq!(c.allocs_per_sec, 160.0 / 120.0);
+        assert_eq!(c.frees_per_sec, 1.0);
+        assert_eq!(c.bytes_allocated_per_sec, 40_960.0 / 120.0);
+        assert_eq!(c.bytes_freed_per_sec, 256.0);
+        assert_eq!(c.free_ratio, Some(0.75));
+        assert_eq!(c.mean_block_bytes, Some(256.0));
+    }
+
+    #[test]
+    fn churn_needs_two_points_forward_in_time_and_some_allocation_for_a_ratio() {
+        assert_eq!(Churn::over(&[steady(1)]), None);
+        assert_eq!(Churn::over(&[steady(1), steady(1)]), None);
+        let quiet = [Snapshot::new(0.0, 0, 0), Snapshot::new(10.0, 0, 0)];
+        let c = Churn::over(&quiet).unwrap();
+        assert_eq!((c.free_ratio, c.mean_block_bytes), (None, None));
+        assert_eq!(c.allocs_per_sec, 0.0);
+    }
+
+    #[test]
+    fn age_shares_read_back_as_fractions() {
+        let mut s = Snapshot::new(0.0, 0, 0);
+        assert_eq!(s.live_older_than(), None);
+        s.live_age = Some([10_000, 2_500, 0]);
+        assert_eq!(s.live_older_than(), Some([1.0, 0.25, 0.0]));
     }
 }

@@ -104,6 +104,16 @@ fn n_intervals_make_n_exact_snapshots() {
         assert_eq!(s.entries, Some(i));
         assert_eq!(s.bytes_per_entry(), Some(1000.0));
     }
+    // Churn over the manual clock: nine counted intervals of 1 s, each 2 allocations (1024
+    // bytes) and 1 free (24 bytes). Stack sampling is off here, so there is no age profile.
+    let churn = leakscope::analysis::Churn::over(&scope.history).unwrap();
+    assert_eq!(churn.secs, 9.0);
+    assert_eq!((churn.allocs_per_sec, churn.frees_per_sec), (2.0, 1.0));
+    assert_eq!(churn.bytes_allocated_per_sec, 1024.0);
+    assert_eq!(churn.bytes_freed_per_sec, 24.0);
+    assert_eq!(churn.free_ratio, Some(24.0 / 1024.0));
+    assert_eq!(churn.mean_block_bytes, Some(512.0));
+    assert!(scope.history.iter().all(|s| s.live_age.is_none()));
     assert_eq!(scope.curr_bytes, 10_000);
     assert_eq!(dump.process_history.len(), 10);
     assert!(dump.process_history[9].tracked_bytes >= 10_000);

@@ -201,6 +201,13 @@ impl Collector {
         let rss = process::rss_bytes();
         let (self_bytes, _) = sinks::self_usage();
         let mut tracked = self_bytes;
+        // The age profile is the one part of churn monitoring that costs a pass over the live
+        // samples; with monitoring off it is not taken and the snapshots carry none.
+        let ages = if self.config.enable_churn_monitoring && self.config.enable_stack_traces {
+            registry::age_profiles()
+        } else {
+            Default::default()
+        };
         for reading in self.read_scopes() {
             let mut s = Snapshot::new(now, reading.stats.curr_bytes, reading.stats.curr_blocks);
             if let Some((id, counts)) = reading.counted {
@@ -209,6 +216,7 @@ impl Collector {
                 s.frees = counts.frees.wrapping_sub(before.frees);
                 s.bytes_allocated = counts.bytes_allocated.wrapping_sub(before.bytes_allocated);
                 s.bytes_freed = counts.bytes_freed.wrapping_sub(before.bytes_freed);
+                s.live_age = ages.get(&id).copied();
             }
             s.entries = reading.entries;
             s.rss_bytes = rss;
