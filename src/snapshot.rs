@@ -115,7 +115,7 @@ impl Churn {
             freed = freed.saturating_add(s.bytes_freed);
         }
         let secs = end - start;
-        if n == 0 || !(secs > 0.0) {
+        if n == 0 || secs.is_nan() || secs <= 0.0 {
             return None;
         }
         Some(Churn {
