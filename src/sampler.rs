@@ -246,22 +246,7 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
         frames: [0; MAX_FRAMES],
     };
     let max = MAX_FRAMES_SET.load(Relaxed).min(MAX_FRAMES);
-    let mut depth = 0;
-    let frames = &mut sample.frames;
-    // SAFETY: `trace_unsynchronized` is unsafe only because some platforms' unwinders (Windows
-    // dbghelp) are not thread-safe; on the unwinders it uses here (libgcc/libunwind's
-    // `_Unwind_Backtrace`) concurrent traces are fine. The synchronized `trace` would take a
-    // global lock on the allocation path. The callback neither panics nor allocates.
-    unsafe {
-        backtrace::trace_unsynchronized(|frame| match frames.get_mut(depth) {
-            Some(f) => {
-                *f = frame.ip() as usize;
-                depth += 1;
-                depth < max
-            }
-            None => false,
-        });
-    }
+    let depth = capture(&mut sample.frames[..max]);
     sample.depth = depth as u8;
     match CHANNEL.try_send(sample) {
         Ok(()) => {
@@ -274,6 +259,176 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
             None
         }
     }
+}
+
+/// Captures up to `frames.len()` return addresses of the calling thread into `frames`; returns
+/// how many. Walks the frame-pointer chain when the build has frame pointers and the walk looks
+/// whole, and otherwise unwinds with DWARF (`backtrace`). Never allocates, locks or panics
+/// (the thread's stack bounds are read once per thread, see [`stack_bounds`]).
+#[inline(never)]
+fn capture(frames: &mut [usize]) -> usize {
+    #[cfg(all(
+        leakscope_frame_pointers,
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    {
+        let depth = capture_frame_pointers(frames);
+        // Fewer frames than leakscope's own few plus one of the program's means the chain broke
+        // (code without frame pointers in between): DWARF finds the rest.
+        if depth >= MIN_FP_FRAMES.min(frames.len()) {
+            return depth;
+        }
+    }
+    let mut depth = 0;
+    // SAFETY: `trace_unsynchronized` is unsafe only because some platforms' unwinders (Windows
+    // dbghelp) are not thread-safe; on the unwinders it uses here (libgcc/libunwind's
+    // `_Unwind_Backtrace`) concurrent traces are fine. The synchronized `trace` would take a
+    // global lock on the allocation path. The callback neither panics nor allocates.
+    unsafe {
+        backtrace::trace_unsynchronized(|frame| match frames.get_mut(depth) {
+            Some(f) => {
+                *f = frame.ip() as usize;
+                depth += 1;
+                depth < frames.len()
+            }
+            None => false,
+        });
+    }
+    depth
+}
+
+/// A frame-pointer walk shorter than this falls back to DWARF: the sampler's own frames
+/// (`capture`, `begin`, `alloc_sampled`, the allocator entry point) and at least one more.
+#[cfg(all(
+    leakscope_frame_pointers,
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+const MIN_FP_FRAMES: usize = 5;
+
+/// The frame-pointer walk from this function's own frame, bounded by the thread's stack.
+#[cfg(all(
+    leakscope_frame_pointers,
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[inline(never)]
+fn capture_frame_pointers(frames: &mut [usize]) -> usize {
+    let Some((base, top)) = stack_bounds() else {
+        return 0;
+    };
+    let fp: usize;
+    // SAFETY: copies the frame-pointer register (rbp / x29) into a general register; no memory
+    // is touched. Built with frame pointers, it holds this function's frame record.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        std::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags));
+        #[cfg(target_arch = "aarch64")]
+        std::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags));
+    }
+    // Everything from this frame up to the top of the thread's stack is live, mapped stack.
+    // On another stack (a signal handler's alternate stack) the bounds do not apply: no walk.
+    let here = std::ptr::addr_of!(fp) as usize;
+    if here < base || here >= top {
+        return 0;
+    }
+    // SAFETY: `[here, top)` lies within the calling thread's own stack, from a live local of
+    // this frame up to the stack's top, so all of it is mapped and readable.
+    unsafe { walk_frame_pointers(fp, here, top, frames) }
+}
+
+/// Follows a frame-pointer chain from `fp`, storing each frame's return address, reading only
+/// the two-word frame records (`[caller's fp, return address]`, on x86_64 and aarch64 alike)
+/// that lie wholly inside `[lo, hi)`.
+///
+/// A record is read only if `fp` is 8-byte aligned and `fp + 16 <= hi`; the next `fp` must be
+/// strictly above the current one (callers' frames are higher on a downward stack), which ends
+/// the walk within `(hi - lo) / 16` steps even on a corrupt chain. Code without frame pointers
+/// leaves some other value in the register: it fails a check or, if it happens to pass, yields
+/// addresses that resolve to no symbol. Either way nothing outside `[lo, hi)` is read.
+///
+/// # Safety
+/// Every byte of `[lo, hi)` must be readable for the whole call.
+#[cfg_attr(
+    not(all(
+        leakscope_frame_pointers,
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    )),
+    allow(dead_code)
+)]
+unsafe fn walk_frame_pointers(mut fp: usize, lo: usize, hi: usize, frames: &mut [usize]) -> usize {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let mut depth = 0;
+    while depth < frames.len() {
+        if fp < lo || fp % WORD != 0 || fp > hi.saturating_sub(2 * WORD) {
+            break;
+        }
+        // SAFETY: `fp` is word-aligned and `[fp, fp + 2 words)` is inside `[lo, hi)`, readable
+        // (the caller's contract). Volatile: the words are whatever the stack holds, which
+        // the compiler must not assume anything about.
+        let (next, ret) = unsafe {
+            (
+                std::ptr::read_volatile(fp as *const usize),
+                std::ptr::read_volatile((fp + WORD) as *const usize),
+            )
+        };
+        if ret == 0 {
+            break;
+        }
+        frames[depth] = ret;
+        depth += 1;
+        if next <= fp {
+            break;
+        }
+        fp = next;
+    }
+    depth
+}
+
+thread_local! {
+    /// The calling thread's stack as `(lowest, highest)` address: `Some((0, 0))` until read,
+    /// `None` when it cannot be read.
+    #[cfg(all(leakscope_frame_pointers, target_os = "linux"))]
+    static STACK: Cell<Option<(usize, usize)>> = const { Cell::new(Some((0, 0))) };
+}
+
+/// The calling thread's stack bounds, read once per thread (`pthread_getattr_np`, which takes
+/// the thread's own lock briefly and for the main thread reads /proc/self/maps: the caller is
+/// under [`Untracked`], so what it allocates is leakscope's).
+#[cfg(all(leakscope_frame_pointers, target_os = "linux"))]
+fn stack_bounds() -> Option<(usize, usize)> {
+    match STACK.try_with(Cell::get) {
+        Ok(Some((0, 0))) => {}
+        Ok(known) => return known,
+        Err(_) => return None,
+    }
+    let bounds = read_stack_bounds();
+    let _ = STACK.try_with(|s| s.set(bounds));
+    bounds
+}
+
+#[cfg(all(leakscope_frame_pointers, target_os = "linux"))]
+fn read_stack_bounds() -> Option<(usize, usize)> {
+    let mut attr = std::mem::MaybeUninit::<libc::pthread_attr_t>::uninit();
+    let mut addr: *mut libc::c_void = std::ptr::null_mut();
+    let mut size: libc::size_t = 0;
+    // SAFETY: `pthread_getattr_np` initialises `attr` for the calling thread (checked by its
+    // return value) before `pthread_attr_getstack` reads it and `pthread_attr_destroy` frees it;
+    // the out-pointers are valid locals.
+    unsafe {
+        if libc::pthread_getattr_np(libc::pthread_self(), attr.as_mut_ptr()) != 0 {
+            return None;
+        }
+        let rc = libc::pthread_attr_getstack(attr.as_ptr(), &mut addr, &mut size);
+        libc::pthread_attr_destroy(attr.as_mut_ptr());
+        if rc != 0 {
+            return None;
+        }
+    }
+    let base = addr as usize;
+    Some((base, base.checked_add(size)?))
 }
 
 fn this_thread() -> (u32, [u8; 16]) {
@@ -309,4 +464,80 @@ fn os_thread() -> (u32, [u8; 16]) {
 fn os_thread() -> (u32, [u8; 16]) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
     (NEXT.fetch_add(1, Relaxed), [0; 16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_pointer_walk_follows_a_chain_and_reads_nothing_outside_the_bounds() {
+        // A fake stack of 16 words whose frame records sit at words 0, 4 and 8.
+        let mut stack = [0usize; 16];
+        let base = stack.as_ptr() as usize;
+        let at = |word: usize| base + word * 8;
+        let hi = base + 16 * 8;
+        let walk = |stack: &[usize; 16], fp: usize, max: usize| -> Vec<usize> {
+            let mut frames = vec![0; max];
+            // SAFETY: `[base, hi)` is `stack`, borrowed for the whole call.
+            let n = unsafe { walk_frame_pointers(fp, stack.as_ptr() as usize, hi, &mut frames) };
+            frames.truncate(n);
+            frames
+        };
+        // A whole chain, ended by a zero frame pointer (a thread's outermost frame).
+        stack[0] = at(4);
+        stack[1] = 0x1000;
+        stack[4] = at(8);
+        stack[5] = 0x2000;
+        stack[8] = 0;
+        stack[9] = 0x3000;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000, 0x3000]);
+        // Bounded by the frames asked for.
+        assert_eq!(walk(&stack, at(0), 2), [0x1000, 0x2000]);
+        // A next frame pointer outside the stack (code without frame pointers left another
+        // value in the register): the walk stops without reading it.
+        stack[4] = 0x10;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        stack[4] = hi + 64;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        // A record that would end past the top is not read.
+        stack[4] = hi - 8;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        // Misaligned.
+        stack[4] = at(8) + 3;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        // Not monotonic: a loop back down, or to itself, ends the walk.
+        stack[4] = at(0);
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        stack[4] = at(4);
+        assert_eq!(walk(&stack, at(0), 8), [0x1000, 0x2000]);
+        // A zero return address ends it too, and a start outside the bounds reads nothing.
+        stack[4] = at(8);
+        stack[5] = 0;
+        assert_eq!(walk(&stack, at(0), 8), [0x1000]);
+        assert_eq!(walk(&stack, base - 16, 8), Vec::<usize>::new());
+    }
+
+    /// Built with frame pointers, the walk sees the same callers as the DWARF unwinder.
+    #[cfg(all(
+        leakscope_frame_pointers,
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn the_frame_pointer_walk_agrees_with_dwarf() {
+        let mut fp = [0usize; 32];
+        let n = capture_frame_pointers(&mut fp);
+        assert!(n >= MIN_FP_FRAMES, "{n} frames");
+        let mut dwarf = Vec::new();
+        backtrace::trace(|f| {
+            dwarf.push(f.ip() as usize);
+            dwarf.len() < 64
+        });
+        // Past the first frame (the walk's own caller is where the two start differently),
+        // every return address the walk found is one the unwinder found.
+        for ip in &fp[1..n.min(8)] {
+            assert!(dwarf.contains(ip), "{ip:#x} not in {dwarf:x?}");
+        }
+    }
 }
