@@ -71,7 +71,8 @@ mod leak;
 mod os;
 mod reentry;
 mod registry;
-#[allow(unsafe_code)] // The stack walks (DWARF and frame pointers), the thread's stack bounds, OS id and name.
+#[allow(unsafe_code)]
+// The stack walks (DWARF and frame pointers), the thread's stack bounds, OS id and name.
 mod sampler;
 mod samples;
 mod scope;

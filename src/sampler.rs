@@ -362,7 +362,7 @@ unsafe fn walk_frame_pointers(mut fp: usize, lo: usize, hi: usize, frames: &mut 
     const WORD: usize = std::mem::size_of::<usize>();
     let mut depth = 0;
     while depth < frames.len() {
-        if fp < lo || fp % WORD != 0 || fp > hi.saturating_sub(2 * WORD) {
+        if fp < lo || !fp.is_multiple_of(WORD) || fp > hi.saturating_sub(2 * WORD) {
             break;
         }
         // SAFETY: `fp` is word-aligned and `[fp, fp + 2 words)` is inside `[lo, hi)`, readable
