@@ -27,8 +27,12 @@ fn the_memo_leaks_in_its_scope_moka_is_quiet_and_unscoped_holds_still() {
         .iter()
         .filter_map(|f| f.function.as_deref())
         .collect();
+    // In an optimised build an inlined async body resolves with line tables only to a bare
+    // `{async fn}` without its parent path; the first frame that names a path is the producer.
+    let anonymous = |n: &&str| n.starts_with('{') && n.ends_with('}');
+    let first_named = names.iter().find(|n| !anonymous(n));
     assert!(
-        names.first().is_some_and(|n| n.contains("render")),
+        first_named.is_some_and(|n| n.contains("render")),
         "the producer is not the top site: {names:#?}"
     );
     assert!(
