@@ -267,7 +267,7 @@ fn subset() -> Filter {
 }
 
 /// The families whose seed-0 case meets every one of the issue's targets with the detectors of
-/// issue 11 (`detect`'s closing note, /work/notes/issue-11.md, has the whole table). The others
+/// docs/detectors.md (`cargo run --release --example detector_eval` prints the whole table). The others
 /// are the measured shortfall: they run in `all_targets_on_the_seeded_subset`, ignored until
 /// they pass.
 const MEETS_TARGETS: &[&str] = &[
@@ -318,7 +318,7 @@ fn targets_on_the_seeded_subset() {
 /// missed.
 #[test]
 #[ignore = "18 of 30 families miss a target at seed 0 (slow-leak latency, staircases, TTL fills, \
-            daily cycles: /work/notes/issue-11.md); targets_on_the_seeded_subset asserts the rest"]
+            daily cycles: run the detector_eval example for the table); targets_on_the_seeded_subset asserts the rest"]
 fn all_targets_on_the_seeded_subset() {
     let (n, failing) = verdict_failures(subset());
     assert!(
