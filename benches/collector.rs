@@ -1,4 +1,4 @@
-//! What one collector cycle costs with 1,000 scopes and full history (SPEC 12: ≤ 50 ms of one
+//! What one collector cycle costs with 1,000 scopes and full history (docs/design.md §12: ≤ 50 ms of one
 //! core for snapshot + detection + dump), and how much memory the collector then holds.
 //!
 //! `cargo bench --bench collector` (`SCOPES=`, `INTERVALS=` to change the shape).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# leakscope's overhead benchmark (SPEC 12): builds one release binary per allocator variant
+# leakscope's overhead benchmark (docs/design.md §12): builds one release binary per allocator variant
 # (benches/overhead/src/bin/*.rs, all over the workloads of benches/overhead/src/lib.rs), runs
 # every variant on every workload round-robin within each round, one fresh process per run,
 # and prints markdown tables of ratios to bare System and median ns/op. benches/README.md
@@ -33,7 +33,7 @@ workloads=${WORKLOADS:-churn churn2t xthread cache}
 echo "building the variants (release)..." >&2
 cargo build --release --quiet --manifest-path "$manifest" --bins
 
-# Every binary under src/bin is a variant except the report tool. The ones SPEC 12 names come
+# Every binary under src/bin is a variant except the report tool. The ones docs/design.md §12 names come
 # first; a new variant file (say leakscope_sampling.rs) joins the run with no edit here.
 known="system leakscope leakscope_counting leakscope_scoped stats_alloc dhat jemalloc leakscope_jemalloc mimalloc leakscope_mimalloc"
 if [[ -z ${VARIANTS:-} ]]; then

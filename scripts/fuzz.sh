@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the dump reader (SPEC 13) and keeps the minimized corpus in the repository.
+# Fuzzes the dump reader (docs/design.md §13) and keeps the minimized corpus in the repository.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 600 seconds each, read_dump dump_roundtrip)
 #

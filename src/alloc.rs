@@ -134,7 +134,7 @@ fn opaque(ptr: *mut u8) -> *mut u8 {
 /// The pointer goes through [`opaque`] first. Once the shim is inlined under fat LTO, LLVM
 /// knows `ptr` came from an allocation function (`__rust_alloc_zeroed`, say) of `size` bytes:
 /// the trailer lies outside that object as the caller sees it, and LLVM may fold a later read of
-/// it to zero or drop this store (SPEC 13; rust-lang/rust#146766 is likely the same family).
+/// it to zero or drop this store (docs/design.md §13; rust-lang/rust#146766 is likely the same family).
 /// An opaque pointer carries no provenance LLVM can reason about, so the store and the later
 /// load are kept as written. The cost is a register move.
 ///

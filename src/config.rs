@@ -1,6 +1,6 @@
 //! Configuration: every knob of the collector, the sampler and the detectors.
 //!
-//! Defaults come from the system leakscope replaces (SPEC 6). Fields are public so a program can
+//! Defaults come from the system leakscope replaces (docs/design.md §6). Fields are public so a program can
 //! set them directly; everything else goes through one string parser, [`Config::set`], which
 //! knows every field by its name: the builder, the environment ([`Config::from_env`]), the
 //! `LEAKSCOPE="key=value,…"` string (like jemalloc's `MALLOC_CONF`) and the CLI's `--set` all

@@ -185,7 +185,7 @@ fn alloc_zeroed_is_zeroed_and_its_owner_survives() {
             dealloc(p, layout);
         }
     }
-    // vec![0; n] takes the alloc_zeroed path too; this is SPEC 13's LTO miscompile shape.
+    // vec![0; n] takes the alloc_zeroed path too; this is docs/design.md §13's LTO miscompile shape.
     {
         let _g = S.enter();
         let v = black_box(vec![0u64; 512]);

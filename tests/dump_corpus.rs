@@ -1,5 +1,5 @@
 //! The fuzzer's findings, replayed on the stable toolchain in every test run: fuzzing itself
-//! needs nightly, which CI does not have (SPEC 13), so what it found is checked here instead.
+//! needs nightly, which CI does not have (docs/design.md §13), so what it found is checked here instead.
 //!
 //! - `fuzz/corpus/read_dump`: the minimized corpus `scripts/fuzz.sh` keeps, inputs that reach
 //!   every branch of the reader the fuzzer found;

@@ -1,4 +1,4 @@
-//! Hostile dump files through the library's reader, as the CLI meets them (SPEC 13): huge
+//! Hostile dump files through the library's reader, as the CLI meets them (docs/design.md §13): huge
 //! numbers, deep nesting, millions of entries, NaN and `null` numbers, invalid UTF-8 in the
 //! content and in the path, a directory, a FIFO, endless input, empty and blank files. Each must
 //! give one clear line naming the file, never a panic; the CLI maps the error to exit code 2.

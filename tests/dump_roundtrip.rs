@@ -1,4 +1,4 @@
-//! Property: writing any dump and reading it back gives the same dump (SPEC 13). Generated dumps
+//! Property: writing any dump and reading it back gives the same dump (docs/design.md §13). Generated dumps
 //! have arbitrary scopes with histories (optional columns mixed in), open and resolved leaks,
 //! call sites whose frames and thread names are arbitrary Unicode (control characters, quotes,
 //! backslashes, astral characters), and arbitrary configurations.

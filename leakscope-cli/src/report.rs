@@ -1,6 +1,6 @@
 //! `leakscope report`: the terminal report a person reads first.
 //!
-//! Order follows the questions of SPEC 1: what the process is and what leakscope costs it, which
+//! Order follows the questions of docs/design.md §1: what the process is and what leakscope costs it, which
 //! scope holds and gains memory (ranked by growth, with a sparkline of its history), which leaks
 //! are open and how bad (severity, the statistic that decided it, rate, time to budget, the call
 //! sites, what to do), what was resolved, and which call sites hold the sampled live memory.

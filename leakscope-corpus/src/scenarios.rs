@@ -14,8 +14,8 @@
 //! [`Summary`] aggregates precision, recall, false alarms per scope-week and detection latency.
 //!
 //! Labels that need a decision:
-//! - high, flat usage *above* `sustained_high_threshold_mb` is reported by design (SPEC 11 rule
-//!   3, "capacity"): it is labelled a notice — SustainedHigh at Low severity is expected, any other
+//! - high, flat usage *above* `sustained_high_threshold_mb` is reported by design (docs/design.md §11,
+//!   "capacity"): it is labelled a notice — SustainedHigh at Low severity is expected, any other
 //!   report is a false alarm. High, flat usage *below* the threshold, or above it but under 85% of
 //!   a budget, must report nothing.
 //! - periodic batch spikes over a flat floor are reported by design as a Low PeriodicSpike ("a
@@ -477,7 +477,7 @@ fn signal(kind: Kind, w: &World, m: f64, t: f64) -> (f64, Option<f64>, Option<f6
 
 /// The corpus configuration: the defaults with snapshots every `interval_secs` and
 /// `memory_growth_threshold_mb = 10`. The default 100 MB gate cannot pass a 0.5 MB/min leak
-/// within 2 hours (it is 60 MB by then), so SPEC 12's latency target implies a smaller gate; the
+/// within 2 hours (it is 60 MB by then), so docs/design.md §12's latency target implies a smaller gate; the
 /// rate threshold keeps its default 5 MB/min.
 pub fn corpus_config(interval_secs: f64) -> Config {
     let mut c = default_config(interval_secs);
@@ -525,7 +525,7 @@ pub struct Event {
     pub severity: LeakSeverity,
 }
 
-/// Every how many snapshots the older history tier keeps one (SPEC 6: "one per 10 intervals").
+/// Every how many snapshots the older history tier keeps one (docs/design.md §6: "one per 10 intervals").
 const TIER: usize = 10;
 
 /// The history the collector holds after snapshot `end - 1`: the last `recent` snapshots at full

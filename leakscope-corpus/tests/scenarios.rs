@@ -1,4 +1,4 @@
-//! SPEC 12's detection-quality targets on the scenario corpus, and property tests of the
+//! docs/design.md §12's detection-quality targets on the scenario corpus, and property tests of the
 //! detectors. Pure logic: no global allocator is installed here.
 //!
 //! The corpus here is the evaluation's (`examples/scenario_eval.rs`) at the intervals a debug

@@ -5,7 +5,7 @@
 //! the same directory (a rename is atomic only within one file system), flush it to disk,
 //! rename it over the target, then flush the directory so the rename itself survives a power
 //! loss. The temporary file is removed on every failure path. The dump is created with mode 0600
-//! because it names code paths (SPEC 13); the Prometheus file is 0644 because node_exporter
+//! because it names code paths (docs/design.md §13); the Prometheus file is 0644 because node_exporter
 //! usually runs as another user and must read it.
 
 use std::fs::{File, OpenOptions};

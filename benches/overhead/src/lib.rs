@@ -1,4 +1,4 @@
-//! The workloads of leakscope's overhead benchmark (SPEC 12) and the runner every variant binary
+//! The workloads of leakscope's overhead benchmark (docs/design.md §12) and the runner every variant binary
 //! shares.
 //!
 //! A global allocator is fixed per binary, so each allocator variant is a binary of its own under

@@ -1,5 +1,5 @@
 //! leakscope over System; every operation inside a scope guard entered for that operation alone
-//! (SPEC 12's "scopes on every operation").
+//! (docs/design.md §12's "scopes on every operation").
 overhead::variant! {
     name: "leakscope_scoped",
     allocator: leakscope::Alloc = leakscope::Alloc::system(),

@@ -224,7 +224,7 @@ fn ns_table(out: &mut String, d: &Data, time: Metric) {
     }
 }
 
-/// One of SPEC 12's targets: its name, how to compute it, its bound, and whether the bound is
+/// One of docs/design.md §12's targets: its name, how to compute it, its bound, and whether the bound is
 /// an upper one.
 type Target<'a> = (&'a str, &'a dyn Fn(Metric) -> Option<f64>, f64, bool);
 
@@ -262,12 +262,12 @@ fn render(d: &Data) -> String {
         out.push('\n');
     }
 
-    // SPEC 12's targets, for leakscope with a scope on every operation.
+    // docs/design.md §12's targets, for leakscope with a scope on every operation.
     let me = "leakscope_scoped";
     if !d.variants.iter().any(|v| v == me) {
         return out;
     }
-    out.push_str("### SPEC 12 targets (leakscope_scoped; sampling not measured yet)\n\n");
+    out.push_str("### docs/design.md §12 targets (leakscope_scoped; sampling not measured yet)\n\n");
     out.push_str("| target | wall | CPU | met (wall / CPU) |\n|---|---|---|---|\n");
     let base = "system";
     let churn = |m| d.ratio(me, base, "churn", m);
