@@ -84,6 +84,7 @@ pub use alloc::Alloc;
 pub use collector::runtime::Handle;
 pub use config::{Config, ConfigBuilder};
 pub use detect::LeakEvent;
+pub use dump::TrackerStats;
 pub use error::{Error, ErrorKind};
 pub use future::{InScope, Scoped};
 pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
@@ -157,32 +158,6 @@ pub fn all_stats() -> Vec<(String, ScopeStats)> {
     registry::all_stats()
 }
 
-/// leakscope's own figures: its live memory and how often threads found the channel full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct TrackerStats {
-    /// Live bytes allocated by leakscope itself (`leakscope_self_bytes`).
-    pub self_bytes: u64,
-    /// Live blocks allocated by leakscope itself.
-    pub self_blocks: u64,
-    /// Sends that found the channel full (or closed for a moment around a `fork`); their counts
-    /// were kept and sent later.
-    pub channel_full_retries: u64,
-    /// Allocations sampled with a stack trace.
-    pub samples_taken: u64,
-    /// Samples dropped (no free sample slot, or the sample channel was full); their blocks were
-    /// counted but not marked as sampled.
-    pub samples_dropped: u64,
-    /// The most memory resolving call-site symbols has loaded at once (the binary's debug line
-    /// tables, mostly). Part of `self_bytes` while a dump resolves symbols; released after each
-    /// dump unless `keep_symbol_cache` is set.
-    pub symbolizer_peak_bytes: u64,
-    /// Entry-count gauges dropped because their scope name found no free id (at most
-    /// [`MAX_SCOPES`] scopes); such a gauge is never given to another scope.
-    #[serde(default)]
-    pub gauges_dropped: u64,
-}
-
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
 /// the channel was full).
 #[doc(hidden)] // A test hook: tells a test which path its events took.
@@ -190,19 +165,11 @@ pub fn __fallback_uses() -> u64 {
     sinks::fallback_uses()
 }
 
-/// leakscope's own figures.
+/// leakscope's own figures: its live memory, its samples, how often threads found the channel
+/// full, and the dumps the collector started last has written (the dump's `tracker` object is
+/// the same figures as of the dump).
 pub fn tracker_stats() -> TrackerStats {
-    let (self_bytes, self_blocks) = sinks::self_usage();
-    let (samples_taken, samples_dropped) = sampler::counts();
-    TrackerStats {
-        self_bytes,
-        self_blocks,
-        channel_full_retries: batch::channel_full_retries(),
-        samples_taken,
-        samples_dropped,
-        symbolizer_peak_bytes: registry::symbolizer_bytes(),
-        gauges_dropped: scope::gauges_dropped(),
-    }
+    collector::assemble::tracker_stats()
 }
 
 /// How many sampled blocks are live.

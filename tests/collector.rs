@@ -93,6 +93,10 @@ fn n_intervals_make_n_exact_snapshots() {
     }
     leakscope::dump_now().unwrap();
     let dump = read_dump(&path).unwrap();
+    // The dump's tracker figures and tracker_stats() are one type; the dump counted itself.
+    let tracker = leakscope::tracker_stats();
+    assert_eq!(tracker.dumps_written, dump.tracker.dumps_written);
+    assert_eq!((tracker.dumps_written, tracker.dump_errors), (2, 0));
     let scope = dump.scope("col_exact").expect("the scope is in the dump");
     assert_eq!(scope.history.len(), 10);
     for (i, s) in scope.history.iter().enumerate() {
@@ -265,6 +269,9 @@ fn an_unwritable_dump_path_keeps_the_collector_going() {
     let err = leakscope::dump_now().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Io { .. }), "{err}");
     assert!(err.to_string().contains("not-a-directory"), "{err}");
+    // Three scheduled dumps and this one failed; a new collector counts from zero.
+    let tracker = leakscope::tracker_stats();
+    assert_eq!((tracker.dumps_written, tracker.dump_errors), (0, 4));
     // The history was kept: snapshots went on.
     let latest = leakscope::snapshot_now().unwrap();
     let (_, s) = latest.iter().find(|(n, _)| n == "col_unwritable").unwrap();

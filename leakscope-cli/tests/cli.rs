@@ -641,7 +641,10 @@ fn bad_input_is_one_line_and_exit_code_two() {
     refuses(&at("array.json", b"[1, 2, 3]"), "not an object");
     refuses(&at("other.json", br#"{"name": "x"}"#), "no schema_version");
     let v2 = json.replacen(
-        "\"schema_version\": \"1.0\"",
+        &format!(
+            "\"schema_version\": \"{}\"",
+            leakscope::dump::SCHEMA_VERSION
+        ),
         "\"schema_version\": \"2.0\"",
         1,
     );

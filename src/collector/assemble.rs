@@ -2,9 +2,9 @@
 //! and the boundary that keeps every number in it finite.
 
 use super::process;
-use super::worker::Collector;
+use super::worker::{self, Collector};
 use crate::detect;
-use crate::dump::{Dump, ScopeDump};
+use crate::dump::{Dump, ScopeDump, TrackerStats};
 use crate::history::merge_into;
 use crate::leak::Leak;
 use crate::reentry::Untracked;
@@ -98,16 +98,29 @@ impl Collector {
             DumpFor::Metrics => Vec::new(),
             DumpFor::Profile => registry::top_sites(None, usize::MAX),
         };
-        let (self_bytes, _) = sinks::self_usage();
-        let (samples_taken, samples_dropped) = sampler::counts();
-        dump.tracker.self_bytes = self_bytes;
-        dump.tracker.samples_taken = samples_taken;
-        dump.tracker.samples_dropped = samples_dropped;
-        dump.tracker.channel_full_retries = crate::batch::channel_full_retries();
+        dump.tracker = tracker_stats();
         // A dump file counts itself; metrics and profiles count the files written so far.
-        dump.tracker.dumps_written = self.dumps_written + u64::from(purpose == DumpFor::File);
-        dump.tracker.dump_errors = self.dump_errors;
+        dump.tracker.dumps_written += u64::from(purpose == DumpFor::File);
         dump
+    }
+}
+
+/// leakscope's own figures now: the counters of the hot path, the sampler, the registry and
+/// the scopes, and the dump files of the collector started last.
+pub(crate) fn tracker_stats() -> TrackerStats {
+    let (self_bytes, self_blocks) = sinks::self_usage();
+    let (samples_taken, samples_dropped) = sampler::counts();
+    let (dumps_written, dump_errors) = worker::dump_files();
+    TrackerStats {
+        self_bytes,
+        self_blocks,
+        samples_taken,
+        samples_dropped,
+        channel_full_retries: crate::batch::channel_full_retries(),
+        dumps_written,
+        dump_errors,
+        symbolizer_peak_bytes: registry::symbolizer_bytes(),
+        gauges_dropped: crate::scope::gauges_dropped(),
     }
 }
 

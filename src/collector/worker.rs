@@ -15,6 +15,7 @@
 //! hours in milliseconds.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,6 +91,18 @@ impl FileHealth {
     }
 }
 
+/// Dump files written and failed by the collector created last (a new collector starts them at
+/// 0). Atomics beside the other tracker figures, so that
+/// [`tracker_stats`](crate::tracker_stats) reads them without waiting for the collector's lock
+/// (held through a dump's symbol resolution).
+static DUMPS_WRITTEN: AtomicU64 = AtomicU64::new(0);
+static DUMP_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+/// The dump files written and failed so far by the collector created last.
+pub(crate) fn dump_files() -> (u64, u64) {
+    (DUMPS_WRITTEN.load(Relaxed), DUMP_ERRORS.load(Relaxed))
+}
+
 /// The collector's state and work. Driven by [`tick`](Self::tick).
 #[doc(hidden)]
 pub struct Collector {
@@ -105,8 +118,6 @@ pub struct Collector {
     next_snapshot: f64,
     next_dump: f64,
     snapshots_taken: u64,
-    pub(super) dumps_written: u64,
-    pub(super) dump_errors: u64,
     dump_health: FileHealth,
     prometheus_health: FileHealth,
     detector_error_reported: bool,
@@ -117,6 +128,8 @@ impl Collector {
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
         let _untracked = Untracked::enter();
         let now = clock.now();
+        DUMPS_WRITTEN.store(0, Relaxed);
+        DUMP_ERRORS.store(0, Relaxed);
         Collector {
             process: process::process_info(),
             histories: Histories::new(config.max_snapshots_per_cache),
@@ -127,8 +140,6 @@ impl Collector {
             next_snapshot: now + config.snapshot_interval_seconds,
             next_dump: now + config.dump_interval_seconds,
             snapshots_taken: 0,
-            dumps_written: 0,
-            dump_errors: 0,
             dump_health: FileHealth::default(),
             prometheus_health: FileHealth::default(),
             detector_error_reported: false,
@@ -340,9 +351,9 @@ impl Collector {
             Some(path) => {
                 let result = dump::write_dump(path, &dump);
                 match result {
-                    Ok(()) => self.dumps_written += 1,
-                    Err(_) => self.dump_errors += 1,
-                }
+                    Ok(()) => DUMPS_WRITTEN.fetch_add(1, Relaxed),
+                    Err(_) => DUMP_ERRORS.fetch_add(1, Relaxed),
+                };
                 result
             }
             None => Ok(()),

@@ -184,11 +184,14 @@ pub(crate) mod fixtures {
         dump.top_call_sites = vec![call_site()];
         dump.tracker = TrackerStats {
             self_bytes: 812_000,
+            self_blocks: 2_400,
             samples_taken: 5_120,
             samples_dropped: 3,
             channel_full_retries: 17,
             dumps_written: 60,
             dump_errors: 0,
+            symbolizer_peak_bytes: 3_100_000,
+            gauges_dropped: 0,
         };
         dump
     }

@@ -343,12 +343,12 @@ mod tests {
     #[test]
     fn other_major_versions_are_refused_naming_both() {
         let json =
-            example_json().replace("\"schema_version\":\"1.0\"", "\"schema_version\":\"2.3\"");
+            example_json().replace("\"schema_version\":\"1.1\"", "\"schema_version\":\"2.3\"");
         assert_eq!(
             message(json.as_bytes()),
             format!(
                 "dump has schema version 2.3, but this leakscope ({}) reads major version 1 \
-                 (it writes 1.0): use a leakscope that reads version 2.3",
+                 (it writes 1.1): use a leakscope that reads version 2.3",
                 env!("CARGO_PKG_VERSION")
             )
         );
@@ -357,7 +357,7 @@ mod tests {
         assert!(message(alien).starts_with("dump has schema version 7.0, but"));
         // A newer minor version reads, its unknown fields ignored.
         let newer = example_json().replacen(
-            "\"schema_version\":\"1.0\"",
+            "\"schema_version\":\"1.1\"",
             "\"schema_version\":\"1.9\",\"added_in_1_9\":{\"x\":[1,2]}",
             1,
         );
@@ -372,10 +372,10 @@ mod tests {
     #[test]
     fn bad_or_missing_versions_are_named() {
         let json =
-            example_json().replace("\"schema_version\":\"1.0\"", "\"schema_version\":\"one\"");
+            example_json().replace("\"schema_version\":\"1.1\"", "\"schema_version\":\"one\"");
         assert_eq!(
             message(json.as_bytes()),
-            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.0)"
+            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.1)"
         );
         assert_eq!(
             message(br#"{"schema_version": 1}"#),
@@ -587,5 +587,19 @@ mod tests {
             read_dump_from_slice(&json).unwrap().scopes[0].history.len(),
             200_000
         );
+    }
+
+    /// A dump written by schema 1.0 (the format document's example as it was then) reads as
+    /// the same dump, the tracker fields added in 1.1 at 0.
+    #[test]
+    fn a_1_0_dump_still_reads() {
+        let old = include_bytes!("../../tests/fixtures/dump-1.0.json");
+        let dump = read_dump_from_slice(old).unwrap();
+        let mut expected = example_dump();
+        expected.schema_version = "1.0".into();
+        expected.tracker.self_blocks = 0;
+        expected.tracker.symbolizer_peak_bytes = 0;
+        expected.tracker.gauges_dropped = 0;
+        assert_eq!(dump, expected);
     }
 }

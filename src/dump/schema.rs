@@ -21,9 +21,9 @@ use crate::snapshot::{ProcessSnapshot, Snapshot};
 /// The major schema version this build writes and reads.
 pub const SCHEMA_MAJOR: u32 = 1;
 /// The minor schema version this build writes.
-pub const SCHEMA_MINOR: u32 = 0;
+pub const SCHEMA_MINOR: u32 = 1;
 /// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// The most points one scope's history can hold, and so the longest history column a dump
 /// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
@@ -325,22 +325,42 @@ impl ScopeDump {
     }
 }
 
-/// The tracker's own figures: what leakscope costs and whether it kept up.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// leakscope's own figures: what it costs and whether it kept up. One type for both places
+/// that show them: [`tracker_stats`](crate::tracker_stats) in the running process, and the
+/// dump's `tracker` object.
+///
+/// Fields added after schema 1.0 have a default, so a 1.0 dump reads with them at 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TrackerStats {
-    /// leakscope's own live bytes (collector tables, history, symbol cache).
+    /// leakscope's own live bytes (collector tables, history, symbol cache):
+    /// `leakscope_self_bytes`.
     pub self_bytes: u64,
+    /// leakscope's own live blocks.
+    #[serde(default)]
+    pub self_blocks: u64,
     /// Allocations sampled with a stack trace.
     pub samples_taken: u64,
-    /// Samples lost because the channel was full (their blocks are simply not sampled).
+    /// Samples dropped (no free sample slot, or the sample channel was full); their blocks were
+    /// counted but not marked as sampled.
     pub samples_dropped: u64,
-    /// Times a thread found the channel full and kept its counters for a later try.
+    /// Sends that found the channel full (or closed for a moment around a `fork`); their counts
+    /// were kept and sent later.
     pub channel_full_retries: u64,
-    /// Dumps written successfully, this one included.
+    /// Dump files the collector started last has written successfully; in a dump, this one
+    /// included.
     pub dumps_written: u64,
-    /// Dump writes that failed.
+    /// Dump writes of the collector started last that failed.
     pub dump_errors: u64,
+    /// The most memory resolving call-site symbols has loaded at once (the binary's debug line
+    /// tables, mostly). Part of `self_bytes` while a dump resolves symbols; released after each
+    /// dump unless `keep_symbol_cache` is set.
+    #[serde(default)]
+    pub symbolizer_peak_bytes: u64,
+    /// Entry-count gauges dropped because their scope name found no free id (at most
+    /// [`MAX_SCOPES`](crate::MAX_SCOPES) scopes); such a gauge is never given to another scope.
+    #[serde(default)]
+    pub gauges_dropped: u64,
 }
 
 /// Splits `"MAJOR.MINOR"`.
