@@ -180,7 +180,8 @@ fn main() {
     // registry) under 8 MiB, plus the history bound for every scope there can be (twice, for
     // the process history and vector slack), plus what the symbolizer loads while a dump
     // resolves call sites (docs/design.md §5: counted, and released after each dump).
-    let history_bound = (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT) as u64;
+    let history_bound =
+        (SCOPES + 2) as u64 * 2 * ScopeHistory::memory_bound(HISTORY_LIMIT, true) as u64;
     let peak_self = Arc::new(AtomicU64::new(0));
     let watcher = {
         let (done, peak) = (done.clone(), peak_self.clone());

@@ -29,6 +29,17 @@
 //!   50 minutes, while the minimum of each run is exactly the floor the detectors compute
 //!   (docs/detectors.md, "The floor"). [`ScopeHistory::floor_series`] gives the merged series with these minima.
 //!
+//! The age profile ([`Snapshot::live_age`]) is state too: a coarse point carries that of its
+//! run's last snapshot.
+//!
+//! # The age column
+//!
+//! The rings keep every field but the age profile (88 bytes a point); the profiles live in a
+//! column beside them, 6 bytes a point, with the same tiers and evictions, created only when the
+//! first profile arrives. With `enable_churn_monitoring` off (or stack sampling off, or a scope
+//! that never had a live sample) no profile ever arrives, and the column costs nothing: the off
+//! switch gives back 6 bytes a point, 18 KB a scope at the default 1,000 points a tier.
+//!
 //! # Merging without overlap
 //!
 //! The tiers overlap in time (every snapshot feeds all three), so [`ScopeHistory::series`] takes
@@ -46,19 +57,93 @@ use crate::snapshot::Snapshot;
 /// How many points of one tier make one point of the next coarser tier.
 pub const TIER_FACTOR: usize = 10;
 
+/// A snapshot as the rings keep it: every field but the age profile, which the age column holds
+/// (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Kept {
+    t: f64,
+    curr_bytes: u64,
+    curr_blocks: u64,
+    allocs: u64,
+    frees: u64,
+    bytes_allocated: u64,
+    bytes_freed: u64,
+    entries: Option<u64>,
+    rss_bytes: Option<u64>,
+}
+
+impl Kept {
+    fn of(s: &Snapshot) -> Self {
+        Kept {
+            t: s.t,
+            curr_bytes: s.curr_bytes,
+            curr_blocks: s.curr_blocks,
+            allocs: s.allocs,
+            frees: s.frees,
+            bytes_allocated: s.bytes_allocated,
+            bytes_freed: s.bytes_freed,
+            entries: s.entries,
+            rss_bytes: s.rss_bytes,
+        }
+    }
+
+    /// The snapshot again, with its age profile from the column.
+    fn snapshot(&self, live_age: Option<[u16; 3]>) -> Snapshot {
+        let mut s = Snapshot::new(self.t, self.curr_bytes, self.curr_blocks);
+        s.allocs = self.allocs;
+        s.frees = self.frees;
+        s.bytes_allocated = self.bytes_allocated;
+        s.bytes_freed = self.bytes_freed;
+        s.entries = self.entries;
+        s.rss_bytes = self.rss_bytes;
+        s.live_age = live_age;
+        s
+    }
+
+    /// Extends the run this point stands for with the later point `next`, as [`merge_into`]
+    /// does for snapshots.
+    fn fold(&mut self, next: &Kept) {
+        *self = Kept {
+            allocs: self.allocs.saturating_add(next.allocs),
+            frees: self.frees.saturating_add(next.frees),
+            bytes_allocated: self.bytes_allocated.saturating_add(next.bytes_allocated),
+            bytes_freed: self.bytes_freed.saturating_add(next.bytes_freed),
+            ..*next
+        };
+    }
+}
+
+/// An age profile as the column stores it: [`NO_AGE`] for a point without one.
+type Age = [u16; 3];
+
+/// A point without an age profile. Shares are at most [`AGE_SHARE_SCALE`](crate::snapshot::AGE_SHARE_SCALE)
+/// (10,000), so no profile is this.
+const NO_AGE: Age = [u16::MAX; 3];
+
+fn age_of(a: &Age) -> Option<[u16; 3]> {
+    (*a != NO_AGE).then_some(*a)
+}
+
+/// The age profiles of one history, point for point beside its three rings.
+#[derive(Clone, Debug, Default)]
+struct AgeColumn {
+    fine: VecDeque<Age>,
+    tiers: [VecDeque<Age>; 2],
+}
+
 /// A run of consecutive intervals folded into one point (see the module docs).
 #[derive(Clone, Debug, PartialEq)]
 struct Coarse {
     /// Sums of the interval fields, state of the last snapshot.
-    point: Snapshot,
+    point: Kept,
     min_bytes: u64,
     max_bytes: u64,
 }
 
 impl Coarse {
-    fn of(s: &Snapshot) -> Self {
+    fn of(s: Kept) -> Self {
         Coarse {
-            point: s.clone(),
+            point: s,
             min_bytes: s.curr_bytes,
             max_bytes: s.curr_bytes,
         }
@@ -66,15 +151,15 @@ impl Coarse {
 
     /// Extends the run with the next, later run.
     fn fold(&mut self, next: &Coarse) {
-        merge_into(&mut self.point, &next.point);
+        self.point.fold(&next.point);
         self.min_bytes = self.min_bytes.min(next.min_bytes);
         self.max_bytes = self.max_bytes.max(next.max_bytes);
     }
 }
 
 /// Extends the run `run` stands for with the later point `next`: the state fields and `t` become
-/// `next`'s, the interval counters are summed (saturating). The one merge of history points:
-/// the coarse tiers and the dump's older runs are both formed by it.
+/// `next`'s, the interval counters are summed (saturating). The dump's older runs are formed by
+/// it, as the coarse tiers are by the same rule on the points the rings keep.
 pub(crate) fn merge_into(run: &mut Snapshot, next: &Snapshot) {
     let (allocs, frees) = (
         run.allocs.saturating_add(next.allocs),
@@ -119,9 +204,11 @@ impl Tier {
 #[derive(Clone, Debug)]
 pub struct ScopeHistory {
     limit: usize,
-    fine: VecDeque<Snapshot>,
+    fine: VecDeque<Kept>,
     /// Tier 1 (10 intervals per point) and tier 2 (100).
     tiers: [Tier; 2],
+    /// The age profiles beside the three rings, from the first snapshot that had one.
+    ages: Option<Box<AgeColumn>>,
     /// Snapshots ever pushed: the global index of the next one.
     pushed: u64,
     /// Time of the last snapshot that showed activity or held memory.
@@ -136,6 +223,7 @@ impl ScopeHistory {
             limit: limit.max(TIER_FACTOR),
             fine: VecDeque::new(),
             tiers: Default::default(),
+            ages: None,
             pushed: 0,
             last_active: None,
         }
@@ -152,30 +240,54 @@ impl ScopeHistory {
         if active || self.last_active.is_none() {
             self.last_active = Some(s.t);
         }
-        let done = self.tiers[0].add(Coarse::of(&s));
-        push_run_aligned(&mut self.fine, s, self.limit);
+        if s.live_age.is_some() && self.ages.is_none() {
+            // The first profile: the points before it had none.
+            let none = |n: usize| VecDeque::from(vec![NO_AGE; n]);
+            self.ages = Some(Box::new(AgeColumn {
+                fine: none(self.fine.len()),
+                tiers: [
+                    none(self.tiers[0].ring.len()),
+                    none(self.tiers[1].ring.len()),
+                ],
+            }));
+        }
+        let age = s.live_age.unwrap_or(NO_AGE);
+        let kept = Kept::of(&s);
+        let done = self.tiers[0].add(Coarse::of(kept));
+        push_run_aligned(&mut self.fine, kept, self.limit);
+        let mut ages = self.ages.as_deref_mut();
+        if let Some(col) = ages.as_deref_mut() {
+            push_run_aligned(&mut col.fine, age, self.limit);
+        }
         self.pushed += 1;
         if let Some(run) = done {
+            // A finished run is timed at this snapshot, so its age profile is this one's.
             let done = self.tiers[1].add(run.clone());
             push_run_aligned(&mut self.tiers[0].ring, run, self.limit);
+            if let Some(col) = ages.as_deref_mut() {
+                push_run_aligned(&mut col.tiers[0], age, self.limit);
+            }
             if let Some(run) = done {
-                let ring = &mut self.tiers[1].ring;
-                if ring.len() == self.limit {
-                    ring.pop_front();
+                push_last(&mut self.tiers[1].ring, run, self.limit);
+                if let Some(col) = ages {
+                    push_last(&mut col.tiers[1], age, self.limit);
                 }
-                push_bounded(ring, run, self.limit);
             }
         }
     }
 
     /// The last `limit` to `limit + 9` snapshots at full resolution, oldest first.
-    pub fn recent(&self) -> &VecDeque<Snapshot> {
-        &self.fine
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = Snapshot> + ExactSizeIterator + '_ {
+        let ages = self.ages.as_deref().map(|c| &c.fine);
+        self.fine
+            .iter()
+            .enumerate()
+            .map(move |(i, k)| k.snapshot(ages.and_then(|a| a.get(i)).and_then(age_of)))
     }
 
     /// The latest snapshot.
-    pub fn latest(&self) -> Option<&Snapshot> {
-        self.fine.back()
+    pub fn latest(&self) -> Option<Snapshot> {
+        self.recent().next_back()
     }
 
     /// How many snapshots were ever pushed, including those folded or dropped.
@@ -187,11 +299,11 @@ impl ScopeHistory {
     /// the fine snapshots, each interval counted once (see the module docs for what a coarse
     /// point holds).
     pub fn series(&self) -> Vec<Snapshot> {
-        self.points().cloned().collect()
+        self.points().collect()
     }
 
-    /// [`series`](Self::series) by reference, without copying the points.
-    pub fn points(&self) -> impl Iterator<Item = &Snapshot> {
+    /// [`series`](Self::series) point by point, without collecting it.
+    pub fn points(&self) -> impl DoubleEndedIterator<Item = Snapshot> + Clone + '_ {
         self.merged().map(|(s, _)| s)
     }
 
@@ -201,7 +313,7 @@ impl ScopeHistory {
         self.merged()
             .map(|(s, min)| Snapshot {
                 curr_bytes: min,
-                ..s.clone()
+                ..s
             })
             .collect()
     }
@@ -218,33 +330,48 @@ impl ScopeHistory {
 
     /// Bytes this history occupies on the heap and inline, from the rings' capacities.
     pub fn memory_bytes(&self) -> usize {
+        let ages = self.ages.as_deref().map_or(0, |c| {
+            size_of::<AgeColumn>()
+                + (c.fine.capacity() + c.tiers.iter().map(VecDeque::capacity).sum::<usize>())
+                    * size_of::<Age>()
+        });
         size_of::<Self>()
-            + self.fine.capacity() * size_of::<Snapshot>()
+            + self.fine.capacity() * size_of::<Kept>()
             + self
                 .tiers
                 .iter()
                 .map(|t| t.ring.capacity() * size_of::<Coarse>())
                 .sum::<usize>()
+            + ages
     }
 
     /// The most [`memory_bytes`](Self::memory_bytes) can reach for a history of `limit` points
-    /// per tier: the bound the collector reports for its own memory.
-    pub fn memory_bound(limit: usize) -> usize {
+    /// per tier, with or without the age column: the bound the collector reports for its own
+    /// memory.
+    pub fn memory_bound(limit: usize, ages: bool) -> usize {
         let limit = limit.max(TIER_FACTOR);
         let aligned = limit + TIER_FACTOR - 1;
+        let age_column = if ages {
+            size_of::<AgeColumn>() + (2 * aligned + limit) * size_of::<Age>()
+        } else {
+            0
+        };
         size_of::<Self>()
-            + aligned * size_of::<Snapshot>()
+            + aligned * size_of::<Kept>()
             + (aligned + limit) * size_of::<Coarse>()
+            + age_column
     }
 
-    /// The merged series, each point with its minimum `curr_bytes` (a fine snapshot's own), by
-    /// reference: what the detectors read, without copying a snapshot.
-    pub fn floor_points(&self) -> impl DoubleEndedIterator<Item = (&Snapshot, u64)> + Clone {
+    /// The merged series, each point with its minimum `curr_bytes` (a fine snapshot's own): what
+    /// the detectors read.
+    pub(crate) fn floor_points(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
         self.merged()
     }
 
     /// The merged series with each point's minimum `curr_bytes`.
-    fn merged(&self) -> impl DoubleEndedIterator<Item = (&Snapshot, u64)> + Clone {
+    fn merged(&self) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
         let factor = TIER_FACTOR as u64;
         // Global index (in snapshots) where each ring starts. Each finer ring starts on a run
         // boundary of the next coarser one, so the coarser ring is used up to exactly there.
@@ -260,16 +387,41 @@ impl ScopeHistory {
         let t2 = &self.tiers[1].ring;
         let t2_first_run = self.pushed / (factor * factor) - t2.len() as u64;
         let t2_used = (boundary / (factor * factor)).saturating_sub(t2_first_run) as usize;
+        let ages = self.ages.as_deref();
+        // The age of point `i` of a ring, from its column when there is one.
+        let age = move |column: fn(&AgeColumn) -> &VecDeque<Age>, i: usize| {
+            // `get`, not indexing: nothing to panic, so a reader that ignores the age (the
+            // detectors) lets the compiler drop the lookup.
+            ages.and_then(|c| column(c).get(i)).and_then(age_of)
+        };
+        let coarse = move |column: fn(&AgeColumn) -> &VecDeque<Age>| {
+            move |(i, c): (usize, &Coarse)| (c.point.snapshot(age(column, i)), c.min_bytes)
+        };
         t2.iter()
             .take(t2_used)
-            .map(coarse_point)
-            .chain(t1.iter().take(t1_used).map(coarse_point))
-            .chain(self.fine.iter().map(|s| (s, s.curr_bytes)))
+            .enumerate()
+            .map(coarse(|c| &c.tiers[1]))
+            .chain(
+                t1.iter()
+                    .take(t1_used)
+                    .enumerate()
+                    .map(coarse(|c| &c.tiers[0])),
+            )
+            .chain(
+                self.fine
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, k)| (k.snapshot(age(|c| &c.fine, i)), k.curr_bytes)),
+            )
     }
 }
 
-fn coarse_point(c: &Coarse) -> (&Snapshot, u64) {
-    (&c.point, c.min_bytes)
+/// Appends to the coarsest ring, which drops its oldest point when full.
+fn push_last<T>(ring: &mut VecDeque<T>, item: T, limit: usize) {
+    if ring.len() == limit {
+        ring.pop_front();
+    }
+    push_bounded(ring, item, limit);
 }
 
 /// Appends to a ring that evicts whole runs of [`TIER_FACTOR`] from the front, so that it always
@@ -403,7 +555,7 @@ mod tests {
         let h = filled(10, 15);
         assert_eq!(h.series(), (0..15).map(snap).collect::<Vec<_>>());
         assert_eq!(h.floor_series(), h.series());
-        assert_eq!(h.latest(), Some(&snap(14)));
+        assert_eq!(h.latest(), Some(snap(14)));
     }
 
     #[test]
@@ -498,7 +650,7 @@ mod tests {
         assert_eq!(series.len(), 101 + 906 + 1000);
         assert_eq!(series.iter().map(|s| s.allocs).sum::<u64>(), week);
         assert!(series.windows(2).all(|w| w[0].t < w[1].t));
-        assert!(h.memory_bytes() <= ScopeHistory::memory_bound(1000));
+        assert!(h.memory_bytes() <= ScopeHistory::memory_bound(1000, false));
     }
 
     #[test]
@@ -512,11 +664,88 @@ mod tests {
         // keeps runs 27800..28800 and is used up to the fine ring's start at 287000.
         assert_eq!(series.len(), 900 + 900 + 1000);
         assert_eq!(covered, n - 1880 * 100);
-        assert!(h.memory_bytes() <= ScopeHistory::memory_bound(1000));
-        // The bound is what the collector reports: about 320 KB per scope at the default, of
-        // which the age profile (8 bytes a point, 3,018 points) is 24 KB.
-        assert_eq!(size_of::<Snapshot>(), 96);
-        assert!(ScopeHistory::memory_bound(1000) < 330_000);
+        assert!(h.memory_bytes() <= ScopeHistory::memory_bound(1000, false));
+        assert!(h.ages.is_none(), "no snapshot had an age profile");
+    }
+
+    /// What one scope's history costs, with and without the age column: 88 bytes a fine point,
+    /// 104 a coarse one (its minimum and maximum beside it), and 6 more a point for the ages.
+    #[test]
+    fn the_age_column_costs_six_bytes_a_point_and_nothing_when_off() {
+        assert_eq!(size_of::<Kept>(), 88);
+        assert_eq!(size_of::<Coarse>(), 104);
+        assert_eq!(size_of::<Age>(), 6);
+        // The default 1,000 points a tier: 1,009 fine, 1,009 tier-1 and 1,000 tier-2 points.
+        let off = ScopeHistory::memory_bound(1000, false);
+        let on = ScopeHistory::memory_bound(1000, true);
+        let inline = size_of::<ScopeHistory>();
+        assert_eq!(off, inline + 1009 * 88 + 2009 * 104);
+        assert_eq!(on - off, size_of::<AgeColumn>() + 3018 * 6);
+        assert_eq!((off - inline, on - off), (297_728, 18_204));
+        // A history filled without profiles never allocates the column; one with them reaches
+        // the bound with it.
+        let n = 100 * 24 * 3600 / 30;
+        let without = filled(1000, n);
+        assert_eq!(without.memory_bytes(), off);
+        let mut with = ScopeHistory::new(1000);
+        for i in 0..n {
+            let mut s = snap(i);
+            s.live_age = Some([10_000, (i % 10_000) as u16, 0]);
+            with.push(s);
+        }
+        assert_eq!(with.memory_bytes(), on);
+    }
+
+    /// Profiles are state: a coarse point carries its run's last one, and the points from
+    /// before the first profile have none, at every tier.
+    #[test]
+    fn age_profiles_follow_their_points_through_the_tiers() {
+        let age = |i: u64| [10_000, i as u16, (i / 2) as u16];
+        let mut h = ScopeHistory::new(10);
+        // Profiles from snapshot 150 on: the column is created then, after tier 2's first run.
+        for i in 0..2_000 {
+            let mut s = snap(i);
+            s.live_age = (i >= 150).then(|| age(i));
+            h.push(s);
+        }
+        let col = h.ages.as_deref().unwrap();
+        assert_eq!(col.fine.len(), h.fine.len());
+        assert_eq!(col.tiers[0].len(), h.tiers[0].ring.len());
+        assert_eq!(col.tiers[1].len(), h.tiers[1].ring.len());
+        let series = h.series();
+        assert!(series.len() > 20);
+        for p in &series {
+            // Each point is timed at its last snapshot, t = 30 (i + 1).
+            let i = (p.t / 30.0) as u64 - 1;
+            assert_eq!(p.live_age, (i >= 150).then(|| age(i)), "point at {}", p.t);
+        }
+        // Tier 2's first kept run (snapshots 900..1000 and on) and the fine ring carry profiles;
+        // pushing a profile-less snapshot records none for it.
+        let mut s = snap(2_000);
+        s.live_age = None;
+        h.push(s);
+        assert_eq!(h.latest().unwrap().live_age, None);
+        assert_eq!(h.series()[series.len() - 1].live_age, Some(age(1_999)));
+        // The detectors' points carry the same profiles as the series.
+        let floors: Vec<_> = h.floor_points().map(|(s, _)| s.live_age).collect();
+        assert_eq!(
+            floors,
+            h.series().iter().map(|s| s.live_age).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_history_before_its_first_profile_reads_as_without() {
+        let mut h = ScopeHistory::new(10);
+        (0..35).for_each(|i| h.push(snap(i)));
+        let mut s = snap(35);
+        s.live_age = Some([1, 2, 3]);
+        h.push(s);
+        let series = h.series();
+        assert_eq!(series.last().unwrap().live_age, Some([1, 2, 3]));
+        assert!(series[..series.len() - 1]
+            .iter()
+            .all(|p| p.live_age.is_none()));
     }
 
     #[test]
@@ -554,7 +783,7 @@ mod tests {
             hs.push("a_long_scope_name", snap(i));
         }
         let one = hs.memory_bytes();
-        assert!(one >= empty + 50 * size_of::<Snapshot>() + "a_long_scope_name".len());
+        assert!(one >= empty + 50 * size_of::<Kept>() + "a_long_scope_name".len());
         assert_eq!(hs.get("a_long_scope_name").unwrap().pushed(), 50);
         assert_eq!(hs.len(), 1);
     }

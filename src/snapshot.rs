@@ -60,12 +60,6 @@ impl Snapshot {
         }
     }
 
-    /// Frees divided by allocations in the interval (how much of what was allocated was given
-    /// back), when anything was allocated.
-    pub fn free_ratio(&self) -> Option<f64> {
-        (self.allocs > 0).then(|| self.frees as f64 / self.allocs as f64)
-    }
-
     /// The shares (0 to 1) of live sampled memory older than 1, 10 and 100 intervals, when the
     /// snapshot carries an age profile.
     pub fn live_older_than(&self) -> Option<[f64; 3]> {

@@ -79,14 +79,14 @@ impl Collector {
             let Some(h) = self.histories.get(&s.name) else {
                 continue;
             };
-            let series: Vec<&Snapshot> = h.points().collect();
+            let series: Vec<Snapshot> = h.points().collect();
             let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
                 keep_from
             } else {
                 let recent = series.len().saturating_sub(DUMP_RECENT_POINTS);
                 series.get(recent).map_or(f64::INFINITY, |p| p.t)
             };
-            s.history = thin_history(&series, from, DUMP_OLDER_POINTS);
+            s.history = thin_history(series, from, DUMP_OLDER_POINTS);
         }
         dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
         dump.process_history = self.process_history.iter().cloned().collect();
@@ -146,22 +146,22 @@ fn make_finite(leak: &mut Leak) {
 /// The history a dump carries: every point from `keep_from` on, and the points before it
 /// merged into at most `older` runs (counters summed, state of the run's last point), so the
 /// counters still add up over the time covered.
-fn thin_history(series: &[&Snapshot], keep_from: f64, older: usize) -> Vec<Snapshot> {
+fn thin_history(mut series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
     if split <= older {
-        return series.iter().map(|&s| s.clone()).collect();
+        return series;
     }
     let run = split.div_ceil(older.max(1));
     let mut out: Vec<Snapshot> = series[..split]
         .chunks(run)
         .filter_map(|points| {
             let (first, rest) = points.split_first()?;
-            let mut merged = (*first).clone();
+            let mut merged = first.clone();
             rest.iter().for_each(|p| merge_into(&mut merged, p));
             Some(merged)
         })
         .collect();
-    out.extend(series[split..].iter().map(|&s| s.clone()));
+    out.extend(series.drain(split..));
     out
 }
 
@@ -201,8 +201,7 @@ mod tests {
                 s
             })
             .collect();
-        let refs: Vec<&Snapshot> = series.iter().collect();
-        let thin = thin_history(&refs, 900.0, 30);
+        let thin = thin_history(series, 900.0, 30);
         // 900 older points in runs of 30, each standing at its last point: t = 29, 59, ..., 899.
         assert_eq!(thin.len(), 30 + 100);
         assert_eq!(
@@ -220,7 +219,6 @@ mod tests {
             (0..1000).sum::<u64>()
         );
         let short: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, i, 0)).collect();
-        let refs: Vec<&Snapshot> = short.iter().collect();
-        assert_eq!(thin_history(&refs, 5.0, 30), short);
+        assert_eq!(thin_history(short.clone(), 5.0, 30), short);
     }
 }

@@ -198,7 +198,7 @@ impl Collector {
     pub fn latest(&self) -> Vec<(String, Snapshot)> {
         self.histories
             .iter()
-            .filter_map(|(name, h)| Some((name.to_owned(), h.latest()?.clone())))
+            .filter_map(|(name, h)| Some((name.to_owned(), h.latest()?)))
             .collect()
     }
 
@@ -325,12 +325,12 @@ impl Collector {
     /// `unscoped` ([`detect::charged_elsewhere`]): growth there is usually a cache scoped around
     /// its insert but not around the producer of what it keeps.
     fn hint_charged_elsewhere(&self, unscoped: &ScopeHistory, findings: &mut [Finding]) {
-        let unscoped: Vec<Snapshot> = unscoped.recent().iter().cloned().collect();
+        let unscoped: Vec<Snapshot> = unscoped.recent().collect();
         for (name, history) in self.histories.iter() {
             if name == UNSCOPED_NAME {
                 continue;
             }
-            let own: Vec<Snapshot> = history.recent().iter().cloned().collect();
+            let own: Vec<Snapshot> = history.recent().collect();
             if let Some(hint) = detect::charged_elsewhere(name, &own, &unscoped) {
                 for f in findings.iter_mut() {
                     f.recommendations.insert(0, hint.clone());
@@ -414,8 +414,9 @@ impl Collector {
     /// Estimated bytes of history the collector holds, and the most it can hold for the scopes
     /// it has (what `leakscope_self_bytes` is bounded by, besides fixed tables).
     pub fn history_memory(&self) -> (usize, usize) {
+        let ages = self.config.enable_churn_monitoring && self.config.enable_stack_traces;
         let bound = self.histories.len()
-            * crate::history::ScopeHistory::memory_bound(self.config.max_snapshots_per_cache);
+            * ScopeHistory::memory_bound(self.config.max_snapshots_per_cache, ages);
         (self.histories.memory_bytes(), bound)
     }
 }

@@ -252,7 +252,7 @@ pub(crate) fn analyze_history(
     config: &Config,
     sites: &[CallSite],
 ) -> Vec<Finding> {
-    let rows = history.floor_points().map(|(s, min)| Point::of(s, min));
+    let rows = history.floor_points().map(|(s, min)| Point::of(&s, min));
     analyze_rows(name, rows, config, sites)
 }
 
