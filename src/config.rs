@@ -71,7 +71,8 @@ pub struct Config {
     pub enable_stack_traces: bool,
     /// Mean number of bytes between two sampled allocations (1 samples every allocation).
     pub sample_interval_bytes: u64,
-    /// Most stack frames kept per sample.
+    /// Most stack frames kept per sample: 1 to 64.
+    #[serde(deserialize_with = "frames_as_used")]
     pub max_frames: usize,
     /// Whether the age profile of live sampled memory is kept per scope (6 bytes a history
     /// point, about 18 KB a scope at the default 1,000 points a tier, and one pass over the live
@@ -577,13 +578,25 @@ fn at_least_one_byte(v: &u64) -> Result<(), String> {
     }
 }
 
-/// A deeper stack costs capture time on the sampled path and memory per sample; 256 frames is
-/// far beyond any useful allocation stack.
+/// A sample carries its frames inline, [`MAX_FRAMES`](crate::sampler::MAX_FRAMES) of them (64):
+/// room for more would make every sample in the preallocated channel, and every live sample,
+/// larger whatever `max_frames` is set to. What validates is what the sampler keeps.
 fn frame_count(v: &usize) -> Result<(), String> {
+    let max = crate::sampler::MAX_FRAMES;
     match *v {
-        1..=256 => Ok(()),
-        _ => Err("must be between 1 and 256".to_owned()),
+        n if (1..=max).contains(&n) => Ok(()),
+        _ => Err(format!(
+            "must be between 1 and {max} (the most frames a sample carries)"
+        )),
     }
+}
+
+/// `max_frames` as a dump stores it. Earlier builds accepted up to 256 while the sampler kept
+/// at most 64 frames; such a dump reads as the 64 its process used, so `leakscope analyze`
+/// still accepts its config.
+fn frames_as_used<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = <usize as serde::Deserialize>::deserialize(d)?;
+    Ok(n.min(crate::sampler::MAX_FRAMES))
 }
 
 fn run_count(v: &u32) -> Result<(), String> {
@@ -904,8 +917,12 @@ mod tests {
             ("enable_stack_traces", "maybe", "not a boolean"),
             ("sample_interval_bytes", "0", "at least 1 byte"),
             ("sample_interval_bytes", "lots", "not a byte size"),
-            ("max_frames", "0", "between 1 and 256"),
-            ("max_frames", "257", "between 1 and 256"),
+            ("max_frames", "0", "between 1 and 64"),
+            (
+                "max_frames",
+                "65",
+                "between 1 and 64 (the most frames a sample carries)",
+            ),
             ("enable_churn_monitoring", "2", "not a boolean"),
             ("statistical_analysis", "", "not a boolean"),
             ("auto_cleanup_old_data", "y", "not a boolean"),
@@ -990,6 +1007,29 @@ mod tests {
             let prefix = format!("invalid value {value:?} for {field}: ");
             assert!(err.to_string().starts_with(&prefix), "{err}");
         }
+    }
+
+    #[test]
+    fn max_frames_validates_to_what_a_sample_carries() {
+        let at = |n: usize| Config {
+            max_frames: n,
+            ..Config::default()
+        };
+        assert_eq!(crate::sampler::MAX_FRAMES, 64);
+        at(1).validate().unwrap();
+        at(64).validate().unwrap();
+        assert_eq!(
+            at(65).validate().unwrap_err().to_string(),
+            "invalid value \"65\" for max_frames: must be between 1 and 64 (the most frames a \
+             sample carries)"
+        );
+        // A dump whose config said more (accepted up to 256 before, but 64 were kept) reads as
+        // the 64 its process used, so its config still validates.
+        let mut json = serde_json::to_value(Config::default()).unwrap();
+        json["max_frames"] = 200.into();
+        let read: Config = serde_json::from_value(json).unwrap();
+        assert_eq!(read.max_frames, 64);
+        read.validate().unwrap();
     }
 
     #[test]

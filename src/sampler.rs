@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::channel::LazyChannel;
 use crate::reentry::{self, Untracked};
 
-/// Most frames a sample can carry (`max_frames` is capped here).
+/// Most frames a sample can carry, and so the largest `max_frames` the config accepts.
 pub const MAX_FRAMES: usize = 64;
 /// How many sampled blocks can be live at once. At the default 512 KiB interval that covers
 /// about 32 GiB of live sampled memory; beyond it samples are dropped and counted.
@@ -47,6 +47,7 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Switches sampling on with a mean interval of `interval_bytes` (0 switches it off) and at most
 /// `max_frames` frames per stack.
 pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
+    // A validated config is within 1..=MAX_FRAMES already; the clamp is for the test hook.
     MAX_FRAMES_SET.store(max_frames.clamp(1, MAX_FRAMES), Relaxed);
     if interval_bytes > 0 {
         CHANNEL.create();

@@ -38,6 +38,10 @@ fn main() {
             sixty_four_mb_site_estimated_within_ten_percent,
         ),
         (
+            "max_frames_is_what_a_sample_keeps",
+            max_frames_is_what_a_sample_keeps,
+        ),
+        (
             "disabled_sampling_records_nothing",
             disabled_sampling_records_nothing,
         ),
@@ -58,6 +62,46 @@ fn first_function(site: &CallSite) -> &str {
 #[inline(never)]
 fn allocate_blocks(n: usize, size: usize) -> Vec<Vec<u8>> {
     (0..n).map(|_| black_box(vec![1u8; size])).collect()
+}
+
+/// Recurses `depth` calls deep, then allocates one block of `size` bytes.
+#[inline(never)]
+fn deep(depth: usize, size: usize) -> Vec<u8> {
+    if depth == 0 {
+        return black_box(vec![1u8; size]);
+    }
+    black_box(deep(black_box(depth - 1), size))
+}
+
+/// The largest `max_frames` the config accepts is what a sample keeps: of a 100-call stack, a
+/// sample at 64 frames keeps exactly 32 more of the program's frames than one at 32 (the same
+/// number of leakscope's and the allocator's frames is trimmed from both).
+fn max_frames_is_what_a_sample_keeps() {
+    static AT_32: Scope = Scope::new("smp_frames_32");
+    static AT_64: Scope = Scope::new("smp_frames_64");
+    let config = |n: usize| leakscope::Config::builder().set("max_frames", n).build();
+    assert!(config(65).is_err());
+    let kept = |scope: &Scope, max_frames: usize| {
+        leakscope::__configure_sampling(1, max_frames);
+        let block = {
+            let _g = scope.enter();
+            deep(100, 4000)
+        };
+        flush();
+        let sites = top_sites_in(scope, 1);
+        leakscope::__configure_sampling(0, 25);
+        drop(block);
+        let frames = &sites[0].frames;
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.function.as_deref() == Some("sampling::deep")),
+            "{frames:?}"
+        );
+        frames.len()
+    };
+    let max = config(64).expect("64 frames validate").max_frames;
+    assert_eq!(kept(&AT_64, max) - kept(&AT_32, 32), 32);
 }
 
 fn interval_one_records_every_allocation_exactly() {
