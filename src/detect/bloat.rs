@@ -97,6 +97,24 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if !(entries_tau.abs() < ENTRIES_FLAT_TAU && bpe_ratio > 1.0 && bpe_mk.z > Z_CRITICAL) {
         return None;
     }
+    // Bloat takes bytes per entry where they have never been: a daily cycle or a changing mix
+    // of entry sizes moves them up and down within the range the scope held before the
+    // baseline, each detection window's floor standing for its window.
+    let earlier = ctx.points(
+        ctx.times[0] - ctx.dt,
+        start - k.baseline,
+        k.window,
+        super::series::Pick::Min,
+    );
+    let prior_high_bpe = earlier
+        .iter()
+        .filter(|p| p.entries.is_some_and(|e| e > 0.0))
+        .map(bpe)
+        .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
+    let above_prior = prior_high_bpe.map(|h| last.bytes - entries(&last) * h);
+    if above_prior.is_some_and(|a| !(a >= k.spike_min_bytes)) {
+        return None;
+    }
     // A one-time step of bytes per entry that settled (a preload, a table doubling) is no
     // bloat: the gradual detector's step test on the baseline and window together.
     let all_bpe: Vec<f64> = base_bpe.iter().chain(&win_bpe).copied().collect();
@@ -147,6 +165,9 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         stat("residual_growth_bytes", resid_rise),
         stat("entries_tau", entries_tau),
     ];
+    if let Some(a) = above_prior {
+        f.statistics.push(stat("bytes_above_prior_entry_size", a));
+    }
     f.summary = format!(
         "{}: bytes per entry {} → {} ({:.1}x), {} unexplained by the entry count, growing {}",
         ctx.name,

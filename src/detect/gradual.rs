@@ -27,6 +27,10 @@
 //!    detection windows, half of G at a pace of at least half of G per four windows (a slow
 //!    leak seen for hours: 0.5 MB/min within 2 h at the defaults); or the projected time to the scope's budget is within the severity horizon
 //!    (a day at the defaults) and the rise is at least the smallest spike (G/20).
+//!    Only the rise above the highest floor of a detection window before the span counts
+//!    (a daily ramp climbs back to a level held before), and each third of the span must add a
+//!    tenth of the rise (a request held for minutes rises in one third). The budget rule needs
+//!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend.
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
@@ -56,6 +60,8 @@ const PACE_HOLD: f64 = 0.25;
 const STEP_FLAT: f64 = 0.25;
 /// Spans of at least this many detection windows may open on half of G.
 const SLOW_SPAN_WINDOWS: f64 = 4.0;
+/// Each third of the span must add at least this share of the rise.
+const THIRD_SHARE: f64 = 0.1;
 /// The largest residual autocorrelation used in the variance correction.
 const RHO_MAX: f64 = 0.9;
 
@@ -63,12 +69,20 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     // Evidence starts after the warm-up: one baseline window after the first snapshot.
     let settled_from = ctx.times[0] + k.baseline;
+    // The scope's earlier range: the floor of each detection window, oldest first.
+    let levels = ctx.points(ctx.times[0] - ctx.dt, ctx.t_end, k.window, Pick::Min);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
             break;
         }
-        match detect_at(ctx, span) {
+        let before = ctx.t_end - span;
+        let prior_high = levels
+            .iter()
+            .take_while(|p| p.t <= before)
+            .map(|p| p.bytes)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
+        match detect_at(ctx, span, prior_high) {
             Some(f) if !f.hold_only => return Some(f),
             Some(f) => {
                 held.get_or_insert(f);
@@ -79,8 +93,9 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     held
 }
 
-/// The trend test over the last `span` seconds (see the module docs).
-fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
+/// The trend test over the last `span` seconds (see the module docs). `prior_high` is the
+/// highest floor of a detection window before the span, if the history reaches back that far.
+fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
     let k = &ctx.k;
     let floor = ctx.points(
         ctx.t_end - span,
@@ -98,7 +113,11 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let level = |v: &[f64]| stats::median(v);
     let first = level(&bytes[..LEVEL_POINTS])?;
     let last = level(&bytes[n - LEVEL_POINTS..])?;
-    let rise = last - first;
+    // Only the part of the rise that takes the floor above its earlier range counts: a daily
+    // cycle's ramp, or a refill after a flush, climbs back to a level the scope has held
+    // before; a leak takes it where it has never been.
+    let above = prior_high.map_or(f64::INFINITY, |h| last - h);
+    let rise = (last - first).min(above);
     if !(rise >= k.spike_min_bytes) {
         return None;
     }
@@ -141,6 +160,22 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     if !(pace >= PACE_HOLD) {
         return None;
     }
+    // Spread over the span: every third adds to the rise. A big request held for minutes, or
+    // two of them, rises in one third; a leak rises in each.
+    let level_at = |i: usize| level(&bytes[i.saturating_sub(1)..(i + 2).min(n)]);
+    let marks = [
+        level_at(0)?,
+        level_at(third)?,
+        level_at(n - 1 - third)?,
+        level_at(n - 1)?,
+    ];
+    let least_third = marks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    if !(least_third >= THIRD_SHARE * rise) {
+        return None;
+    }
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
     let slope = growth.linear.slope;
     let grown = (slope * span_min).min(rise);
@@ -152,7 +187,11 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let by_slow = span >= slow_span
         && grown >= 0.5 * k.growth_bytes
         && rise * slow_span / span >= 0.5 * k.growth_bytes;
-    let by_budget = ttb.is_some_and(|t| t < k.urgent_horizon) && grown >= k.spike_min_bytes;
+    // A projection is only as good as the trend under it: from a detection window of evidence
+    // at least, not from a few minutes of noise near a budget.
+    let by_budget = span >= k.window
+        && ttb.is_some_and(|t| t < k.urgent_horizon)
+        && grown >= 2.0 * k.spike_min_bytes;
     if !(by_growth || by_rate || by_slow || by_budget) {
         return None;
     }
@@ -165,6 +204,9 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
         stat("recent_pace_ratio", pace),
         stat("span_secs", span),
     ];
+    if above.is_finite() {
+        statistics.push(stat("rise_above_prior_floor_bytes", above));
+    }
     if let Some(t) = ttb {
         statistics.push(stat("time_to_budget_secs", t));
     }
