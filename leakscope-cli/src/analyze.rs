@@ -126,7 +126,7 @@ pub fn render(dump: &Dump, analysis: &Analysis, style: Style) -> String {
         resolved.len(),
         analysis.recorded_open
     );
-    for line in crate::fmt::wrap(&crate::fmt::clean(&summary), report::WIDTH - 2) {
+    for line in crate::fmt::wrap(&crate::fmt::clean(&summary), style.prose() - 2) {
         let _ = writeln!(out, "  {line}");
     }
     out.push('\n');

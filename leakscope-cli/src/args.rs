@@ -1,6 +1,7 @@
 //! Command-line arguments, in two steps (as ripgrep does): clap parses the raw flags into
 //! [`RawArgs`], then [`Args::from_raw`] checks them and resolves everything that depends on the
-//! environment (whether stdout is a terminal, `NO_COLOR`) into plain decisions. The commands
+//! environment (whether stdout is a terminal and how wide, `NO_COLOR`, `COLUMNS`) into plain
+//! decisions. The commands
 //! then run on [`Args`] alone and never look at flags or the environment again.
 
 use std::ffi::OsString;
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use leakscope::Config;
 
-use crate::style::Style;
+use crate::style::{Style, DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH};
 
 /// Reads leakscope dump files: reports, charts, diffs, offline re-analysis and exports.
 ///
@@ -26,6 +27,11 @@ pub struct RawArgs {
     /// Never colour the output (the same as `--color never`).
     #[arg(long, global = true)]
     no_color: bool,
+    /// Columns the text of `report`, `diff` and `analyze` fits in (40 to 1000). Without it:
+    /// COLUMNS when set to a number, else the terminal's width, else 100.
+    #[arg(long, global = true, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(MIN_WIDTH as i64..=MAX_WIDTH as i64))]
+    width: Option<u16>,
     #[command(subcommand)]
     command: RawCommand,
 }
@@ -162,24 +168,54 @@ pub enum Args {
     },
 }
 
-/// What the environment says about colour, gathered once so [`Args::from_raw`] stays testable.
+/// What the environment says about colour and width, gathered once so [`Args::from_raw`]
+/// stays testable.
 #[derive(Clone, Copy, Debug)]
 pub struct Env {
     /// stdout is a terminal.
     pub stdout_is_terminal: bool,
     /// `NO_COLOR` is set to something non-empty (<https://no-color.org>), or `TERM=dumb`.
     pub no_color: bool,
+    /// `COLUMNS`, when it is a positive number (shells set it for the terminal they run in,
+    /// and a user sets it to ask for a width through a pipe).
+    pub columns: Option<usize>,
+    /// The terminal's width in columns, when stdout is a terminal that says.
+    pub terminal_width: Option<usize>,
 }
 
 impl Env {
     /// The process's environment.
     pub fn current() -> Env {
         let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        let stdout = std::io::stdout();
+        let stdout_is_terminal = stdout.is_terminal();
         Env {
-            stdout_is_terminal: std::io::stdout().is_terminal(),
+            stdout_is_terminal,
             no_color: set("NO_COLOR") || std::env::var_os("TERM").is_some_and(|t| t == "dumb"),
+            columns: std::env::var("COLUMNS").ok().and_then(|c| columns(&c)),
+            terminal_width: if stdout_is_terminal {
+                terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0))
+            } else {
+                None
+            },
         }
     }
+
+    /// The width of text output: `--width`, else `COLUMNS`, else the terminal's, else
+    /// [`DEFAULT_WIDTH`]; held to what the renderers lay out for.
+    fn width(&self, flag: Option<u16>) -> usize {
+        flag.map(usize::from)
+            .or(self.columns)
+            .or(self.terminal_width.filter(|&w| w > 0))
+            .unwrap_or(DEFAULT_WIDTH)
+            .clamp(MIN_WIDTH, MAX_WIDTH)
+    }
+}
+
+/// `COLUMNS` as a width: a positive decimal number, else nothing (an empty or garbled value
+/// is ignored, as `ls` ignores it).
+fn columns(value: &str) -> Option<usize> {
+    value.trim().parse::<usize>().ok().filter(|&c| c > 0)
 }
 
 impl Args {
@@ -204,7 +240,8 @@ impl Args {
                 ColorWhen::Never => false,
                 ColorWhen::Auto => env.stdout_is_terminal && !env.no_color,
             };
-        let style = if color { Style::COLOR } else { Style::PLAIN };
+        let style =
+            if color { Style::COLOR } else { Style::PLAIN }.with_width(env.width(raw.width));
         Ok(match raw.command {
             RawCommand::Report { dump } => Args::Report { dump, style },
             RawCommand::Html { dump, output } => Args::Html {
@@ -260,10 +297,14 @@ mod tests {
     const TTY: Env = Env {
         stdout_is_terminal: true,
         no_color: false,
+        columns: None,
+        terminal_width: None,
     };
     const PIPE: Env = Env {
         stdout_is_terminal: false,
         no_color: false,
+        columns: None,
+        terminal_width: None,
     };
 
     fn style_of(a: Args) -> Style {
@@ -300,6 +341,44 @@ mod tests {
             style_of(args(&["report", "d", "--color=never"], TTY).unwrap()),
             Style::PLAIN
         );
+    }
+
+    #[test]
+    fn width_is_the_flag_then_columns_then_the_terminal_then_100() {
+        let width = |argv: &[&str], env: Env| style_of(args(argv, env).unwrap()).width();
+        let term = Env {
+            terminal_width: Some(132),
+            ..TTY
+        };
+        let both = Env {
+            columns: Some(90),
+            ..term
+        };
+        assert_eq!(width(&["report", "d"], PIPE), 100);
+        assert_eq!(width(&["report", "d"], term), 132);
+        assert_eq!(width(&["report", "d"], both), 90);
+        assert_eq!(width(&["report", "d", "--width", "80"], both), 80);
+        assert_eq!(width(&["--width=160", "report", "d"], PIPE), 160);
+        // A tiny terminal or COLUMNS gets the narrowest layout; a tiny flag is refused.
+        let tiny = Env {
+            columns: Some(12),
+            ..PIPE
+        };
+        assert_eq!(width(&["report", "d"], tiny), MIN_WIDTH);
+        let zero = Env {
+            terminal_width: Some(0),
+            ..TTY
+        };
+        assert_eq!(width(&["report", "d"], zero), 100);
+        for bad in ["39", "1001", "0", "-5", "wide"] {
+            let e = args(&["report", "d", &format!("--width={bad}")], PIPE).unwrap_err();
+            assert!(e.contains("--width"), "{bad}: {e}");
+        }
+        assert_eq!(columns("120"), Some(120));
+        assert_eq!(columns(" 80 "), Some(80));
+        assert_eq!(columns(""), None);
+        assert_eq!(columns("0"), None);
+        assert_eq!(columns("80x"), None);
     }
 
     #[test]

@@ -235,7 +235,7 @@ const SITES: usize = 15;
 /// appeared or went away.
 pub fn render(diff: &Diff, style: Style) -> String {
     let mut out = String::new();
-    let width = crate::report::WIDTH;
+    let width = style.width();
     let when = if diff.same_process {
         format!(
             "same process (pid {}), {} apart",
@@ -252,18 +252,16 @@ pub fn render(diff: &Diff, style: Style) -> String {
         )
     };
     let _ = writeln!(out, "{}", style.paint(Paint::Heading, "leakscope diff"));
-    for line in fmt::wrap(&when, width - 2) {
+    for line in fmt::wrap(&when, style.prose() - 2) {
         let _ = writeln!(out, "  {line}");
     }
     if diff.elapsed_secs < 0.0 {
-        let _ = writeln!(
-            out,
-            "  {}",
-            style.paint(
-                Paint::Bad,
-                "note: NEW was written before OLD; are they swapped?"
-            )
-        );
+        for line in fmt::wrap(
+            "note: NEW was written before OLD; are they swapped?",
+            width - 2,
+        ) {
+            let _ = writeln!(out, "  {}", style.paint(Paint::Bad, &line));
+        }
     }
     out.push('\n');
 
@@ -274,32 +272,60 @@ pub fn render(diff: &Diff, style: Style) -> String {
         style.paint(Paint::Heading, "SCOPES THAT GREW"),
         grew.len()
     );
-    if !grew.is_empty() {
-        let head = format!(
-            "  {:<24} {:>10} {:>10} {:>11} {:>12}  {}",
-            "SCOPE", "OLD", "NEW", "CHANGE", "RATE/MIN", "ENTRIES"
-        );
-        let _ = writeln!(out, "{}", style.paint(Paint::Dim, &head));
-    }
-    for s in &grew {
-        let entries = match (s.old_entries, s.new_entries) {
+    let entries: Vec<String> = grew
+        .iter()
+        .map(|s| match (s.old_entries, s.new_entries) {
             (Some(o), Some(n)) => format!("{} → {}", fmt::count(o), fmt::count(n)),
             (None, Some(n)) => format!("→ {}", fmt::count(n)),
             _ => String::new(),
-        };
-        let line = format!(
-            "  {:<24} {:>10} {:>10} {} {:>12}  {entries}",
-            fmt::truncate(&fmt::clean(&s.name), 24),
-            s.old_bytes.map_or("(new)".to_owned(), fmt::bytes_u),
-            s.new_bytes.map_or("(gone)".to_owned(), fmt::bytes_u),
-            style.paint(
-                Paint::Bad,
-                &format!("{:>11}", fmt::delta(s.change_bytes as f64))
-            ),
-            s.rate_bytes_per_min.map_or("—".to_owned(), |r| fmt::rate(r)
-                .trim_end_matches("/min")
-                .to_owned()),
+        })
+        .collect();
+    let names: Vec<String> = grew.iter().map(|s| fmt::clean(&s.name)).collect();
+    // The name column takes what the names need, up to 24 columns (40 on a wide line), less
+    // what the figures and the entries leave; a line still too wide is cut at its end.
+    let entries_width = entries.iter().map(|e| fmt::width(e)).max().unwrap_or(0);
+    let cap = if width > 100 { 40 } else { 24 };
+    let name_width = names
+        .iter()
+        .map(|n| fmt::width(n))
+        .max()
+        .unwrap_or(0)
+        .clamp(8, cap)
+        .min(width.saturating_sub(51 + entries_width))
+        .max(8);
+    if !grew.is_empty() {
+        let head = format!(
+            "  {} {:>10} {:>10} {:>11} {:>12}  {}",
+            fmt::pad_right("SCOPE", name_width),
+            "OLD",
+            "NEW",
+            "CHANGE",
+            "RATE/MIN",
+            "ENTRIES"
         );
+        let _ = writeln!(
+            out,
+            "{}",
+            style.paint(Paint::Dim, &fmt::truncate(&head, width))
+        );
+    }
+    for ((s, name), entries) in grew.iter().zip(&names).zip(&entries) {
+        let lead = format!(
+            "  {} {} {} ",
+            fmt::pad_right(&fmt::truncate(name, name_width), name_width),
+            fmt::pad_left(&s.old_bytes.map_or("(new)".to_owned(), fmt::bytes_u), 10),
+            fmt::pad_left(&s.new_bytes.map_or("(gone)".to_owned(), fmt::bytes_u), 10),
+        );
+        let change = fmt::pad_left(&fmt::delta(s.change_bytes as f64), 11);
+        let rate = s.rate_bytes_per_min.map_or("—".to_owned(), |r| {
+            fmt::rate(r).trim_end_matches("/min").to_owned()
+        });
+        let tail = format!(" {}  {entries}", fmt::pad_left(&rate, 12));
+        let line = style.fit(&[
+            (None, &lead),
+            (Some(Paint::Bad), &change),
+            (None, tail.trim_end()),
+        ]);
         let _ = writeln!(out, "{line}");
     }
     let shrank: Vec<&ScopeChange> = diff.scopes.iter().filter(|s| s.change_bytes < 0).collect();
@@ -320,7 +346,7 @@ pub fn render(diff: &Diff, style: Style) -> String {
         rest.push(format!("{same} unchanged"));
     }
     if !rest.is_empty() {
-        for line in fmt::wrap(&format!("{}.", rest.join("; ")), width - 2) {
+        for line in fmt::wrap(&format!("{}.", rest.join("; ")), style.prose() - 2) {
             let _ = writeln!(out, "  {}", style.paint(Paint::Dim, &line));
         }
     }
@@ -338,10 +364,11 @@ pub fn render(diff: &Diff, style: Style) -> String {
         grew.len()
     );
     for s in grew.iter().take(SITES) {
+        let scope = fmt::truncate(&fmt::clean(&s.scope), 16);
         let line = format!(
-            "  {:>11}  {:<16}  {}",
-            fmt::delta(s.change_bytes as f64),
-            fmt::truncate(&fmt::clean(&s.scope), 16),
+            "  {}  {}  {}",
+            fmt::pad_left(&fmt::delta(s.change_bytes as f64), 11),
+            fmt::pad_right(&scope, 16),
             fmt::clean(&s.site)
         );
         let _ = writeln!(out, "{}", fmt::truncate(&line, width));
@@ -366,8 +393,8 @@ pub fn render(diff: &Diff, style: Style) -> String {
         );
         for l in leaks {
             let line = format!(
-                "  {:<9} {}: {}",
-                fmt::severity(l.severity),
+                "  {} {}: {}",
+                fmt::pad_right(fmt::severity(l.severity), 9),
                 fmt::clean(&l.scope),
                 fmt::leak_type(l.leak_type)
             );

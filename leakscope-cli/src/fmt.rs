@@ -212,6 +212,59 @@ pub fn frame(f: &Frame) -> String {
     }
 }
 
+/// A frame as [`frame`] prints it, cleaned, in at most `max` columns: the function is cut
+/// before its place is, and a long path loses its start, so that `file:line`, what a person
+/// opens, stays whole as long as a few columns of the function fit beside it.
+pub fn frame_fit(f: &Frame, max: usize) -> String {
+    /// Columns of the function kept, at least, beside its place.
+    const FUNCTION: usize = 16;
+    let whole = clean(&frame(f));
+    if width(&whole) <= max {
+        return whole;
+    }
+    let place = match (&f.file, f.line) {
+        (Some(file), Some(line)) => format!("{}:{line}", clean(file)),
+        (Some(file), None) => clean(file),
+        _ => return truncate(&whole, max),
+    };
+    let function = clean(
+        &f.function
+            .clone()
+            .unwrap_or_else(|| format!("0x{:x}", f.addr)),
+    );
+    // " (" + place + ")"
+    let Some(place_room) = max.checked_sub(FUNCTION + 3) else {
+        return truncate(&whole, max);
+    };
+    let place = if width(&place) <= place_room {
+        place
+    } else {
+        format!("…{}", suffix(&place, place_room.saturating_sub(1)))
+    };
+    let function = truncate(&function, max - 3 - width(&place));
+    format!("{function} ({place})")
+}
+
+/// The longest suffix of `s` at most `max` columns wide.
+pub fn suffix(s: &str, max: usize) -> &str {
+    let mut start = s.len();
+    let mut w = 0;
+    for (i, c) in s.char_indices().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw > max {
+            break;
+        }
+        w += cw;
+        start = i;
+    }
+    let mut cut = &s[start..];
+    while width(cut) > max {
+        let first = cut.chars().next().map_or(0, char::len_utf8);
+        cut = &cut[first..];
+    }
+    cut
+}
+
 /// A call site named by its first frame (the program's own code: the library trims the
 /// allocator's and the standard library's leading frames), as the library's recommendations
 /// name it.
@@ -291,11 +344,45 @@ pub fn sparkline(points: &[(f64, f64)], width: usize) -> String {
         .collect()
 }
 
-/// The display width of `s` in a terminal: one column per character. Good enough for what a
-/// report prints (ASCII, block characters, arrows); East Asian wide characters in a scope name
-/// would count one column short.
+/// The display width of `s` in a terminal, in columns: two for a CJK character or an emoji,
+/// none for a combining mark (Unicode's East Asian Width, as `unicode-width` has it, which is
+/// what terminals follow). The renderers measure text after [`clean`], so there are no control
+/// characters left to measure.
 pub fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` padded with spaces on the right to `w` columns (not cut when wider): `format!`'s `{:<w}`
+/// counts characters, which is wrong for a wide character.
+pub fn pad_right(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// `s` padded with spaces on the left to `w` columns, right-aligned (not cut when wider).
+pub fn pad_left(s: &str, w: usize) -> String {
+    format!("{}{s}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// The longest prefix of `s` at most `max` columns wide.
+pub fn prefix(s: &str, max: usize) -> &str {
+    // Characters one at a time, then a check of the whole prefix: a few sequences (an emoji
+    // and its presentation selector) are wider than their characters' sum.
+    let mut end = 0;
+    let mut w = 0;
+    for (i, c) in s.char_indices() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw > max {
+            break;
+        }
+        w += cw;
+        end = i + c.len_utf8();
+    }
+    let mut cut = &s[..end];
+    while width(cut) > max {
+        let last = cut.chars().next_back().map_or(0, char::len_utf8);
+        cut = &cut[..cut.len() - last];
+    }
+    cut
 }
 
 /// `s` cut to `max` columns, ending in `…` when it was cut.
@@ -303,19 +390,40 @@ pub fn truncate(s: &str, max: usize) -> String {
     if width(s) <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
+    let mut out = prefix(s, max.saturating_sub(1)).to_owned();
+    if max > 0 {
+        out.push('…');
+    }
     out
 }
 
-/// Words of `text` filled into lines of at most `max` columns; a word longer than a line gets a
-/// line of its own rather than being broken (a path or a symbol is more useful whole).
+/// Words of `text` filled into lines of at most `max` columns. A word longer than a line (a
+/// long symbol, a path, an escaped name) is split across lines, after a `/`, `:`, `,`, `_`,
+/// `-` or `.` in its second half when it has one, else at the edge: no line is ever wider
+/// than `max`.
+///
+/// A number and its unit ("15.5 MB", "3h 00m", "14 min") stay on one line: they are one word
+/// to a reader.
 pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    for word in glued(text) {
+        let mut word = word.as_str();
         if !line.is_empty() && width(&line) + 1 + width(word) > max {
             lines.push(std::mem::take(&mut line));
+        }
+        while width(word) > max {
+            // Only at the start of a line: a long word gets whole lines of its own.
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            let (head, tail) = split_word(word, max);
+            lines.push(head.to_owned());
+            word = tail;
+        }
+        if word.is_empty() {
+            continue;
         }
         if !line.is_empty() {
             line.push(' ');
@@ -328,21 +436,92 @@ pub fn wrap(text: &str, max: usize) -> Vec<String> {
     lines
 }
 
-/// `s` with control characters (newlines, terminal escapes) shown escaped: text from a dump
-/// must not move the cursor, change colours or break a line of the report.
+/// The words of `text`, a number joined to the unit after it by a space.
+fn glued(text: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match words.last_mut() {
+            Some(last) if number(last) && is_unit(word) => {
+                last.push(' ');
+                last.push_str(word);
+            }
+            _ => words.push(word.to_owned()),
+        }
+    }
+    words
+}
+
+/// A word ending in a number, or the hours of "3h 00m".
+fn number(word: &str) -> bool {
+    let digits = word.strip_suffix('h').unwrap_or(word);
+    digits.ends_with(|c: char| c.is_ascii_digit())
+}
+
+/// A unit as the renderers print one after a number: bytes and time, perhaps per minute, perhaps
+/// followed by punctuation; or the minutes of "3h 00m".
+fn is_unit(word: &str) -> bool {
+    let word = word.trim_end_matches([',', ';', '.', ':', ')']);
+    let base = word.split_once('/').map_or(word, |(u, _)| u);
+    matches!(
+        base,
+        "B" | "KB" | "MB" | "GB" | "TB" | "PB" | "EB" | "s" | "ms" | "min" | "days" | "day"
+    ) || (base.len() == 3 && base.ends_with('m') && base[..2].bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `word` (wider than `max`) split into a head at most `max` columns wide and the rest.
+fn split_word(word: &str, max: usize) -> (&str, &str) {
+    let mut head = prefix(word, max);
+    if head.is_empty() {
+        // A character wider than the whole line: it goes alone, a column over.
+        head = &word[..word.chars().next().map_or(0, char::len_utf8)];
+    }
+    let half = width(head) / 2;
+    let soft = head
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| matches!(c, '/' | ':' | ',' | '_' | '-' | '.') && width(&head[..i]) >= half)
+        .map(|(i, c)| i + c.len_utf8());
+    let at = soft.unwrap_or(head.len());
+    (&word[..at], &word[at..])
+}
+
+/// Characters that print nothing or move the text around them but are not control
+/// characters: bidirectional overrides and isolates (they can reorder a whole line, so that
+/// the report shows a different name than the dump holds), zero-width spaces and joiners, the
+/// byte-order mark, the soft hyphen, line and paragraph separators, and the non-characters
+/// U+FFFE and U+FFFF.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{61c}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+            | '\u{fffe}'
+            | '\u{ffff}'
+    )
+}
+
+/// `s` with control characters (newlines, terminal escapes) and invisible ones (bidirectional
+/// overrides, zero-width spaces) shown escaped: text from a dump must not move the cursor,
+/// change colours, break a line of the report or pass for another name.
 pub fn clean(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let hidden = |c: char| c.is_control() || invisible(c);
+    if !s.chars().any(hidden) {
         return s.to_owned();
     }
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -440,16 +619,89 @@ mod tests {
         assert_eq!(wrap("", 6), vec![""]);
         assert_eq!(
             wrap("averyveryverylongword x", 5),
-            vec!["averyveryverylongword", "x"]
+            vec!["avery", "veryv", "erylo", "ngwor", "d x"]
         );
         assert_eq!(truncate("users_cache", 20), "users_cache");
         assert_eq!(truncate("users_cache", 6), "users…");
     }
 
     #[test]
+    fn long_words_are_split_and_no_line_is_wider_than_asked() {
+        assert_eq!(
+            wrap("at photo_api::session::SessionStore::record_event now", 24),
+            vec![
+                "at",
+                "photo_api::session::",
+                "SessionStore::record_",
+                "event now"
+            ]
+        );
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        let escaped = clean(&"\u{1b}".repeat(30));
+        for max in [1, 7, 40, 100] {
+            for line in wrap(&format!("x {escaped} y"), max) {
+                assert!(width(&line) <= max, "{max}: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_keep_their_units() {
+        assert_eq!(
+            wrap("clock at 3h 00m, 1.1 MB/min over 14 min; 2 dumps", 12),
+            vec![
+                "clock at",
+                "3h 00m,",
+                "1.1 MB/min",
+                "over 14 min;",
+                "2 dumps"
+            ]
+        );
+    }
+
+    #[test]
+    fn frames_keep_their_place_when_cut() {
+        let f = Frame {
+            addr: 1,
+            function: Some("photo_api::handlers::upload::finish".into()),
+            file: Some("src/handlers/upload.rs".into()),
+            line: Some(142),
+        };
+        assert_eq!(frame_fit(&f, 100), frame(&f));
+        assert_eq!(
+            frame_fit(&f, 50),
+            "photo_api::handlers:… (src/handlers/upload.rs:142)"
+        );
+        assert_eq!(
+            frame_fit(&f, 40),
+            "photo_api::hand… (…ndlers/upload.rs:142)"
+        );
+        assert!(width(&frame_fit(&f, 40)) <= 40);
+        assert_eq!(frame_fit(&f, 12), "photo_api::…");
+        assert_eq!(suffix("キャッシュ", 5), "シュ");
+    }
+
+    #[test]
+    fn widths_count_columns_not_characters() {
+        assert_eq!(width("キャッシュ"), 10);
+        assert_eq!(width("e\u{301}"), 1);
+        assert_eq!(width("▁▂█ — → •"), 9);
+        assert_eq!(truncate("キャッシュ", 6), "キャ…");
+        assert_eq!(truncate("キャッシュ", 5), "キャ…");
+        assert_eq!(pad_right("キャ", 6), "キャ  ");
+        assert_eq!(pad_left("ab", 4), "  ab");
+        assert_eq!(pad_left("abcde", 4), "abcde");
+        assert_eq!(wrap("キャッシュ", 4), vec!["キャ", "ッシ", "ュ"]);
+        assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
     fn control_characters_are_escaped() {
         assert_eq!(clean("plain ü"), "plain ü");
         assert_eq!(clean("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
+        // A right-to-left override would show "users_cache" for this name.
+        assert_eq!(clean("ehcac_\u{202e}users"), "ehcac_\\u{202e}users");
+        assert_eq!(clean("a\u{200b}b\u{feff}"), "a\\u{200b}b\\u{feff}");
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! scope holds and gains memory (ranked by growth, with a sparkline of its history), which leaks
 //! are open and how bad (severity, the statistic that decided it, rate, time to budget, the call
 //! sites, what to do), what was resolved, and which call sites hold the sampled live memory.
-//! Every line fits in [`WIDTH`] columns; text from the dump is stripped of control characters.
+//! Every line fits in the style's width (`--width`, `COLUMNS`, the terminal's, else 100
+//! columns): prose wraps at word boundaries, a word wider than a line is split, names and
+//! frames are cut with `…`, and the scope table gives its name and history columns what is left
+//! after the figures (dropping the history, then the peak, budget and entries columns, when
+//! even that does not fit). Widths are display columns of the text after control and invisible
+//! characters from the dump are escaped, so an escaped name counts as wide as it prints.
 
 use std::fmt::Write as _;
 
@@ -15,12 +20,13 @@ use leakscope::{Leak, LeakStatus};
 use crate::fmt;
 use crate::style::{Paint, Style};
 
-/// The widest line the report prints.
-pub const WIDTH: usize = 100;
-/// Columns of a scope's sparkline.
-const SPARK: usize = 24;
-/// Columns of a scope's name in the table.
-const NAME: usize = 20;
+/// Columns of a scope's sparkline: at least (or none at all), and at most.
+const SPARK: (usize, usize) = (8, 60);
+/// Columns of a scope's name in the table: at least, at most up to 100 columns, and at most
+/// on a wider line.
+const NAME: (usize, usize, usize) = (10, 20, 40);
+/// Columns of the scope column of the top call sites: at least, and at most.
+const SITE_SCOPE: (usize, usize) = (8, 24);
 /// Indent of a leak's detail lines.
 const DETAIL: usize = 4;
 /// Statistics shown per leak (the deciding one first); `--json` and the HTML page have all.
@@ -56,7 +62,7 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
     let _ = writeln!(
         out,
         "{}",
-        style.paint(Paint::Heading, &fmt::truncate(&title, WIDTH))
+        style.paint(Paint::Heading, &fmt::truncate(&title, style.width()))
     );
     let mut lines = vec![(
         "dump",
@@ -193,27 +199,149 @@ pub fn ranked(dump: &Dump) -> Vec<(&ScopeDump, Option<f64>)> {
     scopes
 }
 
+/// A figure column of the scope table (right-aligned): its heading and its width.
+struct Column {
+    head: &'static str,
+    width: usize,
+}
+
+/// The scope table's figure columns, in order, each with the priority at which it is dropped
+/// on a narrow line (higher goes first).
+const FIGURES: [(Column, u8); 5] = [
+    (
+        Column {
+            head: "LIVE",
+            width: 9,
+        },
+        0,
+    ),
+    (
+        Column {
+            head: "PEAK",
+            width: 9,
+        },
+        3,
+    ),
+    (
+        Column {
+            head: "GROWTH/MIN",
+            width: 12,
+        },
+        0,
+    ),
+    (
+        Column {
+            head: "ENTRIES",
+            width: 8,
+        },
+        1,
+    ),
+    (
+        Column {
+            head: "BUDGET",
+            width: 6,
+        },
+        2,
+    ),
+];
+
+/// How the scope table fits a width: which figure columns stay, and how wide the name and the
+/// sparkline are (0: no history column).
+#[derive(Debug, PartialEq)]
+struct TableLayout {
+    figures: [bool; 5],
+    name: usize,
+    spark: usize,
+}
+
+impl TableLayout {
+    /// The layout for `width` columns and names up to `longest` columns wide: the name gets up
+    /// to its cap, the history what is left; on a narrow line the history goes first, then the
+    /// figures by priority, until a name of [`NAME`]'s minimum fits.
+    fn new(width: usize, longest: usize) -> TableLayout {
+        let cap = if width > 100 { NAME.2 } else { NAME.1 };
+        let want = longest.clamp(NAME.0, cap);
+        let mut figures = [true; 5];
+        // Two for the indent, then each figure with the space before it.
+        let used = |figures: &[bool; 5]| -> usize {
+            2 + FIGURES
+                .iter()
+                .zip(figures)
+                .filter(|(_, on)| **on)
+                .map(|((c, _), _)| 1 + c.width)
+                .sum::<usize>()
+        };
+        let rest = width.saturating_sub(used(&figures));
+        if rest >= NAME.0 + 2 + SPARK.0 {
+            // With a history column: the name, two spaces, the sparkline.
+            let name = want.min(rest - 2 - SPARK.0);
+            return TableLayout {
+                figures,
+                name,
+                spark: (rest - name - 2).min(SPARK.1),
+            };
+        }
+        // Without: the history first, then by priority (0 never goes).
+        for drop in [0u8, 3, 2, 1] {
+            for (on, (_, p)) in figures.iter_mut().zip(&FIGURES) {
+                if *p == drop && drop > 0 {
+                    *on = false;
+                }
+            }
+            let rest = width.saturating_sub(used(&figures));
+            if rest >= NAME.0 {
+                return TableLayout {
+                    figures,
+                    name: want.min(rest),
+                    spark: 0,
+                };
+            }
+        }
+        let rest = width.saturating_sub(used(&figures));
+        TableLayout {
+            figures,
+            name: rest.max(1),
+            spark: 0,
+        }
+    }
+
+    /// A row: the name, then the figure cells (already right-aligned to their columns' widths)
+    /// of the columns kept, then the sparkline.
+    fn row(&self, name: &str, cells: [String; 5], spark: &str) -> String {
+        let mut line = format!("  {}", fmt::pad_right(name, self.name));
+        for ((cell, on), _) in cells.iter().zip(self.figures).zip(&FIGURES) {
+            if on {
+                line.push(' ');
+                line.push_str(cell);
+            }
+        }
+        if self.spark > 0 {
+            line.push_str("  ");
+            line.push_str(spark);
+        }
+        line
+    }
+}
+
 fn scopes(out: &mut String, dump: &Dump, style: Style) {
     let window = fmt::duration(dump.config.detection_window_minutes * 60.0);
-    let _ = writeln!(
+    heading(
         out,
-        "{}  {}",
-        style.paint(Paint::Heading, "SCOPES"),
-        style.paint(
-            Paint::Dim,
-            &format!("ranked by growth over the last {window}")
-        )
+        "SCOPES",
+        &format!("ranked by growth over the last {window}"),
+        style,
     );
     if dump.scopes.is_empty() {
         let _ = writeln!(out, "  no scopes in this dump\n");
         return;
     }
-    let head = format!(
-        "  {:<NAME$} {:>9} {:>9} {:>12} {:>8} {:>6}  {}",
-        "SCOPE", "LIVE", "PEAK", "GROWTH/MIN", "ENTRIES", "BUDGET", "HISTORY"
-    );
-    let _ = writeln!(out, "{}", style.paint(Paint::Dim, &head));
-    let mut longest = 0.0f64;
+    let names: Vec<String> = dump.scopes.iter().map(|s| fmt::clean(&s.name)).collect();
+    let longest = names.iter().map(|n| fmt::width(n)).max().unwrap_or(0);
+    let layout = TableLayout::new(style.width(), longest);
+    let heads = FIGURES.map(|(c, _)| fmt::pad_left(c.head, c.width));
+    let head = layout.row("SCOPE", heads, "HISTORY");
+    let _ = writeln!(out, "{}", style.paint(Paint::Dim, head.trim_end()));
+    let mut longest_history = 0.0f64;
     for (scope, growth) in ranked(dump) {
         let points: Vec<(f64, f64)> = scope
             .history
@@ -221,13 +349,13 @@ fn scopes(out: &mut String, dump: &Dump, style: Style) {
             .map(|s| (s.t, s.curr_bytes as f64))
             .collect();
         if let (Some(first), Some(last)) = (scope.history.first(), scope.history.last()) {
-            longest = longest.max(last.t - first.t);
+            longest_history = longest_history.max(last.t - first.t);
         }
         let growth_text = match growth {
             Some(g) => fmt::rate(g).trim_end_matches("/min").to_owned(),
             None => "—".to_owned(),
         };
-        let growth_cell = format!("{growth_text:>12}");
+        let growth_cell = fmt::pad_left(&growth_text, FIGURES[2].0.width);
         let growth_cell = match growth {
             Some(g) if g > 0.0 && scope_has_open_leak(dump, &scope.name) => {
                 style.paint(Paint::Bad, &growth_cell)
@@ -238,28 +366,59 @@ fn scopes(out: &mut String, dump: &Dump, style: Style) {
         let budget = scope.budget_bytes.map_or("—".to_owned(), |b| {
             fmt::percent(scope.curr_bytes as f64, b as f64)
         });
-        let _ = writeln!(
-            out,
-            "  {:<NAME$} {:>9} {:>9} {} {:>8} {:>6}  {}",
-            fmt::truncate(&fmt::clean(&scope.name), NAME),
-            fmt::bytes_u(scope.curr_bytes),
-            fmt::bytes_u(scope.max_bytes),
+        let cells = [
+            fmt::pad_left(&fmt::bytes_u(scope.curr_bytes), FIGURES[0].0.width),
+            fmt::pad_left(&fmt::bytes_u(scope.max_bytes), FIGURES[1].0.width),
             growth_cell,
-            entries,
-            budget,
-            fmt::sparkline(&points, SPARK)
-        );
+            fmt::pad_left(&entries, FIGURES[3].0.width),
+            fmt::pad_left(&budget, FIGURES[4].0.width),
+        ];
+        let name = fmt::truncate(&fmt::clean(&scope.name), layout.name);
+        let spark = fmt::sparkline(&points, layout.spark);
+        let _ = writeln!(out, "{}", layout.row(&name, cells, &spark).trim_end());
     }
-    let note = format!(
+    let mut note = format!(
         "growth: least-squares slope of live bytes over the last {window}; budget: live bytes as \
          a share of the scope's budget; history: each scope's recorded history (up to {}), \
          scaled from its minimum to its maximum",
-        fmt::duration(longest)
+        fmt::duration(longest_history)
     );
-    for line in fmt::wrap(&note, WIDTH - 2) {
+    let dropped: Vec<&str> = FIGURES
+        .iter()
+        .zip(layout.figures)
+        .filter(|(_, on)| !on)
+        .map(|((c, _), _)| c.head)
+        .chain((layout.spark == 0).then_some("HISTORY"))
+        .collect();
+    if !dropped.is_empty() {
+        let _ = write!(
+            note,
+            "; {} left out at this width (--width)",
+            dropped.join(", ")
+        );
+    }
+    for line in fmt::wrap(&note, style.prose() - 2) {
         let _ = writeln!(out, "  {}", style.paint(Paint::Dim, &line));
     }
     out.push('\n');
+}
+
+/// A section heading with a note beside it, or the note wrapped under it when both do not
+/// fit on one line.
+fn heading(out: &mut String, title: &str, note: &str, style: Style) {
+    if fmt::width(title) + 2 + fmt::width(note) <= style.width() {
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            style.paint(Paint::Heading, title),
+            style.paint(Paint::Dim, note)
+        );
+        return;
+    }
+    let _ = writeln!(out, "{}", style.paint(Paint::Heading, title));
+    for line in fmt::wrap(note, style.prose() - 2) {
+        let _ = writeln!(out, "  {}", style.paint(Paint::Dim, &line));
+    }
 }
 
 fn scope_has_open_leak(dump: &Dump, name: &str) -> bool {
@@ -324,21 +483,39 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         leak.id,
         fmt::percent(leak.confidence, 1.0)
     );
-    // "  SEV title" on the left, the id right-aligned at the report's edge.
-    let room = WIDTH.saturating_sub(2 + fmt::width(sev) + 1 + fmt::width(&id) + 2);
-    let title = fmt::truncate(&title, room);
-    let pad = WIDTH
-        .saturating_sub(2 + fmt::width(sev) + 1 + fmt::width(&title) + fmt::width(&id))
-        .max(2);
-    let _ = writeln!(
-        out,
-        "  {} {}{}{}",
-        style.paint(Paint::Severity(leak.severity), sev),
-        style.paint(Paint::Heading, &title),
-        " ".repeat(pad),
-        style.paint(Paint::Dim, &id)
-    );
-    for line in fmt::wrap(&fmt::clean(&leak.summary), WIDTH - DETAIL) {
+    // "  SEV title" on the left, the id right-aligned at the report's edge; when both do not
+    // fit, the title wraps under itself and the id gets a line of its own.
+    let width = style.prose();
+    let lead = 2 + fmt::width(sev) + 1;
+    let sev = style.paint(Paint::Severity(leak.severity), sev);
+    if lead + fmt::width(&title) + 2 + fmt::width(&id) <= width {
+        let pad = width - lead - fmt::width(&title) - fmt::width(&id);
+        let _ = writeln!(
+            out,
+            "  {sev} {}{}{}",
+            style.paint(Paint::Heading, &title),
+            " ".repeat(pad),
+            style.paint(Paint::Dim, &id)
+        );
+    } else {
+        for (i, line) in fmt::wrap(&title, width - lead).iter().enumerate() {
+            let first = if i == 0 {
+                format!("  {sev} ")
+            } else {
+                " ".repeat(lead)
+            };
+            let _ = writeln!(out, "{first}{}", style.paint(Paint::Heading, line));
+        }
+        for line in fmt::wrap(&id, width - DETAIL) {
+            let _ = writeln!(
+                out,
+                "{}{}",
+                " ".repeat(DETAIL),
+                style.paint(Paint::Dim, &line)
+            );
+        }
+    }
+    for line in fmt::wrap(&fmt::clean(&leak.summary), width - DETAIL) {
         let _ = writeln!(out, "{}{line}", " ".repeat(DETAIL));
     }
     detail(out, "growth", &growth_text(leak), style);
@@ -384,7 +561,7 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
     }
     for (i, rec) in leak.recommendations.iter().enumerate() {
         // A bullet per recommendation, its continuation lines indented under the text.
-        let lines = fmt::wrap(&fmt::clean(rec), WIDTH - DETAIL - LABEL - 2);
+        let lines = fmt::wrap(&fmt::clean(rec), style.prose() - DETAIL - LABEL - 2);
         for (j, line) in lines.iter().enumerate() {
             let label = if i == 0 && j == 0 { "do" } else { "" };
             let bullet = if j == 0 { "• " } else { "  " };
@@ -440,10 +617,9 @@ fn site_lines(out: &mut String, label: &str, site: &CallSite, age: &str, style: 
     );
     detail(out, label, &first, style);
     let indent = " ".repeat(DETAIL + LABEL + 2);
-    let room = WIDTH - DETAIL - LABEL - 2;
+    let room = style.width() - DETAIL - LABEL - 2;
     for caller in site.frames.iter().skip(1).take(CALLERS) {
-        let line = format!("← {}", fmt::clean(&fmt::frame(caller)));
-        let _ = writeln!(out, "{indent}{}", fmt::truncate(&line, room));
+        let _ = writeln!(out, "{indent}← {}", fmt::frame_fit(caller, room - 2));
     }
     if site.frames.len() > 1 + CALLERS {
         let more = site.frames.len() - 1 - CALLERS;
@@ -465,11 +641,9 @@ fn site_lines(out: &mut String, label: &str, site: &CallSite, age: &str, style: 
         let threads: Vec<String> = site.threads.iter().map(|t| fmt::clean(t)).collect();
         facts.push(format!("threads {}", threads.join(", ")));
     }
-    let _ = writeln!(
-        out,
-        "{indent}{}",
-        style.paint(Paint::Dim, &fmt::truncate(&facts.join(", "), room))
-    );
+    for line in fmt::wrap(&facts.join(", "), style.prose() - DETAIL - LABEL - 2) {
+        let _ = writeln!(out, "{indent}{}", style.paint(Paint::Dim, &line));
+    }
 }
 
 /// What "older than 10 snapshot intervals" (a call site's `bytes_older_than[1]`) means in time
@@ -490,7 +664,7 @@ fn detail(out: &mut String, label: &str, text: &str, style: Style) {
 
 /// `label` in a column of [`LABEL`] at `indent`, `text` wrapped beside it.
 fn labelled(out: &mut String, indent: usize, label: &str, text: &str, style: Style) {
-    let lines = fmt::wrap(text, WIDTH - indent - LABEL);
+    let lines = fmt::wrap(text, style.prose() - indent - LABEL);
     for (i, line) in lines.iter().enumerate() {
         let l = if i == 0 { label } else { "" };
         let _ = writeln!(
@@ -519,9 +693,9 @@ fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         out,
         "  {} {}",
         style.paint(Paint::Good, sev),
-        fmt::truncate(&line, WIDTH - 3 - fmt::width(sev))
+        fmt::truncate(&line, style.width() - 3 - fmt::width(sev))
     );
-    for line in fmt::wrap(&fmt::clean(&leak.summary), WIDTH - DETAIL) {
+    for line in fmt::wrap(&fmt::clean(&leak.summary), style.prose() - DETAIL) {
         let _ = writeln!(
             out,
             "{}{}",
@@ -532,25 +706,39 @@ fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
 }
 
 fn top_sites(out: &mut String, dump: &Dump, style: Style) {
-    let _ = writeln!(
+    heading(
         out,
-        "{}  {}",
-        style.paint(Paint::Heading, "TOP CALL SITES"),
-        style.paint(Paint::Dim, "estimated live bytes from sampled allocations")
+        "TOP CALL SITES",
+        "estimated live bytes from sampled allocations",
+        style,
     );
     if dump.top_call_sites.is_empty() {
         let _ = writeln!(out, "  none sampled");
         return;
     }
-    for site in dump.top_call_sites.iter().take(TOP_SITES) {
-        let scope = fmt::truncate(&fmt::clean(&site.scope), 16);
-        let line = format!(
-            "  {:>9}  {:<16}  {}",
-            fmt::bytes_u(site.live_bytes),
-            scope,
-            fmt::clean(&fmt::site(site))
+    let shown = &dump.top_call_sites[..dump.top_call_sites.len().min(TOP_SITES)];
+    let longest = shown
+        .iter()
+        .map(|s| fmt::width(&fmt::clean(&s.scope)))
+        .max()
+        .unwrap_or(0);
+    // The scope column takes what its names need, up to a share of the line that leaves the
+    // call site most of it.
+    let cap = SITE_SCOPE.1.min(style.width() / 5).max(SITE_SCOPE.0);
+    let scope_width = longest.clamp(SITE_SCOPE.0, cap);
+    for site in shown {
+        let scope = fmt::truncate(&fmt::clean(&site.scope), scope_width);
+        let room = style.width() - 2 - 9 - 2 - scope_width - 2;
+        let frame = match site.frames.first() {
+            Some(f) => fmt::frame_fit(f, room),
+            None => "(no frames)".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {}  {}  {frame}",
+            fmt::pad_left(&fmt::bytes_u(site.live_bytes), 9),
+            fmt::pad_right(&scope, scope_width),
         );
-        let _ = writeln!(out, "{}", fmt::truncate(&line, WIDTH));
     }
     if dump.top_call_sites.len() > TOP_SITES {
         let _ = writeln!(
@@ -612,14 +800,47 @@ mod tests {
         let mut dump = tiny();
         dump.process.executable = Some("/a/very/long/path/".repeat(20));
         dump.scopes[0].name = "a_scope_name_much_longer_than_the_column".into();
-        let text = render(&dump, Style::PLAIN);
-        for line in text.lines() {
-            assert!(
-                fmt::width(line) <= WIDTH,
-                "{} columns: {line}",
-                fmt::width(line)
-            );
+        for width in [40, 41, 57, 60, 80, 100, 160, 300] {
+            let text = render(&dump, Style::PLAIN.with_width(width));
+            for line in text.lines() {
+                assert!(
+                    fmt::width(line) <= width,
+                    "{} columns at {width}: {line}",
+                    fmt::width(line)
+                );
+            }
         }
+    }
+
+    #[test]
+    fn the_scope_table_narrows_history_first_then_figures() {
+        let all = [true; 5];
+        // 100 columns, names up to 14: the name as wide as the names, the history the rest.
+        assert_eq!(
+            TableLayout::new(100, 14),
+            TableLayout {
+                figures: all,
+                name: 14,
+                spark: 33
+            }
+        );
+        assert_eq!(TableLayout::new(80, 14).spark, 13);
+        assert_eq!(TableLayout::new(160, 14).spark, SPARK.1);
+        assert_eq!(TableLayout::new(160, 70).name, NAME.2);
+        assert_eq!(TableLayout::new(100, 70).name, NAME.1);
+        // 62 columns: no history; 50: no peak or budget; 40: no entries either.
+        let narrow = TableLayout::new(62, 14);
+        assert_eq!((narrow.figures, narrow.name, narrow.spark), (all, 11, 0));
+        let narrow = TableLayout::new(50, 14);
+        assert_eq!(
+            (narrow.figures, narrow.name, narrow.spark),
+            ([true, false, true, true, false], 14, 0)
+        );
+        let narrow = TableLayout::new(40, 14);
+        assert_eq!(
+            (narrow.figures, narrow.name, narrow.spark),
+            ([true, false, true, false, false], 14, 0)
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! Terminal colour: the one place that knows ANSI escape codes.
+//! How text output looks: its colour (the one place that knows ANSI escape codes) and its
+//! width.
 //!
 //! The renderers ask a [`Style`] to paint a piece of text with a *meaning* (a heading, a
 //! severity, something secondary); with colour off the text comes back unchanged, so the plain
 //! report is byte-for-byte what a golden file holds. Eight SGR codes do not justify a
-//! dependency.
+//! dependency. The width is the number of columns every line of the text output fits in,
+//! settled once by `args` (`--width`, `COLUMNS`, the terminal, else [`DEFAULT_WIDTH`]).
 
 use leakscope::LeakSeverity;
 
@@ -22,17 +24,54 @@ pub enum Paint {
     Bad,
 }
 
-/// Whether and how to colour output.
+/// The width of text output that is not going to a terminal and was given none.
+pub const DEFAULT_WIDTH: usize = 100;
+/// The narrowest width the renderers lay out for: a label column, an indent and a few words.
+pub const MIN_WIDTH: usize = 40;
+/// The widest that prose (summaries, advice, notes) is filled to, however wide the line: a
+/// sentence across 200 columns is hard to follow. Tables, stacks and sparklines use the whole
+/// width.
+pub const PROSE_WIDTH: usize = 120;
+/// The widest: past this a line is no easier to read, and a hostile `COLUMNS` cannot make the
+/// renderers pad lines to gigabytes.
+pub const MAX_WIDTH: usize = 1000;
+
+/// Whether and how to colour output, and how wide it may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Style {
     color: bool,
+    width: usize,
 }
 
 impl Style {
-    /// Plain text: what pipes, files and golden tests get.
-    pub const PLAIN: Style = Style { color: false };
-    /// ANSI colours, for a terminal.
-    pub const COLOR: Style = Style { color: true };
+    /// Plain text at [`DEFAULT_WIDTH`]: what pipes, files and golden tests get.
+    pub const PLAIN: Style = Style {
+        color: false,
+        width: DEFAULT_WIDTH,
+    };
+    /// ANSI colours at [`DEFAULT_WIDTH`], for a terminal.
+    pub const COLOR: Style = Style {
+        color: true,
+        width: DEFAULT_WIDTH,
+    };
+
+    /// The same colours at `width` columns, held to [`MIN_WIDTH`]..=[`MAX_WIDTH`].
+    pub fn with_width(self, width: usize) -> Style {
+        Style {
+            width: width.clamp(MIN_WIDTH, MAX_WIDTH),
+            ..self
+        }
+    }
+
+    /// The columns every line must fit in.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// The columns prose is filled to: the width, up to [`PROSE_WIDTH`].
+    pub fn prose(&self) -> usize {
+        self.width.min(PROSE_WIDTH)
+    }
 
     /// `text` painted as `what`, or unchanged without colour.
     pub fn paint(&self, what: Paint, text: &str) -> String {
@@ -51,6 +90,35 @@ impl Style {
         };
         format!("\x1b[{sgr}m{text}\x1b[0m")
     }
+
+    /// Pieces of one line, each painted (or not), cut with `…` where the line reaches the
+    /// width: a painted piece cannot be cut after painting, because its escape codes take no
+    /// columns.
+    pub fn fit(&self, pieces: &[(Option<Paint>, &str)]) -> String {
+        let total: usize = pieces.iter().map(|(_, t)| crate::fmt::width(t)).sum();
+        let mut room = self.width;
+        let cut = total > room;
+        if cut {
+            room -= 1;
+        }
+        let mut out = String::new();
+        for &(paint, text) in pieces {
+            // The ellipsis is added once, after the last piece shown.
+            let shown = crate::fmt::prefix(text, room);
+            room -= crate::fmt::width(shown);
+            out.push_str(&match paint {
+                Some(p) => self.paint(p, shown),
+                None => shown.to_owned(),
+            });
+            if shown.len() < text.len() {
+                break;
+            }
+        }
+        if cut {
+            out.push('…');
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +133,28 @@ mod tests {
             "\x1b[1;31mHIGH\x1b[0m"
         );
         assert_eq!(Style::COLOR.paint(Paint::Dim, ""), "");
+    }
+
+    #[test]
+    fn fitting_cuts_before_painting() {
+        let s = Style::COLOR.with_width(40);
+        let long = "x".repeat(50);
+        let line = s.fit(&[(None, "ab "), (Some(Paint::Bad), &long)]);
+        assert_eq!(line, format!("ab \x1b[31m{}\x1b[0m…", "x".repeat(36)));
+        assert_eq!(
+            Style::PLAIN
+                .with_width(40)
+                .fit(&[(None, "ab "), (Some(Paint::Bad), "cd")]),
+            "ab cd"
+        );
+    }
+
+    #[test]
+    fn widths_are_held_to_the_range_laid_out_for() {
+        assert_eq!(Style::PLAIN.width(), 100);
+        assert_eq!(Style::PLAIN.with_width(80).width(), 80);
+        assert_eq!(Style::PLAIN.with_width(3).width(), MIN_WIDTH);
+        assert_eq!(Style::COLOR.with_width(usize::MAX).width(), MAX_WIDTH);
+        assert_eq!(Style::COLOR.with_width(80), Style::COLOR.with_width(80));
     }
 }

@@ -31,12 +31,13 @@ fn bless() -> bool {
     std::env::var_os("LEAKSCOPE_BLESS").is_some()
 }
 
-/// Runs the binary with `args`, no terminal, and a clean colour environment.
+/// Runs the binary with `args`, no terminal, and a clean colour and width environment.
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("NO_COLOR")
         .env_remove("TERM")
+        .env_remove("COLUMNS")
         .stdin(Stdio::null())
         .output()
         .expect("the binary runs")
@@ -124,9 +125,146 @@ fn report_matches_its_golden_file() {
     golden("report.txt", &text);
     // Not a terminal: plain even without --no-color.
     assert_eq!(ok(&["report", &fixture_str()]), text);
-    for line in text.lines() {
-        assert!(line.chars().count() <= 100, "over 100 columns: {line}");
+    assert_fits(&text, 100);
+}
+
+/// At 80 and 160 columns (issue 14): `--width`, and `COLUMNS` through a pipe, give the same
+/// report, every line within the width.
+#[test]
+fn report_at_80_and_160_columns_matches_its_golden_files() {
+    for width in [80, 160] {
+        let w = width.to_string();
+        let text = ok(&["report", &fixture_str(), "--width", &w]);
+        golden(&format!("report-{width}.txt"), &text);
+        assert_fits(&text, width);
+        let o = Command::new(BIN)
+            .args(["report", &fixture_str()])
+            .env("COLUMNS", &w)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o), text, "COLUMNS={w}");
     }
+    // The flag wins over COLUMNS.
+    let o = Command::new(BIN)
+        .args(["report", &fixture_str(), "--width", "80"])
+        .env("COLUMNS", "160")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&o), ok(&["report", &fixture_str(), "--width=80"]));
+}
+
+/// Panics with the line when a line of `text` is wider than `width` display columns (after
+/// removing colour codes, which take none).
+fn assert_fits(text: &str, width: usize) {
+    for line in text.lines() {
+        let plain = strip_sgr(line);
+        let w = unicode_width::UnicodeWidthStr::width(plain.as_str());
+        assert!(w <= width, "{w} columns at width {width}: {plain:?}");
+        assert!(
+            !plain.chars().any(char::is_control),
+            "a control character: {plain:?}"
+        );
+    }
+}
+
+/// `line` without its SGR colour sequences (`ESC [ … m`).
+fn strip_sgr(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The fixture with names and text a program could put in a dump from user input: terminal
+/// escapes and other control characters (which the report shows escaped, several columns
+/// each), words far longer than a line, wide CJK and emoji, combining marks, a right-to-left
+/// override and zero-width characters, in scope names, leak summaries and advice, call-site
+/// frames and paths, thread names and the executable.
+fn hostile_text_dump(dir: &Path) -> PathBuf {
+    let mut dump = fixture_dump();
+    let names = [
+        "\u{1b}[2J\u{1b}[31m".repeat(12),
+        "tenant/".repeat(40),
+        "キャッシュ".repeat(12),
+        "🦀cache🦀".repeat(9),
+        format!("e\u{301}{}", "\u{301}".repeat(50)),
+        "users\u{202e}ehcac\u{200b}\u{feff}".to_owned(),
+        "tab\there\nnewline\r".repeat(10),
+    ];
+    let template = dump.scopes[0].clone();
+    dump.scopes.resize(names.len(), template);
+    for (scope, name) in dump.scopes.iter_mut().zip(&names) {
+        scope.name = name.clone();
+    }
+    let long_word = format!("{}::f", "very_long_module_name".repeat(10));
+    for (i, leak) in dump.leaks.iter_mut().enumerate() {
+        leak.scope = names[i % names.len()].clone();
+        leak.summary = format!(
+            "{}: floor rose {long_word} \u{1b}[1A{}",
+            leak.scope,
+            "\u{7}".repeat(40)
+        );
+        leak.recommendations
+            .push(format!("{long_word} {}", names[2]));
+        for site in &mut leak.top_sites {
+            site.scope = leak.scope.clone();
+            site.threads.push("\u{1b}]0;pwned\u{7}".repeat(10));
+        }
+    }
+    for (i, site) in dump.top_call_sites.iter_mut().enumerate() {
+        site.scope = names[i % names.len()].clone();
+        for frame in &mut site.frames {
+            frame.function = Some(format!("{long_word}<{}>", names[i % names.len()]));
+            frame.file = Some(format!("/{}/{}.rs", "deep".repeat(30), names[3]));
+        }
+    }
+    dump.process.executable = Some(format!("/bin/{}", names[0]));
+    let path = dir.join("hostile-text.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    path
+}
+
+/// Issue 15 item 5: no line of `report`, `diff` or `analyze` is wider than the width, at any
+/// width, in colour or not, whatever the dump's names are; escaped names count the columns
+/// they print.
+#[test]
+fn no_line_exceeds_the_width_with_hostile_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = hostile_text_dump(dir.path());
+    let hostile = hostile.to_str().unwrap();
+    let f = fixture_str();
+    for width in [40, 41, 57, 80, 100, 133, 160, 240] {
+        let w = format!("--width={width}");
+        for color in ["--color=never", "--color=always"] {
+            for args in [
+                vec!["report", hostile],
+                vec!["diff", &f, hostile],
+                vec!["diff", hostile, hostile],
+                vec!["analyze", hostile],
+            ] {
+                let mut args = args.clone();
+                args.extend([w.as_str(), color]);
+                let text = ok(&args);
+                assert_fits(&text, width);
+            }
+        }
+    }
+    // The names are all there, escaped, not obeyed.
+    let text = ok(&["report", hostile, "--width=240"]);
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+    assert!(text.contains("users\\u{202e}ehcac"), "{text}");
+    assert!(text.contains("キャッシュ"), "{text}");
 }
 
 #[test]
