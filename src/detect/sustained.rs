@@ -5,7 +5,7 @@
 //! it, the replaced system's rule stated robustly) against `sustained_high_threshold_mb`, or 85%
 //! of the scope's budget when one is set. Hysteresis: once open, the finding holds while the
 //! percentile stays above 70% of the threshold ([`Finding::hold_only`]). The Mann–Kendall test
-//! on the floor series (the gradual detector's bar) tells high-and-flat (capacity: Low, Medium
+//! on the floor series of up to four detection windows (the gradual detector's bar) tells high-and-flat (capacity: Low, Medium
 //! near a budget) from high-and-rising (a leak too: at least Medium, with a projection).
 
 use super::gradual::{TAU_MIN, Z_CRITICAL};
@@ -17,6 +17,10 @@ use crate::leak::{LeakSeverity, LeakType};
 const PERCENTILE: f64 = 20.0;
 /// Share of the budget that counts as high when a budget is set.
 const BUDGET_SHARE: f64 = 0.85;
+/// Detection windows over which rising is told from flat.
+const RISING_SPAN_WINDOWS: f64 = 4.0;
+/// Floor buckets over that span.
+const RISING_BUCKETS: f64 = 24.0;
 /// An open finding holds until the percentile falls below this share of the threshold.
 const CLEAR_SHARE: f64 = 0.7;
 
@@ -51,7 +55,16 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         return None;
     };
 
-    let floor = ctx.floor(k.window);
+    // Rising or flat over the floor of up to four detection windows: over one window a slow
+    // leak's rise (15 MB at 0.5 MB/min) is within the noise, and the verdict would flip
+    // between runs.
+    let span = (RISING_SPAN_WINDOWS * k.window).min(ctx.t_end - ctx.times[0] + ctx.dt);
+    let floor = ctx.points(
+        ctx.t_end - span,
+        ctx.t_end,
+        (span / RISING_BUCKETS).max(ctx.dt),
+        super::series::Pick::Min,
+    );
     let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
     let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
     let mk = stats::mann_kendall(&bytes)?;
