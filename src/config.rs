@@ -72,7 +72,6 @@ pub struct Config {
     /// Mean number of bytes between two sampled allocations (1 samples every allocation).
     pub sample_interval_bytes: u64,
     /// Most stack frames kept per sample: 1 to 64.
-    #[serde(deserialize_with = "frames_as_used")]
     pub max_frames: usize,
     /// Whether the age profile of live sampled memory is kept per scope (6 bytes a history
     /// point, about 18 KB a scope at the default 1,000 points a tier, and one pass over the live
@@ -591,14 +590,6 @@ fn frame_count(v: &usize) -> Result<(), String> {
     }
 }
 
-/// `max_frames` as a dump stores it. Earlier builds accepted up to 256 while the sampler kept
-/// at most 64 frames; such a dump reads as the 64 its process used, so `leakscope analyze`
-/// still accepts its config.
-fn frames_as_used<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let n = <usize as serde::Deserialize>::deserialize(d)?;
-    Ok(n.min(crate::sampler::MAX_FRAMES))
-}
-
 fn run_count(v: &u32) -> Result<(), String> {
     match *v {
         0 => Err("must be at least 1".to_owned()),
@@ -1023,13 +1014,6 @@ mod tests {
             "invalid value \"65\" for max_frames: must be between 1 and 64 (the most frames a \
              sample carries)"
         );
-        // A dump whose config said more (accepted up to 256 before, but 64 were kept) reads as
-        // the 64 its process used, so its config still validates.
-        let mut json = serde_json::to_value(Config::default()).unwrap();
-        json["max_frames"] = 200.into();
-        let read: Config = serde_json::from_value(json).unwrap();
-        assert_eq!(read.max_frames, 64);
-        read.validate().unwrap();
     }
 
     #[test]
