@@ -93,6 +93,9 @@ enum RawCommand {
     Collapsed {
         /// The dump file.
         dump: PathBuf,
+        /// Frames as `function (file:line)`, so a flame graph's leaf names the line.
+        #[arg(long)]
+        lines: bool,
     },
     /// The dump's call sites as a gzipped pprof heap profile (inuse_objects, inuse_space; the
     /// scope as a label), for `go tool pprof` and continuous profilers.
@@ -153,6 +156,8 @@ pub enum Args {
     Collapsed {
         /// The dump.
         dump: PathBuf,
+        /// `function (file:line)` frames.
+        lines: bool,
     },
     /// `pprof`.
     Pprof {
@@ -273,7 +278,7 @@ impl Args {
                     style,
                 }
             }
-            RawCommand::Collapsed { dump } => Args::Collapsed { dump },
+            RawCommand::Collapsed { dump, lines } => Args::Collapsed { dump, lines },
             RawCommand::Pprof { dump, output } => Args::Pprof {
                 dump,
                 output: (output.as_os_str() != "-").then_some(output),

@@ -6,7 +6,7 @@
 //! leakscope html DUMP -o FILE            one self-contained HTML page with a chart per scope
 //! leakscope diff OLD NEW [--json]        scopes and call sites that grew between two dumps
 //! leakscope analyze DUMP --set K=V [--json]   re-run the detectors with other settings
-//! leakscope collapsed DUMP               folded stacks for inferno / flamegraph.pl / speedscope
+//! leakscope collapsed DUMP [--lines]     folded stacks for inferno / flamegraph.pl / speedscope
 //! leakscope pprof DUMP -o FILE           gzipped pprof heap profile for go tool pprof
 //! leakscope prom DUMP                    Prometheus text exposition
 //! ```
@@ -149,7 +149,7 @@ fn run(args: Args) -> Result<(), Failure> {
                 stdout(&analyze::render(&dump, &analysis, style))
             }
         }
-        Args::Collapsed { dump } => {
+        Args::Collapsed { dump, lines } => {
             let d = read(&dump)?;
             if d.top_call_sites.is_empty() {
                 let _ = writeln!(
@@ -159,7 +159,7 @@ fn run(args: Args) -> Result<(), Failure> {
                     dump.display()
                 );
             }
-            stdout(&collapsed::render(&d))
+            stdout(&collapsed::render(&d, lines))
         }
         Args::Prom { dump } => stdout(&dump::prometheus_text(&read(&dump)?)),
     }

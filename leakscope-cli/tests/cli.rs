@@ -325,6 +325,135 @@ fn collapsed_matches_its_golden_file() {
     );
 }
 
+/// `collapsed --lines`: the same stacks with `function (file:line)` frames, the leaf of each
+/// naming the line of its call site.
+#[test]
+fn collapsed_lines_matches_its_golden_file() {
+    let text = ok(&["collapsed", &fixture_str(), "--lines"]);
+    golden("collapsed-lines.txt", &text);
+    let dump = fixture_dump();
+    for site in &dump.top_call_sites {
+        let f = &site.frames[0];
+        let leaf = format!(
+            "{} ({}:{}) {}\n",
+            f.function.as_deref().unwrap().replace(';', ":"),
+            f.file.as_deref().unwrap(),
+            f.line.unwrap(),
+            site.live_bytes
+        );
+        assert!(text.contains(&format!(";{leaf}")), "no {leaf:?} in {text}");
+    }
+    let plain = ok(&["collapsed", &fixture_str()]);
+    assert_eq!(text.lines().count(), plain.lines().count());
+}
+
+/// Both forms as inferno-flamegraph reads them: an SVG whose frames carry the bytes of the
+/// dump, each scope's the sum of its sites, each leaf its site's, with `file:line` under
+/// `--lines`.
+#[test]
+fn collapsed_is_drawn_by_inferno_with_the_bytes_of_every_site() {
+    if !client("inferno-flamegraph", &["--help"]) {
+        return;
+    }
+    let dump = fixture_dump();
+    for lines in [false, true] {
+        let f = fixture_str();
+        let mut args = vec!["collapsed", f.as_str()];
+        if lines {
+            args.push("--lines");
+        }
+        let folded = ok(&args);
+        let svg = run_client(
+            "inferno-flamegraph",
+            &["--countname", "bytes", "--title", "live memory"],
+            folded.as_bytes(),
+        );
+        let titles = svg_titles(&svg);
+        let total: u64 = dump.top_call_sites.iter().map(|s| s.live_bytes).sum();
+        let all = format!("all ({} bytes, 100%)", thousands(total));
+        assert!(titles.contains(&all), "no {all:?} in {titles:#?}");
+        let mut scopes: std::collections::BTreeMap<&str, u64> = Default::default();
+        for site in &dump.top_call_sites {
+            *scopes.entry(site.scope.as_str()).or_default() += site.live_bytes;
+            let f = &site.frames[0];
+            let function = f.function.as_deref().unwrap().replace(';', ":");
+            let leaf = if lines {
+                format!(
+                    "{function} ({}:{}) ({} bytes, ",
+                    f.file.as_deref().unwrap(),
+                    f.line.unwrap(),
+                    thousands(site.live_bytes)
+                )
+            } else {
+                format!("{function} ({} bytes, ", thousands(site.live_bytes))
+            };
+            assert!(
+                titles.iter().any(|t| t.starts_with(&leaf)),
+                "lines {lines}: no {leaf:?} in {titles:#?}"
+            );
+        }
+        for (scope, bytes) in scopes {
+            let title = format!("{scope} ({} bytes, ", thousands(bytes));
+            assert!(
+                titles.iter().any(|t| t.starts_with(&title)),
+                "no {title:?} in {titles:#?}"
+            );
+        }
+    }
+}
+
+/// The text of every `<title>` of an SVG, unescaped, read with an XML parser.
+fn svg_titles(svg: &str) -> Vec<String> {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut titles = Vec::new();
+    let mut in_title = false;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) if e.name().as_ref() == b"title" => {
+                in_title = true;
+                titles.push(String::new());
+            }
+            Ok(quick_xml::events::Event::End(e)) if e.name().as_ref() == b"title" => {
+                in_title = false;
+            }
+            Ok(quick_xml::events::Event::Text(t)) if in_title => {
+                let text = t.decode().unwrap();
+                let text = quick_xml::escape::unescape(&text).unwrap();
+                titles.last_mut().unwrap().push_str(&text);
+            }
+            Ok(quick_xml::events::Event::GeneralRef(r)) if in_title => {
+                let name = String::from_utf8(r.to_vec()).unwrap();
+                let c = match name.as_str() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    other => panic!("entity {other} in an inferno title"),
+                };
+                titles.last_mut().unwrap().push_str(c);
+            }
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("inferno's SVG is not well-formed: {e}"),
+        }
+    }
+    titles
+}
+
+/// `n` with thousands separators, as inferno prints counts.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[test]
 fn html_is_well_formed_self_contained_and_has_one_chart_per_scope() {
     let dir = tempfile::tempdir().unwrap();
