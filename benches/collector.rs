@@ -36,7 +36,7 @@ fn main() {
     let mut config = Config::default();
     config.dump_path = Some(dir.join("dump.json"));
     config.prometheus_path = Some(dir.join("leakscope.prom"));
-    config.enable_stack_traces = false;
+    config.sample_interval_bytes = 0;
     let clock = Arc::new(ManualClock::new(1_700_000_000.0));
     let mut collector = Collector::new(config.clone(), clock.clone());
     let names: Vec<String> = (0..scopes).map(|i| format!("bench_scope_{i:04}")).collect();

@@ -24,6 +24,10 @@
 //! - `budgets`: the whole budget table as `scope=size` pairs separated by `;`
 //!   (`users_cache=64MiB;sessions=1GiB`), replacing any budgets set before; `none` clears it.
 //! - `budget.<scope>`: one budget, a byte size; `none` removes it.
+//! - `sample_interval_bytes` is the one sampling knob: 0 switches stack sampling off. The key
+//!   `enable_stack_traces` (and `LEAKSCOPE_ENABLE_STACK_TRACES`) it replaces is deprecated but
+//!   still honoured: `false` switches sampling off whatever the interval, and the first use says
+//!   so on stderr.
 //!
 //! In the `LEAKSCOPE` string items are separated by commas, so a value there cannot contain
 //! one; such a path is set with its own variable (`LEAKSCOPE_DUMP_PATH`) or the builder.
@@ -41,6 +45,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::error::Error;
 
@@ -67,9 +72,14 @@ pub struct Config {
     /// How many recent snapshots each scope keeps at full resolution (and how many points each
     /// coarser history tier keeps).
     pub max_snapshots_per_cache: usize,
-    /// Whether allocations are sampled with stack traces.
+    /// Deprecated: stack sampling is off when `sample_interval_bytes` is 0. `false` still
+    /// switches sampling off whatever the interval, as it always did; [`Config::sample_interval`]
+    /// folds the two into the one answer. Written only when `false`.
+    #[deprecated(note = "stack sampling is off when sample_interval_bytes is 0: set that instead")]
+    #[serde(skip_serializing_if = "is_true")]
     pub enable_stack_traces: bool,
-    /// Mean number of bytes between two sampled allocations (1 samples every allocation).
+    /// Mean number of bytes between two sampled allocations, with their stack traces: 1 samples
+    /// every allocation, 0 switches stack sampling off (no call sites, no age profile).
     pub sample_interval_bytes: u64,
     /// Most stack frames kept per sample: 1 to 64.
     pub max_frames: usize,
@@ -101,6 +111,7 @@ pub struct Config {
 }
 
 impl Default for Config {
+    #[allow(deprecated)] // The deprecated `enable_stack_traces` keeps its old default, true.
     fn default() -> Self {
         Config {
             memory_growth_threshold_mb: 100.0,
@@ -134,6 +145,8 @@ const ENV_STRING: &str = "LEAKSCOPE";
 const ENV_PREFIX: &str = "LEAKSCOPE_";
 /// `LEAKSCOPE_*` variables that are not settings: leakscope's own tooling uses them.
 const ENV_RESERVED: &[&str] = &["LEAKSCOPE_BLESS"];
+/// The deprecated key that [`Config::set`] still takes: `false` switches stack sampling off.
+const DEPRECATED_STACK_TRACES: &str = "enable_stack_traces";
 /// The key prefix of one scope's budget.
 const BUDGET_PREFIX: &str = "budget.";
 
@@ -180,8 +193,7 @@ config_fields! {
     baseline_calculation_minutes: parse_f64 => minutes,
     snapshot_interval_seconds: parse_f64 => seconds,
     max_snapshots_per_cache: parse_usize => snapshot_count,
-    enable_stack_traces: parse_bool => any,
-    sample_interval_bytes: parse_bytes => at_least_one_byte,
+    sample_interval_bytes: parse_bytes => any,
     max_frames: parse_usize => frame_count,
     enable_churn_monitoring: parse_bool => any,
     statistical_analysis: parse_bool => any,
@@ -203,6 +215,41 @@ impl Config {
         }
     }
 
+    /// The mean stack-sampling interval in bytes, or `None` when stack sampling is off:
+    /// `sample_interval_bytes` is 0 (or the deprecated `enable_stack_traces` is `false`).
+    pub fn sample_interval(&self) -> Option<u64> {
+        #[allow(deprecated)] // Still honoured; see the field.
+        let on = self.enable_stack_traces;
+        (on && self.sample_interval_bytes > 0).then_some(self.sample_interval_bytes)
+    }
+
+    /// The configuration with the deprecated `enable_stack_traces` folded into
+    /// `sample_interval_bytes` (0 when sampling is off), as the collector keeps it and its
+    /// dumps carry it.
+    pub(crate) fn normalized(mut self) -> Config {
+        self.sample_interval_bytes = self.sample_interval().unwrap_or(0);
+        #[allow(deprecated)] // Folded into the interval above.
+        {
+            self.enable_stack_traces = true;
+        }
+        self
+    }
+
+    /// `enable_stack_traces=<on>` from a settings string, a variable or the builder: still
+    /// honoured (so a config that switched sampling off stays off whatever else it sets), with
+    /// a note on stderr, once per process, naming the setting that replaces it.
+    #[allow(deprecated)] // The one place the deprecated setting is written.
+    fn set_deprecated_stack_traces(&mut self, on: bool) {
+        static NOTED: AtomicBool = AtomicBool::new(false);
+        if !NOTED.swap(true, Relaxed) {
+            eprintln!(
+                "leakscope: enable_stack_traces is deprecated: stack sampling is off when \
+                 sample_interval_bytes = 0 (enable_stack_traces = {on} is still honoured)"
+            );
+        }
+        self.enable_stack_traces = on;
+    }
+
     /// The budget of the scope `name` in bytes, if one is set.
     pub fn budget(&self, name: &str) -> Option<u64> {
         self.budgets.get(name).copied()
@@ -221,6 +268,8 @@ impl Config {
             self.set_budget(scope, value)
         } else if key == "budgets" {
             parse_budgets(value).map(|budgets| self.budgets = budgets)
+        } else if key == DEPRECATED_STACK_TRACES {
+            parse_bool(value).map(|on| self.set_deprecated_stack_traces(on))
         } else {
             match self.set_scalar(key, value) {
                 Some(result) => result,
@@ -261,7 +310,10 @@ impl Config {
             let name = name.to_string_lossy();
             let known = name == ENV_STRING
                 || ENV_RESERVED.contains(&&*name)
-                || Config::KEYS.iter().any(|key| env_name(key) == name);
+                || Config::KEYS
+                    .iter()
+                    .chain([&DEPRECATED_STACK_TRACES])
+                    .any(|key| env_name(key) == name);
             if name.starts_with(ENV_PREFIX) && !known {
                 return Err(Error::config(
                     &name,
@@ -293,7 +345,7 @@ impl Config {
                 .set_many(&settings)
                 .map_err(|e| from_source(e, ENV_STRING))?;
         }
-        for key in Config::KEYS {
+        for key in Config::KEYS.iter().chain([&DEPRECATED_STACK_TRACES]) {
             let name = env_name(key);
             if let Some(value) = lookup(&name) {
                 config.set(key, &value).map_err(|e| from_source(e, &name))?;
@@ -570,11 +622,8 @@ fn snapshot_count(v: &usize) -> Result<(), String> {
     }
 }
 
-fn at_least_one_byte(v: &u64) -> Result<(), String> {
-    match *v {
-        0 => Err("must be at least 1 byte (1 samples every allocation)".to_owned()),
-        _ => Ok(()),
-    }
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// A sample carries its frames inline, [`MAX_FRAMES`](crate::sampler::MAX_FRAMES) of them (64):
@@ -661,7 +710,6 @@ mod tests {
             ("baseline_calculation_minutes", "4"),
             ("snapshot_interval_seconds", "0.25"),
             ("max_snapshots_per_cache", "120"),
-            ("enable_stack_traces", "false"),
             ("sample_interval_bytes", "64KiB"),
             ("max_frames", "8"),
             ("enable_churn_monitoring", "no"),
@@ -687,7 +735,6 @@ mod tests {
             baseline_calculation_minutes: 4.0,
             snapshot_interval_seconds: 0.25,
             max_snapshots_per_cache: 120,
-            enable_stack_traces: false,
             sample_interval_bytes: 64 * 1024,
             max_frames: 8,
             enable_churn_monitoring: false,
@@ -703,6 +750,7 @@ mod tests {
                 ("users_cache".to_owned(), 64 << 20),
                 ("sessions".to_owned(), 1_000_000_000),
             ]),
+            ..Config::default()
         }
     }
 
@@ -744,14 +792,14 @@ mod tests {
         let c = Config::builder()
             .set("snapshot_interval_seconds", 0.1_f64)
             .set("max_frames", 64_usize)
-            .set("enable_stack_traces", false)
+            .set("sample_interval_bytes", 0)
             .set("dump_path", "none")
             .budget("users_cache", 1234)
             .build()
             .unwrap();
         assert_eq!(c.snapshot_interval_seconds, 0.1);
         assert_eq!(c.max_frames, 64);
-        assert!(!c.enable_stack_traces);
+        assert_eq!(c.sample_interval(), None);
         assert_eq!(c.dump_path, None);
         assert_eq!(c.budget("users_cache"), Some(1234));
     }
@@ -906,7 +954,6 @@ mod tests {
             ("max_snapshots_per_cache", "-5", "non-negative integer"),
             ("max_snapshots_per_cache", "2000000", "between 10 and"),
             ("enable_stack_traces", "maybe", "not a boolean"),
-            ("sample_interval_bytes", "0", "at least 1 byte"),
             ("sample_interval_bytes", "lots", "not a byte size"),
             ("max_frames", "0", "between 1 and 64"),
             (
@@ -969,7 +1016,6 @@ mod tests {
             ("baseline_calculation_minutes", "-0", Config { baseline_calculation_minutes: -0.0, ..d() }),
             ("snapshot_interval_seconds", "0", Config { snapshot_interval_seconds: 0.0, ..d() }),
             ("max_snapshots_per_cache", "0", Config { max_snapshots_per_cache: 0, ..d() }),
-            ("sample_interval_bytes", "0", Config { sample_interval_bytes: 0, ..d() }),
             ("max_frames", "1000", Config { max_frames: 1000, ..d() }),
             ("cleanup_interval_hours", "0", Config { cleanup_interval_hours: 0.0, ..d() }),
             ("dump_path", "", Config { dump_path: Some(PathBuf::new()), ..d() }),
@@ -998,6 +1044,53 @@ mod tests {
             let prefix = format!("invalid value {value:?} for {field}: ");
             assert!(err.to_string().starts_with(&prefix), "{err}");
         }
+    }
+
+    #[test]
+    fn one_sampling_knob_and_the_deprecated_one_still_honoured() {
+        // The knob: 0 switches sampling off, and is valid.
+        let mut c = Config::default();
+        assert_eq!(c.sample_interval(), Some(512 * 1024));
+        c.set("sample_interval_bytes", "0").unwrap();
+        assert_eq!(c.sample_interval(), None);
+        c.validate().unwrap();
+        // The deprecated key keeps its meaning wherever it is written: false is off, whatever
+        // interval is set before or after it.
+        let mut c = Config::default();
+        c.set_many("enable_stack_traces=false, sample_interval_bytes=64KiB")
+            .unwrap();
+        assert_eq!(c.sample_interval(), None);
+        let env = HashMap::from([
+            ("LEAKSCOPE_ENABLE_STACK_TRACES".to_owned(), "no".to_owned()),
+            (
+                "LEAKSCOPE_SAMPLE_INTERVAL_BYTES".to_owned(),
+                "1MiB".to_owned(),
+            ),
+        ]);
+        let from_env = Config::from_env_with(|k| env.get(k).cloned()).unwrap();
+        assert_eq!(from_env.sample_interval(), None);
+        let mut on = Config::default();
+        on.set("enable_stack_traces", "true").unwrap();
+        assert_eq!(on, Config::default());
+        assert!(Config::default()
+            .set("enable_stack_traces", "maybe")
+            .is_err());
+        // The collector keeps, and dumps carry, the one knob.
+        let kept = c.clone().normalized();
+        assert_eq!(
+            (kept.sample_interval_bytes, kept.sample_interval()),
+            (0, None)
+        );
+        let json = serde_json::to_value(&kept).unwrap();
+        assert!(json.get("enable_stack_traces").is_none(), "{json}");
+        // A config that still carries the deprecated flag writes it and reads back the same,
+        // and a dump's config of schema 1.0 with sampling off reads as off.
+        let back: Config = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+        let mut old = serde_json::to_value(Config::default()).unwrap();
+        old["enable_stack_traces"] = false.into();
+        let old: Config = serde_json::from_value(old).unwrap();
+        assert_eq!(old.sample_interval(), None);
     }
 
     #[test]
@@ -1062,10 +1155,10 @@ mod tests {
         let mut c = Config::default();
         c.set(" max_frames ", " 12 ")
             .unwrap()
-            .set("enable_stack_traces", "TRUE")
+            .set("sample_interval_bytes", " 1KiB ")
             .unwrap();
         assert_eq!(c.max_frames, 12);
-        assert!(c.enable_stack_traces);
+        assert_eq!(c.sample_interval(), Some(1024));
     }
 
     #[test]

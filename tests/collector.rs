@@ -62,7 +62,7 @@ fn demo_config(dump: Option<PathBuf>) -> Config {
         .set("memory_growth_threshold_mb", 2)
         .set("growth_rate_threshold_mb_per_min", 1)
         .set("sustained_high_threshold_mb", 512)
-        .set("enable_stack_traces", false)
+        .set("sample_interval_bytes", 0)
         .build()
         .unwrap();
     c.dump_path = dump;
@@ -154,7 +154,6 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
         }
     });
     let mut config = demo_config(None);
-    config.enable_stack_traces = true;
     config.sample_interval_bytes = 64 * 1024;
     let (handle, clock) = manual(config);
     let mut memo = Vec::with_capacity(16 * 400);

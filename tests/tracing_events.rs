@@ -77,7 +77,6 @@ fn a_new_leak_is_a_tracing_event_with_structured_fields() {
         .set("baseline_calculation_minutes", 2)
         .set("memory_growth_threshold_mb", 2)
         .set("growth_rate_threshold_mb_per_min", 1)
-        .set("enable_stack_traces", true)
         .set("sample_interval_bytes", "64KiB")
         .set("dump_path", "none")
         .build()

@@ -154,8 +154,8 @@ fn run(args: Args) -> Result<(), Failure> {
             if d.top_call_sites.is_empty() {
                 let _ = writeln!(
                     io::stderr().lock(),
-                    "leakscope: note: dump {} has no sampled call sites (enable_stack_traces \
-                     off, or nothing sampled yet)",
+                    "leakscope: note: dump {} has no sampled call sites (sampling off with \
+                     sample_interval_bytes = 0, or nothing sampled yet)",
                     dump.display()
                 );
             }

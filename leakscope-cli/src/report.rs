@@ -119,15 +119,14 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
         lines.push(("memory", line));
     }
     let t = &dump.tracker;
-    let sampling = if dump.config.enable_stack_traces {
-        format!(
+    let sampling = match dump.config.sample_interval() {
+        Some(interval) => format!(
             "{} samples taken, {} dropped; 1 per {} allocated on average",
             fmt::count(t.samples_taken),
             fmt::count(t.samples_dropped),
-            fmt::bytes_u(dump.config.sample_interval_bytes)
-        )
-    } else {
-        "off (enable_stack_traces = false): no call sites".to_owned()
+            fmt::bytes_u(interval)
+        ),
+        None => "off (sample_interval_bytes = 0): no call sites".to_owned(),
     };
     lines.push(("sampling", sampling));
     lines.push((
@@ -850,5 +849,21 @@ mod tests {
         assert!(text.contains("no scopes in this dump"), "{text}");
         assert!(text.contains("OPEN LEAKS  0\n  none"), "{text}");
         assert!(text.contains("none sampled"), "{text}");
+    }
+
+    #[test]
+    fn sampling_off_is_said_by_the_one_knob_and_by_a_1_0_dump() {
+        let mut config = Config::default();
+        config.sample_interval_bytes = 0;
+        let dump = Dump::new(0.0, 0.0, ProcessInfo::new(1), config);
+        let off = "sampling  off (sample_interval_bytes = 0): no call sites";
+        assert!(render(&dump, Style::PLAIN).contains(off));
+        // A 1.0 dump said "off" with enable_stack_traces = false beside an interval.
+        let mut json =
+            serde_json::to_value(Dump::new(0.0, 0.0, ProcessInfo::new(1), Config::default()))
+                .unwrap();
+        json["config"]["enable_stack_traces"] = false.into();
+        let old = leakscope::dump::read_dump_from_slice(json.to_string().as_bytes()).unwrap();
+        assert!(render(&old, Style::PLAIN).contains(off));
     }
 }

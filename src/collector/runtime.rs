@@ -148,12 +148,9 @@ pub(crate) fn start_with(
             "leakscope::start was called while a collector is running; drop its handle first",
         ));
     }
-    let interval = if config.enable_stack_traces {
-        config.sample_interval_bytes
-    } else {
-        0
-    };
-    sampler::configure(interval, config.max_frames);
+    // The collector, its detectors and its dumps see one sampling knob.
+    let config = config.normalized();
+    sampler::configure(config.sample_interval_bytes, config.max_frames);
     registry::keep_symbols(config.keep_symbol_cache);
     os::on_exit(final_dump_at_exit);
     let shared = Arc::new(Shared {

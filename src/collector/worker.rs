@@ -127,6 +127,7 @@ impl Collector {
     /// A collector over `config` (already validated) reading time from `clock`.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Self {
         let _untracked = Untracked::enter();
+        let config = config.normalized();
         let now = clock.now();
         DUMPS_WRITTEN.store(0, Relaxed);
         DUMP_ERRORS.store(0, Relaxed);
@@ -214,7 +215,8 @@ impl Collector {
         let mut tracked = self_bytes;
         // The age profile is the one part of churn monitoring that costs a pass over the live
         // samples; with monitoring off it is not taken and the snapshots carry none.
-        let ages = if self.config.enable_churn_monitoring && self.config.enable_stack_traces {
+        let ages = if self.config.enable_churn_monitoring && self.config.sample_interval().is_some()
+        {
             registry::age_profiles()
         } else {
             Default::default()
@@ -414,7 +416,7 @@ impl Collector {
     /// Estimated bytes of history the collector holds, and the most it can hold for the scopes
     /// it has (what `leakscope_self_bytes` is bounded by, besides fixed tables).
     pub fn history_memory(&self) -> (usize, usize) {
-        let ages = self.config.enable_churn_monitoring && self.config.enable_stack_traces;
+        let ages = self.config.enable_churn_monitoring && self.config.sample_interval().is_some();
         let bound = self.histories.len()
             * ScopeHistory::memory_bound(self.config.max_snapshots_per_cache, ages);
         (self.histories.memory_bytes(), bound)

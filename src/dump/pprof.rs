@@ -226,7 +226,7 @@ fn build(dump: &Dump, mappings: &[Mapping]) -> proto::Profile {
         time_nanos,
         duration_nanos: 0,
         period_type,
-        period: i64::try_from(dump.config.sample_interval_bytes).unwrap_or(i64::MAX),
+        period: i64::try_from(dump.config.sample_interval().unwrap_or(0)).unwrap_or(i64::MAX),
         comment: Vec::new(),
         default_sample_type,
     }

@@ -116,8 +116,7 @@ pub fn no_setup() {}
 pub fn collector(sample_interval_bytes: u64) -> impl Drop {
     let mut config = leakscope::Config::default();
     config.dump_path = None;
-    config.enable_stack_traces = sample_interval_bytes > 0;
-    config.sample_interval_bytes = sample_interval_bytes.max(1);
+    config.sample_interval_bytes = sample_interval_bytes;
     Collector(Some(leakscope::start(config).expect("start the collector")))
 }
 
