@@ -104,7 +104,10 @@ pub mod analysis {
         analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
         replay_series_with, required_history_secs, Finding, LeakTracker, PROCESS_SCOPE,
     };
-    pub use crate::snapshot::{Churn, ProcessSnapshot, Snapshot, AGE_SHARE_SCALE};
+    pub use crate::snapshot::{
+        CgroupMemory, Churn, MemoryEvents, Pressure, ProcessSnapshot, Psi, PsiSource, Snapshot,
+        Stall, AGE_SHARE_SCALE,
+    };
 }
 
 /// Call sites from byte-interval sampling (`sample_interval_bytes`): where live memory was

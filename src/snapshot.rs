@@ -137,6 +137,96 @@ pub struct ProcessSnapshot {
     pub tracked_bytes: u64,
     /// leakscope's own live bytes (collector tables, history, symbol cache).
     pub self_bytes: u64,
+    /// The process's memory pressure at `t`, read with churn monitoring on and on Linux; `None`
+    /// otherwise. Boxed: the process history of a collector with monitoring off pays 8 bytes a
+    /// point for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<Box<Pressure>>,
+}
+
+/// The process's memory pressure at one instant, as Linux reports it. Each part is `None` when
+/// its files are absent (no cgroup v2, a kernel without pressure stall information) or could not
+/// be read: absent, never zero.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Pressure {
+    /// Pressure stall information for memory: the cgroup's `memory.pressure` where there is
+    /// one, else the system's `/proc/pressure/memory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub psi: Option<Psi>,
+    /// The cgroup v2 memory controller's figures for the process's cgroup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<CgroupMemory>,
+    /// Major page faults of the process since it started (`/proc/self/stat`, field 12): pages
+    /// it had to wait for from disk, swap included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major_faults: Option<u64>,
+}
+
+/// Which file the stall figures come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PsiSource {
+    /// The process's cgroup (`memory.pressure`): its own tasks' stalls.
+    Cgroup,
+    /// The whole system (`/proc/pressure/memory`).
+    System,
+}
+
+/// Memory pressure stall information: the share of wall time in which tasks waited for memory.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Psi {
+    /// Where the figures come from.
+    pub source: PsiSource,
+    /// `some`: at least one task stalled on memory.
+    pub some: Stall,
+    /// `full`: every non-idle task stalled at once; `None` when the file has no `full` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<Stall>,
+}
+
+/// One line of a pressure file.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Stall {
+    /// Percent of the last 10 seconds stalled (0 to 100).
+    pub avg10: f64,
+    /// Percent of the last 60 seconds stalled.
+    pub avg60: f64,
+    /// Microseconds stalled since boot (or since the cgroup was created).
+    pub total_us: u64,
+}
+
+/// The memory figures of a cgroup v2.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CgroupMemory {
+    /// `memory.current`: bytes charged to the cgroup (page cache included), when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_bytes: Option<u64>,
+    /// `memory.max`: the hard limit in bytes; `None` when it reads `max` (no limit) or could
+    /// not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+    /// `memory.events`, when readable: how often the cgroup hit its limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<MemoryEvents>,
+}
+
+/// The counters of a cgroup's `memory.events`, each since the cgroup was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemoryEvents {
+    /// Times usage went over `memory.high` and the cgroup was throttled and reclaimed.
+    pub high: u64,
+    /// Times usage was about to go over `memory.max`.
+    pub max: u64,
+    /// Times reclaim at `memory.max` failed and the OOM killer was invoked.
+    pub oom: u64,
+    /// Processes of the cgroup the OOM killer killed.
+    pub oom_kill: u64,
 }
 
 impl ProcessSnapshot {
@@ -147,6 +237,7 @@ impl ProcessSnapshot {
             rss_bytes,
             tracked_bytes,
             self_bytes,
+            pressure: None,
         }
     }
 }

@@ -40,6 +40,10 @@ fn main() {
             "queries_without_a_collector_say_so",
             queries_without_a_collector_say_so,
         ),
+        (
+            "churn_monitoring_keeps_age_profiles_and_pressure",
+            churn_monitoring_keeps_age_profiles_and_pressure,
+        ),
     ];
     common::run(cases, || {});
 }
@@ -301,4 +305,59 @@ fn queries_without_a_collector_say_so() {
         &ErrorKind::NotStarted
     );
     assert_eq!(leakscope::check_leaks("col_none").leak_count, 0);
+}
+
+/// Twelve intervals, each keeping one 1,000-byte block in a scope, every allocation sampled:
+/// at the last snapshot the twelve blocks are 0 to 11 intervals old, so 11/12 of the live bytes
+/// are older than one interval and 2/12 older than ten. With churn monitoring off, the same run
+/// has no age profile and no pressure reading.
+fn churn_monitoring_keeps_age_profiles_and_pressure() {
+    static AGED: Scope = Scope::new("col_aged");
+    for on in [true, false] {
+        let path = scratch(&format!("aged-{on}.json"));
+        let mut config = demo_config(Some(path.clone()));
+        config.enable_stack_traces = true;
+        config.sample_interval_bytes = 1;
+        config.enable_churn_monitoring = on;
+        let (handle, clock) = manual(config);
+        let mut kept = Vec::with_capacity(12);
+        for _ in 0..12 {
+            {
+                let _g = AGED.enter();
+                kept.push(black_box(vec![1u8; 1000]));
+            }
+            flush();
+            clock.advance(1.0);
+            handle.tick();
+        }
+        leakscope::dump_now().unwrap();
+        let dump = read_dump(&path).unwrap();
+        let history = &dump.scope("col_aged").unwrap().history;
+        assert_eq!(history.len(), 12);
+        let ages: Vec<Option<[u16; 3]>> = history.iter().map(|s| s.live_age).collect();
+        let pressure = dump.process_history.iter().map(|p| p.pressure.is_some());
+        if on {
+            // Snapshot k holds k blocks aged 0..k-1.
+            let expected: Vec<Option<[u16; 3]>> = (1..=12u32)
+                .map(|k| {
+                    let share = |older: u32| ((older * 10_000) as f64 / k as f64).round() as u16;
+                    Some([share(k - 1), share(k.saturating_sub(10)), 0])
+                })
+                .collect();
+            assert_eq!(ages, expected);
+            assert_eq!(ages[11], Some([9_167, 1_667, 0]));
+            // Every Linux has /proc/self/stat, so every reading has at least the major faults.
+            if cfg!(target_os = "linux") {
+                assert!(dump.process_history.iter().all(|p| p
+                    .pressure
+                    .as_ref()
+                    .is_some_and(|p| p.major_faults.is_some())));
+            }
+        } else {
+            assert!(ages.iter().all(Option::is_none), "{ages:?}");
+            assert!(pressure.clone().all(|p| !p));
+        }
+        drop(kept);
+        handle.shutdown().unwrap();
+    }
 }

@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub(crate) mod assemble;
 pub mod clock;
 pub(crate) mod hooks;
+pub(crate) mod pressure;
 pub mod process;
 pub(crate) mod runtime;
 pub mod worker;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use hashbrown::HashMap;
 
 use super::clock::Clock;
-use super::process;
+use super::{pressure, process};
 use crate::config::Config;
 use crate::detect::{self, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
 use crate::dump::{self, ProcessInfo};
@@ -121,6 +121,8 @@ pub struct Collector {
     dump_health: FileHealth,
     prometheus_health: FileHealth,
     detector_error_reported: bool,
+    /// The pressure files whose malformed content was reported (once each).
+    pressure_errors_reported: Vec<std::path::PathBuf>,
 }
 
 impl Collector {
@@ -144,6 +146,7 @@ impl Collector {
             dump_health: FileHealth::default(),
             prometheus_health: FileHealth::default(),
             detector_error_reported: false,
+            pressure_errors_reported: Vec::new(),
             config,
             clock,
         }
@@ -239,10 +242,32 @@ impl Collector {
         if self.process_history.len() >= self.config.max_snapshots_per_cache.max(1) {
             self.process_history.pop_front();
         }
-        self.process_history
-            .push_back(ProcessSnapshot::new(now, rss, tracked, self_bytes));
+        let mut process = ProcessSnapshot::new(now, rss, tracked, self_bytes);
+        if self.config.enable_churn_monitoring {
+            process.pressure = self.read_pressure();
+        }
+        self.process_history.push_back(process);
         self.snapshots_taken += 1;
         registry::next_interval();
+    }
+
+    /// The process's memory pressure now (Linux), `None` where none of its files is there. A
+    /// malformed file is reported on stderr once, and read as absent.
+    fn read_pressure(&mut self) -> Option<Box<pressure::Pressure>> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let reading = pressure::read_in(std::path::Path::new("/"));
+        for (path, e) in reading.errors {
+            if !self.pressure_errors_reported.contains(&path) {
+                eprintln!(
+                    "leakscope: {}: {e} (read as absent; reported once)",
+                    path.display()
+                );
+                self.pressure_errors_reported.push(path);
+            }
+        }
+        Some(Box::new(reading.pressure)).filter(|p| **p != pressure::Pressure::default())
     }
 
     /// Every scope's figures now, read once for a snapshot or a dump: each registered scope (in

@@ -32,7 +32,9 @@ pub(crate) mod fixtures {
     use crate::leak::{
         CallSite, Frame, GrowthModel, Leak, LeakSeverity, LeakStatus, LeakType, Statistic,
     };
-    use crate::snapshot::{ProcessSnapshot, Snapshot};
+    use crate::snapshot::{
+        CgroupMemory, MemoryEvents, Pressure, ProcessSnapshot, Psi, PsiSource, Snapshot, Stall,
+    };
     use crate::Config;
 
     fn snapshot(t: f64, curr_bytes: u64, curr_blocks: u64, entries: u64) -> Snapshot {
@@ -114,11 +116,42 @@ pub(crate) mod fixtures {
             snapshot(3570.0, 3_370_000, 1_685, 843),
             snapshot(3600.0, 3_400_000, 1_700, 850),
         ];
+        // The age profile from the second point on: 97% of the live sampled bytes older than one
+        // interval, 72% older than ten, none older than a hundred.
+        for s in &mut users.history[1..] {
+            s.live_age = Some([9_700, 7_200, 0]);
+        }
         dump.scopes = vec![unscoped, users];
         dump.process_history = vec![
             ProcessSnapshot::new(3570.0, Some(268_000_000), 4_540_000, 790_000),
             ProcessSnapshot::new(3600.0, Some(268_435_456), 4_600_000, 812_000),
         ];
+        dump.process_history[1].pressure = Some(Box::new(Pressure {
+            psi: Some(Psi {
+                source: PsiSource::Cgroup,
+                some: Stall {
+                    avg10: 1.25,
+                    avg60: 0.61,
+                    total_us: 987_654,
+                },
+                full: Some(Stall {
+                    avg10: 0.5,
+                    avg60: 0.2,
+                    total_us: 123_456,
+                }),
+            }),
+            cgroup: Some(CgroupMemory {
+                current_bytes: Some(402_653_184),
+                max_bytes: Some(1 << 30),
+                events: Some(MemoryEvents {
+                    high: 17,
+                    max: 3,
+                    oom: 0,
+                    oom_kill: 0,
+                }),
+            }),
+            major_faults: Some(42),
+        }));
         dump.leaks = vec![
             Leak {
                 id: 2,
@@ -246,6 +279,13 @@ mod tests {
         objects.push(("tracker", &json["tracker"]));
         objects.push(("leak", &json["leaks"][0]));
         objects.push(("snapshot", &json["scopes"][1]["history"]));
+        let pressure = &json["process_history"][1]["pressure"];
+        objects.push(("process snapshot", &json["process_history"][1]));
+        objects.push(("pressure", pressure));
+        objects.push(("psi", &pressure["psi"]));
+        objects.push(("stall", &pressure["psi"]["some"]));
+        objects.push(("cgroup", &pressure["cgroup"]));
+        objects.push(("memory events", &pressure["cgroup"]["events"]));
         for (what, object) in objects {
             for field in object.as_object().unwrap().keys() {
                 assert!(

@@ -343,12 +343,12 @@ mod tests {
     #[test]
     fn other_major_versions_are_refused_naming_both() {
         let json =
-            example_json().replace("\"schema_version\":\"1.1\"", "\"schema_version\":\"2.3\"");
+            example_json().replace("\"schema_version\":\"1.2\"", "\"schema_version\":\"2.3\"");
         assert_eq!(
             message(json.as_bytes()),
             format!(
                 "dump has schema version 2.3, but this leakscope ({}) reads major version 1 \
-                 (it writes 1.1): use a leakscope that reads version 2.3",
+                 (it writes 1.2): use a leakscope that reads version 2.3",
                 env!("CARGO_PKG_VERSION")
             )
         );
@@ -357,7 +357,7 @@ mod tests {
         assert!(message(alien).starts_with("dump has schema version 7.0, but"));
         // A newer minor version reads, its unknown fields ignored.
         let newer = example_json().replacen(
-            "\"schema_version\":\"1.1\"",
+            "\"schema_version\":\"1.2\"",
             "\"schema_version\":\"1.9\",\"added_in_1_9\":{\"x\":[1,2]}",
             1,
         );
@@ -372,10 +372,10 @@ mod tests {
     #[test]
     fn bad_or_missing_versions_are_named() {
         let json =
-            example_json().replace("\"schema_version\":\"1.1\"", "\"schema_version\":\"one\"");
+            example_json().replace("\"schema_version\":\"1.2\"", "\"schema_version\":\"one\"");
         assert_eq!(
             message(json.as_bytes()),
-            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.1)"
+            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.2)"
         );
         assert_eq!(
             message(br#"{"schema_version": 1}"#),
@@ -600,6 +600,40 @@ mod tests {
         expected.tracker.self_blocks = 0;
         expected.tracker.symbolizer_peak_bytes = 0;
         expected.tracker.gauges_dropped = 0;
+        without_1_2_fields(&mut expected);
         assert_eq!(dump, expected);
+    }
+
+    /// What a dump of 1.1 or older lacks: the age profiles and the memory pressure.
+    fn without_1_2_fields(dump: &mut Dump) {
+        for s in &mut dump.scopes {
+            s.history.iter_mut().for_each(|p| p.live_age = None);
+        }
+        dump.process_history
+            .iter_mut()
+            .for_each(|p| p.pressure = None);
+    }
+
+    /// A dump written by schema 1.1 (the format document's example as it was then) reads as
+    /// the same dump without the age profiles and the pressure added in 1.2.
+    #[test]
+    fn a_1_1_dump_still_reads() {
+        let old = include_bytes!("../../tests/fixtures/dump-1.1.json");
+        let dump = read_dump_from_slice(old).unwrap();
+        let mut expected = example_dump();
+        expected.schema_version = "1.1".into();
+        without_1_2_fields(&mut expected);
+        assert_eq!(dump, expected);
+    }
+
+    #[test]
+    fn age_shares_above_the_scale_are_refused() {
+        let json = example_json().replace("[9700,7200,0]", "[9700,10001,0]");
+        assert!(json.contains("10001"));
+        let m = message(json.as_bytes());
+        assert!(
+            m.contains("history column live_age holds [9700, 10001, 0]: shares are at most 10000"),
+            "{m}"
+        );
     }
 }

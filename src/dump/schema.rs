@@ -21,9 +21,9 @@ use crate::snapshot::{ProcessSnapshot, Snapshot};
 /// The major schema version this build writes and reads.
 pub const SCHEMA_MAJOR: u32 = 1;
 /// The minor schema version this build writes.
-pub const SCHEMA_MINOR: u32 = 1;
+pub const SCHEMA_MINOR: u32 = 2;
 /// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
-pub const SCHEMA_VERSION: &str = "1.1";
+pub const SCHEMA_VERSION: &str = "1.2";
 
 /// The most points one scope's history can hold, and so the longest history column a dump
 /// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
@@ -181,7 +181,8 @@ pub(crate) mod columns {
     pub(crate) fn serialize<S: Serializer>(h: &[Snapshot], s: S) -> Result<S::Ok, S::Error> {
         let with_entries = h.iter().any(|p| p.entries.is_some());
         let with_rss = h.iter().any(|p| p.rss_bytes.is_some());
-        let mut st = s.serialize_struct("History", 9)?;
+        let with_age = h.iter().any(|p| p.live_age.is_some());
+        let mut st = s.serialize_struct("History", 10)?;
         st.serialize_field("t", &Column(h, |p: &Snapshot| p.t))?;
         st.serialize_field("curr_bytes", &Column(h, |p: &Snapshot| p.curr_bytes))?;
         st.serialize_field("curr_blocks", &Column(h, |p: &Snapshot| p.curr_blocks))?;
@@ -197,6 +198,9 @@ pub(crate) mod columns {
         }
         if with_rss {
             st.serialize_field("rss_bytes", &Column(h, |p: &Snapshot| p.rss_bytes))?;
+        }
+        if with_age {
+            st.serialize_field("live_age", &Column(h, |p: &Snapshot| p.live_age))?;
         }
         st.end()
     }
@@ -214,6 +218,9 @@ pub(crate) mod columns {
         entries: Option<Bounded<Option<u64>>>,
         #[serde(default)]
         rss_bytes: Option<Bounded<Option<u64>>>,
+        /// Since 1.2.
+        #[serde(default)]
+        live_age: Option<Bounded<Option<[u16; 3]>>>,
     }
 
     /// A column of at most [`MAX_HISTORY_POINTS`](super::MAX_HISTORY_POINTS) values, refused
@@ -257,6 +264,7 @@ pub(crate) mod columns {
         let (allocs, frees) = (c.allocs.0, c.frees.0);
         let (bytes_allocated, bytes_freed) = (c.bytes_allocated.0, c.bytes_freed.0);
         let (entries, rss_bytes) = (c.entries.map(|e| e.0), c.rss_bytes.map(|r| r.0));
+        let live_age = c.live_age.map(|a| a.0);
         let n = t.len();
         let lengths = [
             ("curr_bytes", curr_bytes.len()),
@@ -267,10 +275,22 @@ pub(crate) mod columns {
             ("bytes_freed", bytes_freed.len()),
             ("entries", entries.as_ref().map_or(n, Vec::len)),
             ("rss_bytes", rss_bytes.as_ref().map_or(n, Vec::len)),
+            ("live_age", live_age.as_ref().map_or(n, Vec::len)),
         ];
         if let Some((name, len)) = lengths.iter().find(|(_, len)| *len != n) {
             return Err(D::Error::custom(format!(
                 "history column {name} has {len} values where t has {n}"
+            )));
+        }
+        let scale = crate::snapshot::AGE_SHARE_SCALE;
+        if let Some(bad) = live_age
+            .iter()
+            .flatten()
+            .flatten()
+            .find(|a| a.iter().any(|&v| v > scale))
+        {
+            return Err(D::Error::custom(format!(
+                "history column live_age holds {bad:?}: shares are at most {scale} (ten-thousandths)"
             )));
         }
         Ok((0..n)
@@ -282,6 +302,7 @@ pub(crate) mod columns {
                 s.bytes_freed = bytes_freed[i];
                 s.entries = entries.as_ref().and_then(|e| e[i]);
                 s.rss_bytes = rss_bytes.as_ref().and_then(|r| r[i]);
+                s.live_age = live_age.as_ref().and_then(|a| a[i]);
                 s
             })
             .collect())
