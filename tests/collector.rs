@@ -316,7 +316,6 @@ fn churn_monitoring_keeps_age_profiles_and_pressure() {
     for on in [true, false] {
         let path = scratch(&format!("aged-{on}.json"));
         let mut config = demo_config(Some(path.clone()));
-        config.enable_stack_traces = true;
         config.sample_interval_bytes = 1;
         config.enable_churn_monitoring = on;
         let (handle, clock) = manual(config);
