@@ -131,6 +131,13 @@ pub fn render(dump: &Dump) -> String {
         esc(&dump.schema_version)
     );
     cards(&mut out, dump);
+    if let Some(pressure) = crate::churn::pressure_text(dump) {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\" id=\"pressure\">Memory pressure: {}</p>",
+            esc(&pressure)
+        );
+    }
     let open: Vec<&Leak> = sorted_open(dump);
     let _ = writeln!(out, "<h2 id=\"leaks\">Open leaks ({})</h2>", open.len());
     leak_table(&mut out, dump, &open);
@@ -146,6 +153,7 @@ pub fn render(dump: &Dump) -> String {
     for (scope, growth) in report::ranked(dump) {
         scope_chart(&mut out, dump, scope, growth, span);
     }
+    churn_table(&mut out, dump);
     let _ = writeln!(
         out,
         "<h2>Top call sites ({})</h2>",
@@ -170,6 +178,52 @@ pub fn render(dump: &Dump) -> String {
         esc(&dump.schema_version)
     );
     out
+}
+
+/// The scopes' churn beside their charts: allocation and free rates, the free ratio against the
+/// window before, the mean block and the age profile of live sampled memory.
+fn churn_table(out: &mut String, dump: &Dump) {
+    use crate::churn;
+    let rows: Vec<(&str, churn::ScopeChurn)> = report::ranked(dump)
+        .into_iter()
+        .filter_map(|(s, _)| Some((s.name.as_str(), churn::scope_churn(dump, s)?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let window = fmt::duration(dump.config.detection_window_minutes * 60.0);
+    let _ = writeln!(
+        out,
+        "<h2 id=\"churn\">Churn</h2>\n<p class=\"note\">Over the last {w}. Free ratio = bytes \
+         freed / bytes allocated (near 1: the scope gives back what it takes); \"was\" is the {w} \
+         before. Live older than: shares of the scope's live sampled bytes older than 1, 10 and \
+         100 snapshot intervals.</p>",
+        w = esc(&window)
+    );
+    out.push_str(
+        "<table>\n<tr><th>scope</th><th>allocations</th><th>frees</th><th>free ratio</th>\
+         <th>mean block</th><th>live older than 1 / 10 / 100</th></tr>\n",
+    );
+    for (name, c) in rows {
+        let n = &c.now;
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            esc(name),
+            esc(&churn::rate_text(
+                n.allocs_per_sec,
+                n.bytes_allocated_per_sec
+            )),
+            esc(&churn::rate_text(n.frees_per_sec, n.bytes_freed_per_sec)),
+            esc(&churn::ratio_trend(&c)),
+            esc(&n
+                .mean_block_bytes
+                .map_or_else(|| "-".to_owned(), fmt::bytes)),
+            esc(&c.age.map_or_else(|| "-".to_owned(), churn::age_text)),
+        );
+    }
+    out.push_str("</table>\n");
 }
 
 fn sorted_open(dump: &Dump) -> Vec<&Leak> {

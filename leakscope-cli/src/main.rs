@@ -24,6 +24,7 @@
 
 mod analyze;
 mod args;
+mod churn;
 mod collapsed;
 mod diff;
 mod fmt;

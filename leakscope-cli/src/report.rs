@@ -45,6 +45,7 @@ pub fn render(dump: &Dump, style: Style) -> String {
     let mut out = String::new();
     header(&mut out, dump, style);
     scopes(&mut out, dump, style);
+    churn(&mut out, dump, style);
     let open: Vec<&Leak> = dump.open_leaks().collect();
     let resolved: Vec<&Leak> = dump.resolved_leaks().collect();
     out.push_str(&leaks(dump, &open, &resolved, style));
@@ -117,6 +118,9 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
     lines.push(("tracked", tracked_line));
     if let Some(line) = memory_line(dump, tracked) {
         lines.push(("memory", line));
+    }
+    if let Some(line) = crate::churn::pressure_text(dump) {
+        lines.push(("pressure", line));
     }
     let t = &dump.tracker;
     let sampling = match dump.config.sample_interval() {
@@ -398,6 +402,43 @@ fn scopes(out: &mut String, dump: &Dump, style: Style) {
     }
     for line in fmt::wrap(&note, style.prose() - 2) {
         let _ = writeln!(out, "  {}", style.paint(Paint::Dim, &line));
+    }
+    out.push('\n');
+}
+
+/// A churn line per scope, in the scope table's order: allocation and free rates, the free
+/// ratio against the window before, the mean block and the age profile.
+fn churn(out: &mut String, dump: &Dump, style: Style) {
+    let rows: Vec<(&str, String)> = ranked(dump)
+        .into_iter()
+        .filter_map(|(s, _)| {
+            let c = crate::churn::scope_churn(dump, s)?;
+            Some((s.name.as_str(), crate::churn::scope_text(&c)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let window = fmt::duration(dump.config.detection_window_minutes * 60.0);
+    let note = format!(
+        "over the last {window}; free ratio = bytes freed / bytes allocated (was: the {window} \
+         before)"
+    );
+    heading(out, "CHURN", &note, style);
+    let names: Vec<String> = rows.iter().map(|(n, _)| fmt::clean(n)).collect();
+    let width = style.prose().min(style.width());
+    let longest = names.iter().map(|n| fmt::width(n)).max().unwrap_or(0);
+    let name_width = longest.min(24).min(width / 3);
+    let room = width.saturating_sub(4 + name_width).max(1);
+    for (name, (_, text)) in names.iter().zip(&rows) {
+        for (i, line) in fmt::wrap(text, room).iter().enumerate() {
+            let label = if i == 0 {
+                fmt::pad_right(&fmt::truncate(name, name_width), name_width)
+            } else {
+                " ".repeat(name_width)
+            };
+            let _ = writeln!(out, "  {label}  {line}");
+        }
     }
     out.push('\n');
 }

@@ -582,6 +582,46 @@ fn prom_passes_promtool_and_the_python_parser() {
             assert!(samples.contains(&ttb), "{ttb} not in {samples:#?}");
         }
     }
+    // Churn and pressure, exactly as the dump has them.
+    let window = dump.config.rapid_growth_window_minutes * 60.0;
+    for scope in &dump.scopes {
+        let ratio = scope.churn(window).and_then(|c| c.free_ratio).unwrap();
+        let line = format!(
+            "leakscope_scope_free_ratio{{scope='{}'}} {ratio:?}",
+            scope.name
+        );
+        assert!(samples.contains(&line), "{line} not in {samples:#?}");
+        let age = scope.history.last().unwrap().live_older_than().unwrap();
+        let line = format!(
+            "leakscope_scope_live_older_than_ratio{{older_than_intervals='10',scope='{}'}} {:?}",
+            scope.name, age[1]
+        );
+        assert!(samples.contains(&line), "{line} not in {samples:#?}");
+    }
+    let pressure = dump
+        .process_history
+        .last()
+        .unwrap()
+        .pressure
+        .clone()
+        .unwrap();
+    let psi = pressure.psi.unwrap();
+    for line in [
+        format!(
+            "leakscope_memory_stall_ratio{{kind='some',source='cgroup',window='10s'}} {:?}",
+            (psi.some.avg10 * 100.0).round() / 10_000.0
+        ),
+        format!(
+            "leakscope_process_major_faults_total{{}} {:?}",
+            pressure.major_faults.unwrap() as f64
+        ),
+        format!(
+            "leakscope_cgroup_memory_events_total{{event='high'}} {:?}",
+            pressure.cgroup.unwrap().events.unwrap().high as f64
+        ),
+    ] {
+        assert!(samples.contains(&line), "{line} not in {samples:#?}");
+    }
 }
 
 /// The heap profile as `go tool pprof -raw` decodes it: one sample per call site with the

@@ -25,6 +25,7 @@ use super::schema::{Dump, ScopeDump};
 use super::write::{write_atomic, PROMETHEUS_MODE};
 use crate::error::Error;
 use crate::leak::{Leak, LeakSeverity, LeakType};
+use crate::snapshot::{Pressure, PsiSource, Snapshot, Stall};
 
 /// Every severity, mildest first.
 const SEVERITIES: [LeakSeverity; 4] = [
@@ -127,6 +128,8 @@ pub fn prometheus_text(dump: &Dump) -> String {
         }
     }
 
+    churn_families(&mut out, &scopes, window_secs);
+
     out.family(
         "leakscope_open_leaks",
         "gauge",
@@ -209,7 +212,131 @@ pub fn prometheus_text(dump: &Dump) -> String {
             out.sample(&[], value);
         }
     }
+    if let Some(pressure) = dump
+        .process_history
+        .last()
+        .and_then(|p| p.pressure.as_deref())
+    {
+        pressure_families(&mut out, pressure);
+    }
     out.text
+}
+
+/// The scopes' free ratio over the growth window and the age profile of their live sampled
+/// memory. Allocation and free rates are `rate()` of the `_total` counters; the ratio is here
+/// too because a reader wants it over the same window as the growth beside it.
+fn churn_families(out: &mut Exposition, scopes: &[&ScopeDump], window_secs: f64) {
+    out.family(
+        "leakscope_scope_free_ratio",
+        "gauge",
+        "Bytes freed over bytes allocated in the scope over the last rapid_growth_window_minutes \
+         (near 1: it gives back what it takes).",
+    );
+    for s in scopes {
+        if let Some(ratio) = s.churn(window_secs).and_then(|c| c.free_ratio) {
+            out.scope_sample(&s.name, Float(ratio));
+        }
+    }
+    out.family(
+        "leakscope_scope_live_older_than_ratio",
+        "gauge",
+        "Share of the scope's live sampled bytes older than older_than_intervals snapshot intervals.",
+    );
+    for s in scopes {
+        let Some(shares) = s.history.last().and_then(Snapshot::live_older_than) else {
+            continue;
+        };
+        let scope = out.labels.get(&s.name);
+        for (intervals, share) in ["1", "10", "100"].into_iter().zip(shares) {
+            out.sample(
+                &[("scope", &scope), ("older_than_intervals", intervals)],
+                Float(share),
+            );
+        }
+    }
+}
+
+/// The process's memory pressure at the last snapshot: each family only where its file was read.
+fn pressure_families(out: &mut Exposition, p: &Pressure) {
+    if let Some(psi) = &p.psi {
+        let source = match psi.source {
+            PsiSource::Cgroup => "cgroup",
+            PsiSource::System => "system",
+        };
+        let stalls: Vec<(&str, &Stall)> = [("some", Some(&psi.some)), ("full", psi.full.as_ref())]
+            .into_iter()
+            .filter_map(|(kind, stall)| Some((kind, stall?)))
+            .collect();
+        out.family(
+            "leakscope_memory_stall_ratio",
+            "gauge",
+            "Share of the last window (10s or 60s) in which some or all tasks stalled on memory \
+             (pressure stall information of the cgroup or the system).",
+        );
+        for (kind, stall) in &stalls {
+            for (window, avg) in [("10s", stall.avg10), ("60s", stall.avg60)] {
+                // The kernel writes percents with two decimals: as a ratio, four, exactly.
+                out.sample(
+                    &[("kind", kind), ("window", window), ("source", source)],
+                    Float((avg * 100.0).round() / 10_000.0),
+                );
+            }
+        }
+        out.family(
+            "leakscope_memory_stall_seconds_total",
+            "counter",
+            "Time some or all tasks stalled on memory.",
+        );
+        for (kind, stall) in &stalls {
+            out.sample(
+                &[("kind", kind), ("source", source)],
+                Float(stall.total_us as f64 / 1e6),
+            );
+        }
+    }
+    if let Some(cgroup) = &p.cgroup {
+        for (name, help, value) in [
+            (
+                "leakscope_cgroup_memory_bytes",
+                "Bytes charged to the process's cgroup (memory.current, page cache included).",
+                cgroup.current_bytes,
+            ),
+            (
+                "leakscope_cgroup_memory_max_bytes",
+                "The cgroup's own hard limit (memory.max), where it has one.",
+                cgroup.max_bytes,
+            ),
+        ] {
+            if let Some(value) = value {
+                out.family(name, "gauge", help);
+                out.sample(&[], value);
+            }
+        }
+        if let Some(e) = &cgroup.events {
+            out.family(
+                "leakscope_cgroup_memory_events_total",
+                "counter",
+                "The cgroup's memory.events: times it went over memory.high, hit memory.max, \
+                 ran the OOM killer, and processes killed.",
+            );
+            for (event, count) in [
+                ("high", e.high),
+                ("max", e.max),
+                ("oom", e.oom),
+                ("oom_kill", e.oom_kill),
+            ] {
+                out.sample(&[("event", event)], count);
+            }
+        }
+    }
+    if let Some(faults) = p.major_faults {
+        out.family(
+            "leakscope_process_major_faults_total",
+            "counter",
+            "Major page faults of the process: pages it waited for from disk or swap.",
+        );
+        out.sample(&[], faults);
+    }
 }
 
 /// The open leaks by scope: a count per scope, type and severity (what an alert fires on and
@@ -474,6 +601,14 @@ leakscope_scope_frees_total{scope="users_cache"} 3100
 # TYPE leakscope_scope_freed_bytes_total counter
 leakscope_scope_freed_bytes_total{scope="unscoped"} 38800000
 leakscope_scope_freed_bytes_total{scope="users_cache"} 6200000
+# HELP leakscope_scope_free_ratio Bytes freed over bytes allocated in the scope over the last rapid_growth_window_minutes (near 1: it gives back what it takes).
+# TYPE leakscope_scope_free_ratio gauge
+leakscope_scope_free_ratio{scope="users_cache"} 0.625
+# HELP leakscope_scope_live_older_than_ratio Share of the scope's live sampled bytes older than older_than_intervals snapshot intervals.
+# TYPE leakscope_scope_live_older_than_ratio gauge
+leakscope_scope_live_older_than_ratio{scope="users_cache",older_than_intervals="1"} 0.97
+leakscope_scope_live_older_than_ratio{scope="users_cache",older_than_intervals="10"} 0.72
+leakscope_scope_live_older_than_ratio{scope="users_cache",older_than_intervals="100"} 0
 # HELP leakscope_open_leaks Open leaks by type and severity, every combination, zeros included.
 # TYPE leakscope_open_leaks gauge
 leakscope_open_leaks{type="gradual_growth",severity="low"} 0
@@ -536,6 +671,31 @@ leakscope_process_rss_bytes 268435456
 # HELP leakscope_cgroup_limit_bytes Memory limit of the process's cgroup.
 # TYPE leakscope_cgroup_limit_bytes gauge
 leakscope_cgroup_limit_bytes 1073741824
+# HELP leakscope_memory_stall_ratio Share of the last window (10s or 60s) in which some or all tasks stalled on memory (pressure stall information of the cgroup or the system).
+# TYPE leakscope_memory_stall_ratio gauge
+leakscope_memory_stall_ratio{kind="some",window="10s",source="cgroup"} 0.0125
+leakscope_memory_stall_ratio{kind="some",window="60s",source="cgroup"} 0.0061
+leakscope_memory_stall_ratio{kind="full",window="10s",source="cgroup"} 0.005
+leakscope_memory_stall_ratio{kind="full",window="60s",source="cgroup"} 0.002
+# HELP leakscope_memory_stall_seconds_total Time some or all tasks stalled on memory.
+# TYPE leakscope_memory_stall_seconds_total counter
+leakscope_memory_stall_seconds_total{kind="some",source="cgroup"} 0.987654
+leakscope_memory_stall_seconds_total{kind="full",source="cgroup"} 0.123456
+# HELP leakscope_cgroup_memory_bytes Bytes charged to the process's cgroup (memory.current, page cache included).
+# TYPE leakscope_cgroup_memory_bytes gauge
+leakscope_cgroup_memory_bytes 402653184
+# HELP leakscope_cgroup_memory_max_bytes The cgroup's own hard limit (memory.max), where it has one.
+# TYPE leakscope_cgroup_memory_max_bytes gauge
+leakscope_cgroup_memory_max_bytes 1073741824
+# HELP leakscope_cgroup_memory_events_total The cgroup's memory.events: times it went over memory.high, hit memory.max, ran the OOM killer, and processes killed.
+# TYPE leakscope_cgroup_memory_events_total counter
+leakscope_cgroup_memory_events_total{event="high"} 17
+leakscope_cgroup_memory_events_total{event="max"} 3
+leakscope_cgroup_memory_events_total{event="oom"} 0
+leakscope_cgroup_memory_events_total{event="oom_kill"} 0
+# HELP leakscope_process_major_faults_total Major page faults of the process: pages it waited for from disk or swap.
+# TYPE leakscope_process_major_faults_total counter
+leakscope_process_major_faults_total 42
 "#;
 
     #[test]

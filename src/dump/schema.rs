@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::leak::{CallSite, Leak, LeakStatus};
-use crate::snapshot::{ProcessSnapshot, Snapshot};
+use crate::snapshot::{Churn, ProcessSnapshot, Snapshot};
 
 /// The major schema version this build writes and reads.
 pub const SCHEMA_MAJOR: u32 = 1;
@@ -316,6 +316,15 @@ impl ScopeDump {
             name: name.into(),
             ..ScopeDump::default()
         }
+    }
+
+    /// The scope's [`Churn`] over the history's last `window_secs` seconds: the points from
+    /// `window_secs` before the last one on (the first of them opens the window). `None` with
+    /// fewer than two points there.
+    pub fn churn(&self, window_secs: f64) -> Option<Churn> {
+        let last_t = self.history.last()?.t;
+        let from = self.history.partition_point(|s| s.t < last_t - window_secs);
+        Churn::over(&self.history[from..])
     }
 
     /// The least-squares slope of `curr_bytes` over the history's last `window_secs` seconds,

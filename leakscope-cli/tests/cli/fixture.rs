@@ -15,7 +15,7 @@
 //! The history of each scope is what the collector would keep with `max_snapshots_per_cache =
 //! 120`: the last hour at full resolution, coarse points before it.
 
-use leakscope::analysis::{replay_series, ProcessSnapshot, Snapshot};
+use leakscope::analysis::{replay_series, Pressure, ProcessSnapshot, Snapshot};
 use leakscope::dump::{Dump, ProcessInfo, ScopeDump, TrackerStats};
 use leakscope::sites::{CallSite, Frame};
 use leakscope::{Config, Leak, ScopeHistory};
@@ -188,6 +188,42 @@ fn config() -> Config {
     config
 }
 
+/// Each scope's turnover per interval (bytes taken and given back) and the age profile of its
+/// live sampled memory (shares older than 1, 10 and 100 intervals, in ten-thousandths).
+fn churn_of(scope: &str) -> (u64, [u16; 3]) {
+    match scope {
+        "sessions" => (200_000, [9_800, 8_500, 3_000]),
+        "thumbnails" => (1_000_000, [9_500, 8_100, 2_000]),
+        "users_cache" => (4_000_000, [8_300, 1_200, 0]),
+        "interner" => (50_000, [9_900, 9_600, 7_300]),
+        "import_buffers" => (2_000_000, [6_000, 1_000, 0]),
+        _ => (500_000, [9_000, 5_000, 1_000]),
+    }
+}
+
+/// The process's memory pressure at snapshot `i` of `n`: stalls rising as the leak grows,
+/// the cgroup a little above RSS, a few throttling events and major faults accumulating.
+fn pressure_at(i: usize, n: usize, rss: u64) -> Pressure {
+    let f = i as f64 / n.max(1) as f64;
+    // Pressure and Stall are non-exhaustive: built from their JSON, as a dump reader sees them.
+    let pct = |v: f64| (v * 100.0).round() / 100.0;
+    let stall = |share: f64, total_us: u64| serde_json::json!({ "avg10": pct(share), "avg60": pct(share * 0.8), "total_us": total_us });
+    let json = serde_json::json!({
+        "psi": {
+            "source": "cgroup",
+            "some": stall(2.0 * f, (i as u64) * 40_000),
+            "full": stall(0.5 * f, (i as u64) * 9_000),
+        },
+        "cgroup": {
+            "current_bytes": rss + rss / 10,
+            "max_bytes": 4_000_000_000u64,
+            "events": { "high": (i / 60) as u64, "max": 0, "oom": 0, "oom_kill": 0 },
+        },
+        "major_faults": 120 + 3 * i as u64,
+    });
+    serde_json::from_value(json).expect("a pressure reading")
+}
+
 /// The fixture dump.
 pub fn service_dump() -> Dump {
     let config = config();
@@ -237,18 +273,30 @@ pub fn service_dump() -> Dump {
         let t = scenarios[0].1[i].t;
         let tracked: u64 = scenarios.iter().map(|(_, s)| s[i].curr_bytes).sum::<u64>() + self_bytes;
         let rss = (tracked as f64 * 1.18) as u64 + 60_000_000;
-        process_history.push(ProcessSnapshot::new(t, Some(rss), tracked, self_bytes));
+        let mut p = ProcessSnapshot::new(t, Some(rss), tracked, self_bytes);
+        p.pressure = Some(Box::new(pressure_at(i, n, rss)));
+        process_history.push(p);
     }
     let rss = process_history.last().and_then(|p| p.rss_bytes);
     dump.process.rss_bytes = rss;
 
     for (name, series) in &mut scenarios {
+        // Churn: each interval the scope takes and gives back `turnover` bytes in 2 KB blocks,
+        // plus what its live bytes rose (taken) or fell (given back), so the counters reconcile
+        // with curr_bytes; a leak's free ratio falls as its growth outweighs its turnover.
+        let (turnover, age) = churn_of(name);
+        let mut prev = series.first().map_or(0, |s| s.curr_bytes);
         for s in series.iter_mut() {
             s.rss_bytes = rss;
-            s.allocs = 1_200;
-            s.frees = 1_150;
-            s.bytes_allocated = 1_200 * 2_048;
-            s.bytes_freed = 1_150 * 2_048;
+            let rise = s.curr_bytes.saturating_sub(prev);
+            let fall = prev.saturating_sub(s.curr_bytes);
+            prev = s.curr_bytes;
+            s.bytes_allocated = turnover + rise;
+            s.bytes_freed = turnover + fall;
+            s.allocs = s.bytes_allocated.div_ceil(2_048);
+            s.frees = s.bytes_freed.div_ceil(2_048);
+            // Age profiles from the second hour on: sampling was switched on then.
+            s.live_age = (s.t > 3_600.0).then_some(age);
         }
         let scope_sites: Vec<CallSite> =
             sites.iter().filter(|s| s.scope == *name).cloned().collect();
