@@ -60,6 +60,10 @@ const PACE_HOLD: f64 = 0.25;
 const STEP_FLAT: f64 = 0.25;
 /// Spans of at least this many detection windows may open on half of G.
 const SLOW_SPAN_WINDOWS: f64 = 4.0;
+/// The share of G a significant, spread, unslowing rise above the earlier range must reach.
+const HALF: f64 = 0.5;
+/// A span whose rise is less than the span before's by this factor is a warm-up slowing down.
+const SLOWING: f64 = 1.3;
 /// Each third of the span must add at least this share of the rise.
 const THIRD_SHARE: f64 = 0.1;
 /// The largest residual autocorrelation used in the variance correction.
@@ -69,20 +73,12 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     // Evidence starts after the warm-up: one baseline window after the first snapshot.
     let settled_from = ctx.times[0] + k.baseline;
-    // The scope's earlier range: the floor of each detection window, oldest first.
-    let levels = ctx.points(ctx.times[0] - ctx.dt, ctx.t_end, k.window, Pick::Min);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
             break;
         }
-        let before = ctx.t_end - span;
-        let prior_high = levels
-            .iter()
-            .take_while(|p| p.t <= before)
-            .map(|p| p.bytes)
-            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
-        match detect_at(ctx, span, prior_high) {
+        match detect_at(ctx, span) {
             Some(f) if !f.hold_only => return Some(f),
             Some(f) => {
                 held.get_or_insert(f);
@@ -93,16 +89,26 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     held
 }
 
-/// The trend test over the last `span` seconds (see the module docs). `prior_high` is the
-/// highest floor of a detection window before the span, if the history reaches back that far.
-fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
-    let k = &ctx.k;
-    let floor = ctx.points(
-        ctx.t_end - span,
-        ctx.t_end,
-        (span / BUCKETS).max(ctx.dt),
+/// The highest bucket floor (buckets of `width`) of the history before `before`, if any.
+fn prior_high(ctx: &Ctx, before: f64, width: f64) -> Option<f64> {
+    super::series::bucket_picks(
+        &ctx.times,
+        &ctx.bytes,
+        ctx.times[0] - ctx.dt,
+        before,
+        width,
         Pick::Min,
-    );
+    )
+    .into_iter()
+    .map(|i| ctx.bytes[i])
+    .reduce(f64::max)
+}
+
+/// The trend test over the last `span` seconds (see the module docs).
+fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
+    let k = &ctx.k;
+    let width = (span / BUCKETS).max(ctx.dt);
+    let floor = ctx.points(ctx.t_end - span, ctx.t_end, width, Pick::Min);
     let n = floor.len();
     if n < MIN_POINTS {
         return None;
@@ -116,7 +122,12 @@ fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
     // Only the part of the rise that takes the floor above its earlier range counts: a daily
     // cycle's ramp, or a refill after a flush, climbs back to a level the scope has held
     // before; a leak takes it where it has never been.
-    let above = prior_high.map_or(f64::INFINITY, |h| last - h);
+    // The earlier range is the highest floor of a bucket as wide as the span's, so that a
+    // sawtooth's teeth (a TTL sweep every few minutes) compare like with like.
+    if !(last - first >= k.spike_min_bytes) {
+        return None;
+    }
+    let above = prior_high(ctx, ctx.t_end - span, width).map_or(f64::INFINITY, |h| last - h);
     let rise = (last - first).min(above);
     if !(rise >= k.spike_min_bytes) {
         return None;
@@ -156,6 +167,30 @@ fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
     let first_rate = rate_between(0, third)?;
     let span_rate = rate_between(0, n - 1)?;
     let pace = recent_rate / span_rate.max(first_rate).max(f64::MIN_POSITIVE);
+    // Across spans too: a warm-up (a table filling towards its size, an exponential approach)
+    // rose faster over the span before this one than over this one; a leak keeps its rate.
+    // Only a span before that lies wholly in the history counts.
+    let slowing = {
+        let before = ctx.t_end - 2.0 * span;
+        if before >= ctx.times[0] {
+            let prior = ctx.points(
+                before,
+                ctx.t_end - span,
+                (span / BUCKETS).max(ctx.dt),
+                Pick::Min,
+            );
+            let pb: Vec<f64> = prior.iter().map(|p| p.bytes).collect();
+            let m = pb.len();
+            match (m >= LEVEL_POINTS)
+                .then(|| (level(&pb[..LEVEL_POINTS]), level(&pb[m - LEVEL_POINTS..])))
+            {
+                Some((Some(a), Some(b))) => (b - a) > SLOWING * (last - first).max(0.0),
+                _ => false,
+            }
+        } else {
+            false
+        }
+    };
     let span_min = span / 60.0;
     if !(pace >= PACE_HOLD) {
         return None;
@@ -181,9 +216,12 @@ fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
     let grown = (slope * span_min).min(rise);
     let current = ctx.current_bytes();
     let ttb = time_to_budget(&growth, current as f64, ctx.budget);
-    let by_growth = grown >= k.growth_bytes;
-    let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
     let slow_span = SLOW_SPAN_WINDOWS * k.window;
+    // Half of G on a span shorter than the slow spans (a fast leak, found before it has added
+    // G); on longer spans, half of G only at the slow rule's pace.
+    let by_growth =
+        grown >= k.growth_bytes || (span < slow_span && grown >= HALF * k.growth_bytes);
+    let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
     let by_slow = span >= slow_span
         && grown >= 0.5 * k.growth_bytes
         && rise * slow_span / span >= 0.5 * k.growth_bytes;
@@ -224,7 +262,7 @@ fn detect_at(ctx: &Ctx, span: f64, prior_high: Option<f64>) -> Option<Finding> {
     let baseline = growth.linear.at(x[0]);
     let fitted = growth.linear.intercept - baseline;
     let mut f = ctx.finding(LeakType::GradualGrowth, [start, ctx.t_end]);
-    f.hold_only = pace < PACE_OPEN;
+    f.hold_only = pace < PACE_OPEN || slowing;
     f.severity = k.severity(growth.rate_per_min, ttb);
     f.confidence = mk.tau.clamp(0.0, 1.0);
     f.baseline_bytes = to_bytes(baseline);
