@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
-# Renders `leakscope html` of a dump to a PNG with headless Chromium, for a visual check of the
-# page (charts, axes, tables) by a person. A manual check, not part of CI: Chromium is large and
-# its rendering is not a test oracle.
+# Renders `leakscope html` of a dump to PNGs with headless Chromium, at a desktop width (1280 px)
+# and at a phone's (390 px), for a visual check of the page (charts, leak labels and shading,
+# axes, tables) by a person. A manual check, not part of CI: Chromium is large and its rendering
+# is not a test oracle.
 #
-#   scripts/screenshot-report.sh [DUMP] [OUT.png]
+#   scripts/screenshot-report.sh [DUMP] [OUT-DIR]
 #
-# DUMP defaults to the CLI tests' fixture, OUT.png to target/screenshots/report.png. Installs
+# DUMP defaults to the CLI tests' fixture, OUT-DIR to target/screenshots; the page is
+# OUT-DIR/report.html and the screenshots OUT-DIR/report-WIDTH.png, for each width in
+# SCREENSHOT_WIDTHS (default "1280 390"), SCREENSHOT_HEIGHT (default 3200) pixels high. Installs
 # Chromium from Debian's packages when it is missing. The page is self-contained; Chromium still
-# gets every switch that keeps it from reaching out (updates, sync, background networking).
+# gets every switch that keeps it from reaching out (updates, sync, background networking, QUIC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dump=${1:-tests/fixtures/service.json}
-png=${2:-target/screenshots/report.png}
-width=${SCREENSHOT_WIDTH:-1280}
-height=${SCREENSHOT_HEIGHT:-2400}
+dump=${1:-leakscope-cli/tests/fixtures/service.json}
+dir=${2:-target/screenshots}
+widths=${SCREENSHOT_WIDTHS:-1280 390}
+height=${SCREENSHOT_HEIGHT:-3200}
 
 chromium=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$chromium" ]; then
@@ -24,14 +27,18 @@ if [ -z "$chromium" ]; then
 fi
 
 cargo build --quiet --bin leakscope
-mkdir -p "$(dirname "$png")"
-html="$(dirname "$png")/$(basename "$png" .png).html"
+mkdir -p "$dir"
+html="$dir/report.html"
 target/debug/leakscope html "$dump" -o "$html"
 
-profile=$(mktemp -d)
-trap 'rm -rf "$profile"' EXIT
-"$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
-  --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
-  --user-data-dir="$profile" --window-size="$width,$height" \
-  --screenshot="$(realpath -m "$png")" "file://$(realpath "$html")" 2>/dev/null
-echo "$png (from $html)"
+for width in $widths; do
+  profile=$(mktemp -d)
+  png="$dir/report-$width.png"
+  "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+    --user-data-dir="$profile" --window-size="$width,$height" \
+    --screenshot="$(realpath -m "$png")" "file://$(realpath "$html")" 2>/dev/null
+  rm -rf "$profile"
+  echo "$png"
+done
+echo "(from $html)"

@@ -184,7 +184,10 @@ pub fn statistic(name: &str, value: f64) -> String {
     let shown = if name.ends_with("_bytes_per_min") {
         rate(value)
     } else if name.ends_with("_bytes")
-        || matches!(name, "bytes_per_entry_baseline" | "bytes_per_entry_now")
+        || matches!(
+            name,
+            "bytes_per_entry_baseline" | "bytes_per_entry_now" | "bytes_above_prior_entry_size"
+        )
     {
         bytes(value)
     } else if name.ends_with("_secs") {
@@ -585,6 +588,10 @@ mod tests {
             "baseline slope bytes per min = +2.0 MB/min"
         );
         assert_eq!(statistic("period_secs", 300.0), "period = 5 min");
+        assert_eq!(
+            statistic("bytes_above_prior_entry_size", 118_443_461.2),
+            "bytes above prior entry size = 118.4 MB"
+        );
         assert_eq!(
             statistic("share_above", 0.85),
             "share above threshold = 85%"

@@ -11,8 +11,13 @@
 //!
 //! Each scope's chart shares one time axis with the others (so leak windows line up down the
 //! page): live bytes as a solid line on the left axis, the entry gauge as a dashed line on the
-//! right axis, leak evidence windows shaded in the severity's colour, and the budget as a
-//! dashed rule when it is near enough to the data to be drawn without flattening it.
+//! right axis, each leak shaded in its severity's colour from its first detection to its end
+//! (darker over its evidence window) and labelled in a lane above the plot, where labels can
+//! overlap neither each other nor the data, and the budget as a dashed rule when it is near
+//! enough to the data to be drawn without flattening it.
+//!
+//! On a phone the tables become one card per row, and each chart keeps a readable size and
+//! scrolls sideways, opened at its right end: the recent past, where open leaks are.
 
 use std::fmt::Write as _;
 
@@ -22,13 +27,19 @@ use leakscope::{Leak, LeakSeverity};
 
 use crate::{fmt, report};
 
-/// Chart geometry, in SVG user units (the SVG scales to the page width).
+/// Chart geometry, in SVG user units (the SVG scales to the page width): the plot is `PLOT`
+/// high, under a lane of [`LANE`] per row of leak labels.
 const W: f64 = 960.0;
-const H: f64 = 240.0;
+const PLOT: f64 = 186.0;
 const LEFT: f64 = 78.0;
 const RIGHT: f64 = 70.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 40.0;
+/// Height of a row of leak labels above the plot.
+const LANE: f64 = 16.0;
+/// Width of a label's character, generously (bold system-ui at the 13 units a phone gets,
+/// upper case included), for placing labels so they do not overlap.
+const CHAR: f64 = 8.0;
 /// Budgets further above the data than this factor are stated, not drawn.
 const BUDGET_DRAWN_UP_TO: f64 = 2.0;
 
@@ -98,13 +109,27 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 td.finding { width: 26%; }
 td.evidence { width: 16%; font-size: 12px; color: #475569; }
 td.site { width: 24%; }
-td.site code, td.callsite code { overflow-wrap: anywhere; }
+td.site code, td.callsite code { overflow-wrap: break-word; }
+ul.evidence { margin: 0; padding: 0; list-style: none; }
+.chart { overflow-x: auto; direction: rtl; }
+.chart svg { direction: ltr; }
 svg { width: 100%; height: auto; display: block; }
 svg text { font: 11px system-ui, sans-serif; fill: #475569; }
 svg .grid { stroke: #e2e8f0; stroke-width: 1; }
 svg .axis { stroke: #94a3b8; stroke-width: 1; }
 details summary { cursor: pointer; color: #1d4ed8; }
 ul.recs { margin: 4px 0 0 18px; padding: 0; }
+@media (max-width: 720px) {
+  main { padding: 12px; }
+  table, tbody, tr, td { display: block; width: auto !important; }
+  thead { display: none; }
+  tr { border-bottom: 1px solid #cbd5e1; padding: 6px 0; }
+  td { border: 0; padding: 2px 8px; text-align: left !important; white-space: normal !important; }
+  td[data-label]::before { content: attr(data-label) ': '; color: #475569; font-size: 12px; font-weight: 600; }
+  .chart svg { min-width: 640px; }
+  .chart svg text { font-size: 15px; }
+  .chart svg text.lane { font-size: 13px; }
+}
 ";
 
 /// The whole page.
@@ -145,8 +170,9 @@ pub fn render(dump: &Dump) -> String {
     let _ = writeln!(
         out,
         "<p class=\"note\">Ranked by growth over the last {}. Time axis in UTC, shared by every \
-         chart; older history is coarser (one point per 10 or 100 snapshot intervals). Shaded \
-         bands are the evidence windows of leaks (hover for details).</p>",
+         chart; older history is coarser (one point per 10 or 100 snapshot intervals). A leak is \
+         shaded from its first detection to its end (or now), darker over the window of evidence \
+         that decided it, and labelled above the chart (hover for details).</p>",
         esc(&fmt::duration(dump.config.detection_window_minutes * 60.0))
     );
     let span = time_span(dump);
@@ -307,11 +333,7 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
          <th class=\"num\">Budget in</th><th>Top call site</th></tr></thead>\n<tbody>\n",
     );
     for leak in open {
-        let evidence: Vec<String> = leak
-            .statistics
-            .iter()
-            .map(|s| fmt::statistic(&s.name, s.value))
-            .collect();
+        let evidence = evidence_list(leak);
         let budget = match (leak.time_to_budget_secs, leak.budget_bytes) {
             (Some(t), Some(b)) => format!(
                 "{}<br/>of {}",
@@ -324,7 +346,7 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
         let site = match leak.top_sites.first() {
             Some(s) => format!(
                 "<code>{}</code><br/>{} live",
-                esc(&fmt::site(s)),
+                code(&fmt::site(s)),
                 esc(&fmt::bytes_u(s.live_bytes))
             ),
             None => "not sampled".to_owned(),
@@ -344,25 +366,70 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td class=\"finding\"><b>{}</b> · {}<br/><span class=\"note\">{} · #{} · confidence {} \
-             · window {}–{} UTC</span>{recs}</td><td class=\"num\">{}</td><td class=\"num\">{}\
-             <br/><span class=\"note\">{} → {}</span></td><td class=\"evidence\">{}</td>\
-             <td class=\"num\">{budget}</td><td class=\"site\">{site}</td></tr>",
+             · first detected {} UTC · evidence window {}–{} UTC</span>{recs}</td>\
+             <td class=\"num\" data-label=\"Rate\">{}</td><td class=\"num\" data-label=\"Growth\">{}\
+             <br/><span class=\"note\">{} → {}</span></td><td class=\"evidence\" data-label=\"Evidence\">{evidence}</td>\
+             <td class=\"num\" data-label=\"Budget in\">{budget}</td><td class=\"site\" data-label=\"Top call site\">{site}</td></tr>",
             sev_badge(leak.severity),
             esc(&leak.scope),
             esc(fmt::leak_type(leak.leak_type)),
             esc(&leak.summary),
             leak.id,
             esc(&fmt::percent(leak.confidence, 1.0)),
+            esc(&fmt::clock(dump, leak.first_detected)),
             esc(&fmt::clock(dump, leak.window[0])),
             esc(&fmt::clock(dump, leak.window[1])),
             esc(&fmt::rate(leak.rate_bytes_per_min)),
             esc(&fmt::delta(leak.growth_bytes as f64)),
             esc(&fmt::bytes_u(leak.baseline_bytes)),
             esc(&fmt::bytes_u(leak.current_bytes)),
-            esc(&evidence.join(", ")),
         );
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// Statistics shown in a leak's row before the rest fold away (the deciding one first).
+const EVIDENCE: usize = 4;
+
+/// A leak's statistics as a list, the first [`EVIDENCE`] shown and the rest folded.
+fn evidence_list(leak: &Leak) -> String {
+    let items: Vec<String> = leak
+        .statistics
+        .iter()
+        .map(|s| format!("<li>{}</li>", esc(&fmt::statistic(&s.name, s.value))))
+        .collect();
+    let (shown, rest) = items.split_at(items.len().min(EVIDENCE));
+    let mut out = format!("<ul class=\"evidence\">{}</ul>", shown.concat());
+    if !rest.is_empty() {
+        let _ = write!(
+            out,
+            "<details><summary>{} more</summary><ul class=\"evidence\">{}</ul></details>",
+            rest.len(),
+            rest.concat()
+        );
+    }
+    out
+}
+
+/// A symbol or path for a `<code>` element: escaped, with a line-break opportunity after each
+/// `::` and `/` and before a `(`, so a narrow cell breaks it between its parts and not inside a
+/// name.
+fn code(s: &str) -> String {
+    let escaped = esc(s);
+    let mut out = String::with_capacity(escaped.len() + 16);
+    let mut chars = escaped.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '(' {
+            out.push_str("<wbr/>");
+        }
+        out.push(c);
+        let after_path =
+            c == '/' || (c == ':' && chars.peek() != Some(&':') && out.ends_with("::"));
+        if after_path {
+            out.push_str("<wbr/>");
+        }
+    }
+    out
 }
 
 fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
@@ -374,7 +441,8 @@ fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
         let until = leak.resolved_at.unwrap_or(leak.last_detected);
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}–{} UTC</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td data-label=\"Scope\">{}</td><td data-label=\"Finding\">{}</td>\
+             <td class=\"num\" data-label=\"Open\">{}–{} UTC</td><td>{}</td></tr>",
             sev_badge(leak.severity),
             esc(&leak.scope),
             esc(fmt::leak_type(leak.leak_type)),
@@ -403,7 +471,7 @@ fn site_table(out: &mut String, sites: &[CallSite], age: &str) {
             .frames
             .iter()
             .skip(1)
-            .map(|f| format!("← {}", esc(&fmt::frame(f))))
+            .map(|f| format!("← {}", code(&fmt::frame(f))))
             .collect();
         let callers = if callers.is_empty() {
             String::new()
@@ -416,16 +484,18 @@ fn site_table(out: &mut String, sites: &[CallSite], age: &str) {
         };
         let _ = writeln!(
             out,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"callsite\"><code>{}</code>{callers}</td></tr>",
+            "<tr><td class=\"num\" data-label=\"Live\">{}</td><td data-label=\"Scope\">{}</td>\
+             <td class=\"num\" data-label=\"Samples\">{}</td><td class=\"num\" data-label=\"Older than {}\">{}</td>\
+             <td class=\"callsite\"><code>{}</code>{callers}</td></tr>",
             esc(&fmt::bytes_u(site.live_bytes)),
             esc(&site.scope),
             esc(&fmt::count(site.samples)),
+            esc(age),
             esc(&fmt::percent(
                 site.bytes_older_than[1] as f64,
                 site.live_bytes as f64
             )),
-            esc(&fmt::site(site)),
+            code(&fmt::site(site)),
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -538,12 +608,14 @@ fn scope_chart(
         let c = severity_colour(leaks[0].severity);
         let _ = write!(
             out,
-            "<i class=\"box\" style=\"background:{c}\"></i>leak evidence window"
+            "<i class=\"box\" style=\"background:{c}\"></i>leak, from first detection \
+             (darker: evidence window)"
         );
     }
     out.push_str("</div>\n");
+    out.push_str("<div class=\"chart\">\n");
     svg(out, dump, scope, &leaks, span);
-    out.push_str("</div>\n");
+    out.push_str("</div>\n</div>\n");
 }
 
 /// Maps data to SVG coordinates.
@@ -552,6 +624,8 @@ struct Axes {
     t1: f64,
     ymax: f64,
     emax: f64,
+    /// The plot's top edge: under the label lanes.
+    top: f64,
 }
 
 impl Axes {
@@ -563,24 +637,81 @@ impl Axes {
             LEFT + w / 2.0
         }
     }
+    /// The plot's bottom edge, the time axis.
+    fn bottom(&self) -> f64 {
+        self.top + PLOT
+    }
+    /// The whole chart's height.
+    fn height(&self) -> f64 {
+        self.bottom() + BOTTOM
+    }
     fn y(&self, v: f64) -> f64 {
-        let h = H - TOP - BOTTOM;
-        H - BOTTOM
+        self.bottom()
             - if self.ymax > 0.0 {
-                v / self.ymax * h
+                v / self.ymax * PLOT
             } else {
                 0.0
             }
     }
     fn ye(&self, v: f64) -> f64 {
-        let h = H - TOP - BOTTOM;
-        H - BOTTOM
+        self.bottom()
             - if self.emax > 0.0 {
-                v / self.emax * h
+                v / self.emax * PLOT
             } else {
                 0.0
             }
     }
+}
+
+/// The span a leak is shaded over: from its first detection (or its evidence window, when
+/// that began earlier: the growth had been going on for the window's length) to its end, the
+/// resolution for a resolved leak, else the later of its last detection and its window.
+/// `None` for NaN bounds from a hostile dump.
+pub fn leak_span(leak: &Leak) -> Option<(f64, f64)> {
+    let start = leak.first_detected.min(leak.window[0]);
+    let end = match (leak.status, leak.resolved_at) {
+        (leakscope::LeakStatus::Resolved, Some(r)) => r,
+        _ => leak.last_detected.max(leak.window[1]),
+    };
+    (start.is_finite() && end.is_finite() && start <= end).then_some((start, end))
+}
+
+/// A leak's label above the plot: its text, where it starts, and its lane (0 nearest the
+/// plot).
+#[derive(Debug, PartialEq)]
+struct Label {
+    text: String,
+    x: f64,
+    lane: usize,
+}
+
+/// Places one label per shaded span `(xa, xb, text)`: each ends where its span ends (an open
+/// leak's at the latest time, which a phone's chart scrolls to first), or starts at the plot's
+/// left edge when it is wider than that, in the lowest lane where neither it nor its span's
+/// bar touches another label or bar. Labels therefore never overlap.
+fn place_labels(spans: &[(f64, f64, String)]) -> Vec<Label> {
+    let mut lanes: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut labels = Vec::new();
+    for (xa, xb, text) in spans {
+        let w = text.chars().count() as f64 * CHAR;
+        let x = (xb - w).max(LEFT);
+        // The label and its span's bar, with a gap either side.
+        let (lo, hi) = (x.min(*xa) - 8.0, (x + w).max(*xb) + 8.0);
+        let lane = lanes
+            .iter()
+            .position(|taken| taken.iter().all(|&(a, b)| hi <= a || lo >= b))
+            .unwrap_or_else(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            });
+        lanes[lane].push((lo, hi));
+        labels.push(Label {
+            text: text.clone(),
+            x,
+            lane,
+        });
+    }
+    labels
 }
 
 fn svg(
@@ -596,13 +727,6 @@ fn svg(
         .filter(|s| s.t.is_finite())
         .map(|s| (s.t, s.curr_bytes as f64, s.entries.map(|e| e as f64)))
         .collect();
-    let label = format!("live bytes of {} over time", scope.name);
-    let _ = writeln!(
-        out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" \
-         aria-label=\"{}\">",
-        esc(&label)
-    );
     let (t0, t1) = span.unwrap_or((0.0, 1.0));
     let data_max = points.iter().map(|p| p.1).fold(0.0, f64::max);
     let budget = scope
@@ -615,53 +739,108 @@ fn svg(
     let entries_max = points.iter().filter_map(|p| p.2).fold(0.0, f64::max);
     let estep = nice_step(entries_max.max(1.0), 5.0);
     let emax = (entries_max.max(1.0) / estep).ceil() * estep;
-    let ax = Axes { t0, t1, ymax, emax };
+    let mut ax = Axes {
+        t0,
+        t1,
+        ymax,
+        emax,
+        top: TOP,
+    };
 
-    // Leak windows first, under the lines. Their labels sit at the foot of the band (a
-    // zero-based chart rarely has data there), stacked so overlapping windows stay legible, and
-    // anchored inside the plot when the band is near its right edge.
-    for (i, leak) in leaks.iter().enumerate() {
-        let a = leak.window[0].max(t0);
-        let b = leak.window[1].min(t1);
-        // Also skips NaN bounds from a hostile dump.
-        if a.is_nan() || b.is_nan() || a > b {
-            continue;
-        }
-        let (xa, xb) = (ax.x(a), ax.x(b));
+    // Leaks: open ones first (most severe first), then resolved, each with its span on the
+    // chart's time axis and its label.
+    let mut shown: Vec<(&Leak, f64, f64)> = leaks
+        .iter()
+        .filter_map(|l| {
+            let (a, b) = leak_span(l)?;
+            let (a, b) = (a.max(t0), b.min(t1));
+            (a <= b).then_some((*l, a, b))
+        })
+        .collect();
+    shown.sort_by(|(a, ..), (b, ..)| {
+        (b.status == leakscope::LeakStatus::Open)
+            .cmp(&(a.status == leakscope::LeakStatus::Open))
+            .then(b.severity.cmp(&a.severity))
+            .then(a.first_detected.total_cmp(&b.first_detected))
+    });
+    let spans: Vec<(f64, f64, String)> = shown
+        .iter()
+        .map(|(l, a, b)| {
+            let status = match l.status {
+                leakscope::LeakStatus::Open => "open",
+                leakscope::LeakStatus::Resolved => "resolved",
+            };
+            let text = format!(
+                "{} {} ({status}, #{})",
+                fmt::severity(l.severity),
+                fmt::leak_type(l.leak_type),
+                l.id
+            );
+            (ax.x(*a), ax.x(*b), text)
+        })
+        .collect();
+    let labels = place_labels(&spans);
+    let lanes = labels.iter().map(|l| l.lane + 1).max().unwrap_or(0);
+    ax.top = TOP + LANE * lanes as f64;
+
+    let label = format!("live bytes of {} over time", scope.name);
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {:.0}\" role=\"img\" \
+         aria-label=\"{}\">",
+        ax.height(),
+        esc(&label)
+    );
+
+    // Shading first, under the lines: from first detection to the end, darker over the
+    // evidence window; a resolved leak is paler (history, not the current problem). The
+    // label sits in its lane above the plot, over a bar as long as the shading.
+    for (((leak, a, b), (xa, xb, text)), lab) in shown.iter().zip(&spans).zip(&labels) {
         let colour = severity_colour(leak.severity);
-        let status = match leak.status {
-            leakscope::LeakStatus::Open => "open",
-            leakscope::LeakStatus::Resolved => "resolved",
-        };
+        let open = leak.status == leakscope::LeakStatus::Open;
         let tip = format!(
-            "{} {} ({status}): {}",
-            fmt::severity(leak.severity),
-            fmt::leak_type(leak.leak_type),
+            "{text}: first detected {} UTC, evidence window {}–{} UTC. {}",
+            fmt::clock(dump, leak.first_detected),
+            fmt::clock(dump, leak.window[0]),
+            fmt::clock(dump, leak.window[1]),
             leak.summary
         );
         let _ = writeln!(
             out,
-            "<rect x=\"{xa:.1}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" \
+            "<rect x=\"{xa:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{PLOT}\" fill=\"{colour}\" \
              fill-opacity=\"{}\"><title>{}</title></rect>",
+            ax.top,
             (xb - xa).max(2.0),
-            H - TOP - BOTTOM,
-            // A resolved leak's band is paler: history, not the current problem.
-            if status == "open" { 0.16 } else { 0.07 },
+            if open { 0.09 } else { 0.05 },
             esc(&tip)
         );
-        let right_half = xa > LEFT + (W - LEFT - RIGHT) * 0.6;
-        let (x, anchor) = if right_half {
-            (xb - 4.0, "end")
-        } else {
-            (xa + 4.0, "start")
-        };
+        let ea = leak.window[0].max(*a);
+        let eb = leak.window[1].min(*b);
+        if ea <= eb {
+            let (ea, eb) = (ax.x(ea), ax.x(eb));
+            let _ = writeln!(
+                out,
+                "<rect x=\"{ea:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{PLOT}\" \
+                 fill=\"{colour}\" fill-opacity=\"{}\"><title>{}</title></rect>",
+                ax.top,
+                (eb - ea).max(2.0),
+                if open { 0.16 } else { 0.07 },
+                esc(&tip)
+            );
+        }
+        let y = ax.top - LANE * lab.lane as f64;
         let _ = writeln!(
             out,
-            "<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" \
-             style=\"fill:{colour};font-weight:600\">{} {} ({status})</text>",
-            H - BOTTOM - 6.0 - 14.0 * i as f64,
-            fmt::severity(leak.severity),
-            esc(fmt::leak_type(leak.leak_type))
+            "<rect x=\"{xa:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"3\" fill=\"{colour}\" \
+             fill-opacity=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\" \
+             class=\"lane\" style=\"fill:{colour};font-weight:600\">{}<title>{}</title></text>",
+            y - 4.0,
+            (xb - xa).max(2.0),
+            if open { 0.9 } else { 0.45 },
+            lab.x,
+            y - 6.0,
+            esc(&lab.text),
+            esc(&tip)
         );
     }
 
@@ -713,10 +892,11 @@ fn svg(
         };
         let _ = writeln!(
             out,
-            "<line class=\"grid\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{:.1}\"/>\
+            "<line class=\"grid\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
              <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            H - BOTTOM,
-            H - BOTTOM + 16.0,
+            ax.top,
+            ax.bottom(),
+            ax.bottom() + 16.0,
             esc(&label)
         );
         w += step;
@@ -725,14 +905,15 @@ fn svg(
     let _ = writeln!(
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{:.1}\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
          <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (UTC)</text>",
         W - RIGHT,
-        H - BOTTOM,
-        H - BOTTOM,
-        H - BOTTOM,
+        ax.bottom(),
+        ax.bottom(),
+        ax.top,
+        ax.bottom(),
         LEFT + (W - LEFT - RIGHT) / 2.0,
-        H - 6.0
+        ax.height() - 6.0
     );
 
     if let Some(b) = budget {
@@ -767,7 +948,7 @@ fn svg(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no history recorded</text>",
             LEFT + (W - LEFT - RIGHT) / 2.0,
-            TOP + (H - TOP - BOTTOM) / 2.0
+            ax.top + PLOT / 2.0
         );
     } else {
         let line: Vec<String> = points
@@ -815,6 +996,70 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
         assert_eq!(esc("a\u{1b}b"), "a\\u{1b}b");
+    }
+
+    #[test]
+    fn labels_never_overlap_and_share_lanes_when_apart() {
+        let span = |a: f64, b: f64| (a, b, "MEDIUM gradual growth (open, #1)".to_owned());
+        // Ten leaks over the same stretch: ten lanes.
+        let same: Vec<_> = (0..10).map(|_| span(500.0, 700.0)).collect();
+        let lanes: Vec<usize> = place_labels(&same).iter().map(|l| l.lane).collect();
+        assert_eq!(lanes, (0..10).collect::<Vec<_>>());
+        // Far apart: one lane.
+        let apart = [
+            span(LEFT, 120.0),
+            span(520.0, 610.0),
+            span(840.0, W - RIGHT),
+        ];
+        assert!(place_labels(&apart).iter().all(|l| l.lane == 0));
+        // Whatever the spans, two labels in one lane do not touch, nor run off the plot.
+        let mixed: Vec<_> = (0..40)
+            .map(|i| {
+                let a = LEFT + (i * 37 % 800) as f64;
+                span(a, (a + (i * 5) as f64).min(W - RIGHT))
+            })
+            .collect();
+        let labels = place_labels(&mixed);
+        for (i, a) in labels.iter().enumerate() {
+            let wa = a.text.chars().count() as f64 * CHAR;
+            assert!(a.x >= LEFT && a.x + wa <= W - RIGHT + 1e-9, "{a:?}");
+            for b in &labels[i + 1..] {
+                let wb = b.text.chars().count() as f64 * CHAR;
+                let apart = a.x + wa <= b.x || b.x + wb <= a.x;
+                assert!(a.lane != b.lane || apart, "{a:?} and {b:?} overlap");
+            }
+        }
+    }
+
+    #[test]
+    fn a_leak_is_shaded_from_its_first_detection_to_its_end() {
+        let mut leak: Leak = serde_json::from_value(serde_json::json!({
+            "id": 1, "scope": "s", "leak_type": "GradualGrowth", "severity": "Medium",
+            "status": "Open", "confidence": 0.7, "first_detected": 1000.0,
+            "last_detected": 4000.0, "window": [3100.0, 4000.0], "baseline_bytes": 1,
+            "current_bytes": 2, "growth_bytes": 1, "rate_bytes_per_min": 1.0,
+            "model": "Linear", "statistics": [], "summary": "", "recommendations": [],
+            "top_sites": []
+        }))
+        .unwrap();
+        assert_eq!(leak_span(&leak), Some((1000.0, 4000.0)));
+        // A window that began before the first detection: from the window.
+        leak.window = [600.0, 1000.0];
+        assert_eq!(leak_span(&leak), Some((600.0, 4000.0)));
+        leak.status = leakscope::LeakStatus::Resolved;
+        leak.resolved_at = Some(5000.0);
+        assert_eq!(leak_span(&leak), Some((600.0, 5000.0)));
+        leak.first_detected = f64::NAN;
+        leak.window = [f64::NAN, f64::NAN];
+        assert_eq!(leak_span(&leak), None);
+    }
+
+    #[test]
+    fn code_breaks_between_path_segments() {
+        assert_eq!(
+            code("a::b::<C as D>::e (src/f.rs:9)"),
+            "a::<wbr/>b::<wbr/>&lt;C as D&gt;::<wbr/>e <wbr/>(src/<wbr/>f.rs:9)"
+        );
     }
 
     #[test]

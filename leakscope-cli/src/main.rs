@@ -30,6 +30,7 @@ mod diff;
 mod fmt;
 mod html;
 mod report;
+mod sites;
 mod style;
 
 use std::io::{self, Write};
@@ -85,8 +86,11 @@ fn main() -> ExitCode {
 
 /// Reads a dump. The library's messages already name the file and the problem on one line
 /// ("dump x.json is truncated: …"), as docs/dump-format.md documents them.
+/// Identical call sites are merged here, once, for every command (see `sites`).
 fn read(path: &Path) -> Result<Dump, Failure> {
-    dump::read_dump(path).map_err(|e| Failure::Message(e.to_string()))
+    let mut dump = dump::read_dump(path).map_err(|e| Failure::Message(e.to_string()))?;
+    sites::merge_identical(&mut dump);
+    Ok(dump)
 }
 
 fn stdout(text: &str) -> Result<(), Failure> {

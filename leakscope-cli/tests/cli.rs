@@ -538,6 +538,69 @@ fn html_escapes_text_from_the_dump() {
     }
 }
 
+/// Issue 14 (and 12): two sites whose stacks differ only in return addresses that resolve to
+/// the same lines are one row, with their bytes summed, in the page, the report and the folded
+/// stacks.
+#[test]
+fn identical_call_sites_are_one_row_everywhere() {
+    let mut dump = fixture_dump();
+    let record = |s: &leakscope::sites::CallSite| {
+        s.frames[0].function.as_deref() == Some("photo_api::session::SessionStore::record_event")
+    };
+    let original = dump
+        .top_call_sites
+        .iter()
+        .find(|s| record(s))
+        .unwrap()
+        .clone();
+    let mut twin = original.clone();
+    for f in twin.frames.iter_mut().filter(|f| f.function.is_some()) {
+        f.addr += 8;
+    }
+    twin.live_bytes = 1_000_000;
+    dump.top_call_sites.push(twin.clone());
+    let leak = dump
+        .leaks
+        .iter_mut()
+        .find(|l| l.top_sites.iter().any(record))
+        .unwrap();
+    leak.top_sites.push(twin);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twins.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let p = path.to_str().unwrap();
+    let merged = original.live_bytes + 1_000_000;
+    let shown = leakscope::units::bytes(merged as f64);
+
+    let page = ok(&["html", p, "-o", "-"]);
+    let rows = page
+        .matches("<td class=\"callsite\"><code>photo_api::<wbr/>session::")
+        .count();
+    assert_eq!(rows, 1, "{page}");
+    assert!(
+        page.contains(&format!("{shown} live")),
+        "the leak's site: {shown}"
+    );
+    let report = ok(&["report", p]);
+    assert_eq!(
+        report.matches("SessionStore::record_event").count(),
+        ok(&["report", &fixture_str()])
+            .matches("SessionStore::record_event")
+            .count(),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("{shown} at photo_api::session::")),
+        "{report}"
+    );
+    let folded = ok(&["collapsed", p, "--lines"]);
+    assert!(
+        folded.contains(&format!("(src/session.rs:88) {merged}\n")),
+        "{folded}"
+    );
+    assert_eq!(folded.lines().count(), dump.top_call_sites.len() - 1);
+}
+
 #[test]
 fn prom_is_a_valid_exposition() {
     let text = ok(&["prom", &fixture_str()]);
