@@ -92,8 +92,8 @@ pub use error::{Error, ErrorKind};
 pub use future::{InScope, Scoped};
 pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
 pub use leak::{GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic};
-pub use registry::ScopeStats;
 pub use scope::{scope, set_entry_count, Scope, ScopeGuard};
+pub use snapshot::ScopeStats;
 
 /// The offline analysis: the detectors and the leak lifecycle as pure functions over snapshot
 /// series, for the CLI (`leakscope analyze`), for tools that read dumps, and for tests that

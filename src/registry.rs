@@ -22,48 +22,7 @@ use crate::os::{self, ForkHandlers, ForkLayer};
 use crate::reentry::Untracked;
 use crate::samples::{self, LiveSamples, SampleSnapshot};
 use crate::sinks;
-
-/// Allocation statistics of one scope.
-///
-/// Exact to the byte once every thread that touched the scope has flushed (see
-/// [`flush`](crate::flush)); between flushes a live figure can trail by at most one batch per
-/// thread. Bytes are the sizes the program requested, not what the inner allocator rounded them
-/// up to.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct ScopeStats {
-    /// Live bytes owned by the scope.
-    pub curr_bytes: u64,
-    /// Live blocks owned by the scope.
-    pub curr_blocks: u64,
-    /// Allocations charged to the scope (a `realloc` counts as one allocation and one free).
-    pub total_allocs: u64,
-    /// Frees charged to the scope, whichever thread freed.
-    pub total_frees: u64,
-    /// Bytes allocated in the scope over its lifetime.
-    pub total_bytes_allocated: u64,
-    /// Bytes freed from the scope over its lifetime.
-    pub total_bytes_freed: u64,
-    /// The most live bytes the scope held when totals were applied.
-    pub max_bytes: u64,
-}
-
-impl ScopeStats {
-    fn from_counts(c: &Counts, max_bytes: u64) -> Self {
-        ScopeStats {
-            // Transiently negative when another thread's frees were applied before the
-            // allocations still sitting in its owner's batch; exact (and non-negative) after
-            // every thread has flushed.
-            curr_bytes: c.bytes_allocated.saturating_sub(c.bytes_freed),
-            curr_blocks: c.allocs.saturating_sub(c.frees),
-            total_allocs: c.allocs,
-            total_frees: c.frees,
-            total_bytes_allocated: c.bytes_allocated,
-            total_bytes_freed: c.bytes_freed,
-            max_bytes,
-        }
-    }
-}
+use crate::snapshot::ScopeStats;
 
 struct Entry {
     name: Box<str>,

@@ -1,9 +1,82 @@
-//! Snapshots: what the collector records about a scope, and about the process, once per interval.
+//! Snapshots: what the collector records about a scope, and about the process, once per
+//! interval; and [`ScopeStats`], a scope's totals, which [`stats`](crate::stats) returns and
+//! each scope of the dump carries.
 //!
-//! These are plain data. The collector produces them, history keeps them, the detectors read
-//! series of them and the dump carries them.
+//! These are plain data. The registry and the collector produce them, history keeps them, the
+//! detectors read series of them and the dump carries them.
 
 use serde::{Deserialize, Serialize};
+
+use crate::ids::Counts;
+
+/// Allocation statistics of one scope.
+///
+/// Exact to the byte once every thread that touched the scope has flushed (see
+/// [`flush`](crate::flush)); between flushes a live figure can trail by at most one batch per
+/// thread. Bytes are the sizes the program requested, not what the inner allocator rounded them
+/// up to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ScopeStats {
+    /// Live bytes owned by the scope.
+    pub curr_bytes: u64,
+    /// Live blocks owned by the scope.
+    pub curr_blocks: u64,
+    /// Allocations charged to the scope (a `realloc` counts as one allocation and one free).
+    pub total_allocs: u64,
+    /// Frees charged to the scope, whichever thread freed.
+    pub total_frees: u64,
+    /// Bytes allocated in the scope over its lifetime.
+    pub total_bytes_allocated: u64,
+    /// Bytes freed from the scope over its lifetime.
+    pub total_bytes_freed: u64,
+    /// The most live bytes the scope held when totals were applied.
+    pub max_bytes: u64,
+}
+
+impl ScopeStats {
+    /// The field names, as serde writes them.
+    pub(crate) const FIELDS: [&'static str; 7] = [
+        "curr_bytes",
+        "curr_blocks",
+        "total_allocs",
+        "total_frees",
+        "total_bytes_allocated",
+        "total_bytes_freed",
+        "max_bytes",
+    ];
+
+    /// The field called `name` (one of [`FIELDS`](Self::FIELDS)), for the dump reader, which
+    /// reads a scope's totals beside its other fields.
+    pub(crate) fn field_mut(&mut self, name: &str) -> Option<&mut u64> {
+        Some(match name {
+            "curr_bytes" => &mut self.curr_bytes,
+            "curr_blocks" => &mut self.curr_blocks,
+            "total_allocs" => &mut self.total_allocs,
+            "total_frees" => &mut self.total_frees,
+            "total_bytes_allocated" => &mut self.total_bytes_allocated,
+            "total_bytes_freed" => &mut self.total_bytes_freed,
+            "max_bytes" => &mut self.max_bytes,
+            _ => return None,
+        })
+    }
+
+    /// The statistics of a scope with totals `c` and the most live bytes seen, `max_bytes`.
+    pub(crate) fn from_counts(c: &Counts, max_bytes: u64) -> Self {
+        ScopeStats {
+            // Transiently negative when another thread's frees were applied before the
+            // allocations still sitting in its owner's batch; exact (and non-negative) after
+            // every thread has flushed.
+            curr_bytes: c.bytes_allocated.saturating_sub(c.bytes_freed),
+            curr_blocks: c.allocs.saturating_sub(c.frees),
+            total_allocs: c.allocs,
+            total_frees: c.frees,
+            total_bytes_allocated: c.bytes_allocated,
+            total_bytes_freed: c.bytes_freed,
+            max_bytes,
+        }
+    }
+}
 
 /// One scope at one instant, plus what happened to it since the previous snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -245,6 +318,24 @@ impl ProcessSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The dump reader's list of the totals' fields is serde's, in order, and each name reaches
+    /// its own field.
+    #[test]
+    fn scope_stats_fields_are_serdes() {
+        let mut stats = ScopeStats::default();
+        for (i, name) in ScopeStats::FIELDS.iter().enumerate() {
+            *stats.field_mut(name).unwrap() = i as u64 + 1;
+        }
+        let json = serde_json::to_value(stats).unwrap();
+        let expected: serde_json::Map<String, serde_json::Value> = ScopeStats::FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), (i as u64 + 1).into()))
+            .collect();
+        assert_eq!(json, serde_json::Value::Object(expected));
+        assert!(stats.field_mut("name").is_none());
+    }
 
     /// A scope that, every 30 s, allocates 40 blocks of 256 bytes and frees 30 of them.
     fn steady(i: u64) -> Snapshot {

@@ -122,7 +122,7 @@ fn n_intervals_make_n_exact_snapshots() {
     assert_eq!(churn.free_ratio, Some(24.0 / 1024.0));
     assert_eq!(churn.mean_block_bytes, Some(512.0));
     assert!(scope.history.iter().all(|s| s.live_age.is_none()));
-    assert_eq!(scope.curr_bytes, 10_000);
+    assert_eq!(scope.stats.curr_bytes, 10_000);
     assert_eq!(dump.process_history.len(), 10);
     assert!(dump.process_history[9].tracked_bytes >= 10_000);
     drop(kept);

@@ -199,7 +199,10 @@ fn numbers_beyond_their_field_are_named() {
     );
     let (_dir, _path, result) = read_bytes(json.as_bytes());
     let dump = result.unwrap();
-    assert_eq!(dump.scope("users_cache").unwrap().curr_bytes, u64::MAX);
+    assert_eq!(
+        dump.scope("users_cache").unwrap().stats.curr_bytes,
+        u64::MAX
+    );
     assert_eq!(dump.clock_secs, f64::MAX);
     assert_eq!(dump.written_at_unix, 5e-324);
 }

@@ -70,8 +70,17 @@ fn scope() -> impl Strategy<Value = ScopeDump> {
     )
         .prop_map(|(name, c, (entries, budget), history)| {
             let mut s = ScopeDump::new(name);
-            (s.curr_bytes, s.curr_blocks, s.total_allocs, s.total_frees) = (c[0], c[1], c[2], c[3]);
-            (s.total_bytes_allocated, s.total_bytes_freed, s.max_bytes) = (c[4], c[5], c[6]);
+            (
+                s.stats.curr_bytes,
+                s.stats.curr_blocks,
+                s.stats.total_allocs,
+                s.stats.total_frees,
+            ) = (c[0], c[1], c[2], c[3]);
+            (
+                s.stats.total_bytes_allocated,
+                s.stats.total_bytes_freed,
+                s.stats.max_bytes,
+            ) = (c[4], c[5], c[6]);
             s.entries = entries;
             s.budget_bytes = budget;
             s.history = history;

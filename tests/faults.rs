@@ -110,7 +110,7 @@ fn child_vanished_directory(dir: &Path) {
     step(5); // written again, one report
     let dump = read_dump(&path).unwrap();
     let scope = dump.scope("fault_vanished").unwrap();
-    assert_eq!(scope.curr_bytes, 20_000, "nothing counted was lost");
+    assert_eq!(scope.stats.curr_bytes, 20_000, "nothing counted was lost");
     assert_eq!(
         scope.history.len(),
         20,

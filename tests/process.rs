@@ -162,5 +162,5 @@ fn process_exit_writes_the_final_dump() {
     let scope = dump
         .scope("proc_exiting")
         .expect("the scope is in the dump");
-    assert_eq!(scope.curr_bytes, 12_345);
+    assert_eq!(scope.stats.curr_bytes, 12_345);
 }

@@ -138,11 +138,14 @@ pub fn compare(old: &Dump, new: &Dump) -> Diff {
         .into_iter()
         .map(
             |(name, (o, n)): (&str, (Option<&leakscope::dump::ScopeDump>, Option<_>))| {
-                let change = signed(n.map_or(0, |s| s.curr_bytes), o.map_or(0, |s| s.curr_bytes));
+                let change = signed(
+                    n.map_or(0, |s| s.stats.curr_bytes),
+                    o.map_or(0, |s| s.stats.curr_bytes),
+                );
                 ScopeChange {
                     name: name.to_owned(),
-                    old_bytes: o.map(|s| s.curr_bytes),
-                    new_bytes: n.map(|s| s.curr_bytes),
+                    old_bytes: o.map(|s| s.stats.curr_bytes),
+                    new_bytes: n.map(|s| s.stats.curr_bytes),
                     change_bytes: change,
                     old_entries: o.and_then(|s| s.entries),
                     new_entries: n.and_then(|s| s.entries),
@@ -416,7 +419,7 @@ mod tests {
             .iter()
             .map(|&(n, b)| {
                 let mut s = ScopeDump::new(n);
-                s.curr_bytes = b;
+                s.stats.curr_bytes = b;
                 s
             })
             .collect();

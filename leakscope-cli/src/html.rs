@@ -268,7 +268,7 @@ fn cards(out: &mut String, dump: &Dump) {
     let tracked: u64 = dump
         .scopes
         .iter()
-        .fold(0u64, |s, x| s.saturating_add(x.curr_bytes));
+        .fold(0u64, |s, x| s.saturating_add(x.stats.curr_bytes));
     let mut cards: Vec<(String, String)> = Vec::new();
     if let Some(rss) = p.rss_bytes {
         let of = p
@@ -560,9 +560,9 @@ fn scope_chart(
     span: Option<(f64, f64)>,
 ) {
     let mut facts = vec![
-        format!("live {}", fmt::bytes_u(scope.curr_bytes)),
-        format!("peak {}", fmt::bytes_u(scope.max_bytes)),
-        format!("{} blocks", fmt::count(scope.curr_blocks)),
+        format!("live {}", fmt::bytes_u(scope.stats.curr_bytes)),
+        format!("peak {}", fmt::bytes_u(scope.stats.max_bytes)),
+        format!("{} blocks", fmt::count(scope.stats.curr_blocks)),
     ];
     if let Some(g) = growth {
         facts.push(format!("growth {}", fmt::rate(g)));
@@ -574,7 +574,7 @@ fn scope_chart(
         facts.push(format!(
             "budget {} ({} used)",
             fmt::bytes_u(b),
-            fmt::percent(scope.curr_bytes as f64, b as f64)
+            fmt::percent(scope.stats.curr_bytes as f64, b as f64)
         ));
     }
     let leaks: Vec<&Leak> = dump

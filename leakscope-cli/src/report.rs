@@ -96,7 +96,7 @@ fn header(out: &mut String, dump: &Dump, style: Style) {
     let tracked: u64 = dump
         .scopes
         .iter()
-        .fold(0u64, |sum, s| sum.saturating_add(s.curr_bytes));
+        .fold(0u64, |sum, s| sum.saturating_add(s.stats.curr_bytes));
     let mut tracked_line = format!(
         "{} live in {} scope{}",
         fmt::bytes_u(tracked),
@@ -196,7 +196,7 @@ pub fn ranked(dump: &Dump) -> Vec<(&ScopeDump, Option<f64>)> {
         let ga = a.1.unwrap_or(0.0);
         let gb = b.1.unwrap_or(0.0);
         gb.total_cmp(&ga)
-            .then(b.0.curr_bytes.cmp(&a.0.curr_bytes))
+            .then(b.0.stats.curr_bytes.cmp(&a.0.stats.curr_bytes))
             .then(a.0.name.cmp(&b.0.name))
     });
     scopes
@@ -367,11 +367,11 @@ fn scopes(out: &mut String, dump: &Dump, style: Style) {
         };
         let entries = scope.entries.map_or("—".to_owned(), fmt::count);
         let budget = scope.budget_bytes.map_or("—".to_owned(), |b| {
-            fmt::percent(scope.curr_bytes as f64, b as f64)
+            fmt::percent(scope.stats.curr_bytes as f64, b as f64)
         });
         let cells = [
-            fmt::pad_left(&fmt::bytes_u(scope.curr_bytes), FIGURES[0].0.width),
-            fmt::pad_left(&fmt::bytes_u(scope.max_bytes), FIGURES[1].0.width),
+            fmt::pad_left(&fmt::bytes_u(scope.stats.curr_bytes), FIGURES[0].0.width),
+            fmt::pad_left(&fmt::bytes_u(scope.stats.max_bytes), FIGURES[1].0.width),
             growth_cell,
             fmt::pad_left(&entries, FIGURES[3].0.width),
             fmt::pad_left(&budget, FIGURES[4].0.width),
@@ -812,12 +812,12 @@ mod tests {
             Config::default(),
         );
         let mut a = ScopeDump::new("flat");
-        a.curr_bytes = 5_000_000;
+        a.stats.curr_bytes = 5_000_000;
         a.history = (0..10)
             .map(|i| Snapshot::new(i as f64 * 60.0, 5_000_000, 10))
             .collect();
         let mut b = ScopeDump::new("grows\u{1b}[31m");
-        b.curr_bytes = 1_000_000;
+        b.stats.curr_bytes = 1_000_000;
         b.history = (0..10)
             .map(|i| Snapshot::new(i as f64 * 60.0, 100_000 * i, 10))
             .collect();

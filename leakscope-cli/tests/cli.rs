@@ -631,7 +631,7 @@ fn prom_passes_promtool_and_the_python_parser() {
     for scope in &dump.scopes {
         let bytes = format!(
             "leakscope_scope_bytes{{scope='{}'}} {}.0",
-            scope.name, scope.curr_bytes
+            scope.name, scope.stats.curr_bytes
         );
         assert!(samples.contains(&bytes), "{bytes} not in {samples:#?}");
     }
@@ -819,7 +819,7 @@ fn grown_dump(dir: &Path) -> PathBuf {
         .iter_mut()
         .find(|s| s.name == "interner")
         .unwrap();
-    interner.curr_bytes += 200_000_000;
+    interner.stats.curr_bytes += 200_000_000;
     let site = dump
         .top_call_sites
         .iter_mut()
@@ -1155,8 +1155,8 @@ fn extreme_but_valid_dumps_render_without_panicking() {
     dump.tracker.self_bytes = u64::MAX;
     dump.config.detection_window_minutes = 1e308;
     for scope in &mut dump.scopes {
-        scope.curr_bytes = u64::MAX;
-        scope.max_bytes = 0;
+        scope.stats.curr_bytes = u64::MAX;
+        scope.stats.max_bytes = 0;
         scope.budget_bytes = Some(1);
         scope.entries = Some(u64::MAX);
     }

@@ -51,22 +51,15 @@ impl Collector {
         let mut dump = Dump::new(self.clock.unix_now(), now, process, self.config.clone());
         let keep_from = now - 2.0 * detect::required_history_secs(&self.config);
         for reading in self.read_scopes() {
-            let stats = reading.stats;
             let mut s = ScopeDump::new(reading.name);
-            s.curr_bytes = stats.curr_bytes;
-            s.curr_blocks = stats.curr_blocks;
-            s.total_allocs = stats.total_allocs;
-            s.total_frees = stats.total_frees;
-            s.total_bytes_allocated = stats.total_bytes_allocated;
-            s.total_bytes_freed = stats.total_bytes_freed;
-            s.max_bytes = stats.max_bytes;
+            s.stats = reading.stats;
             s.entries = reading.entries;
             dump.scopes.push(s);
         }
         let mut by_size: Vec<(u64, &str)> = dump
             .scopes
             .iter()
-            .map(|s| (s.curr_bytes, s.name.as_str()))
+            .map(|s| (s.stats.curr_bytes, s.name.as_str()))
             .collect();
         by_size.sort_unstable_by(|a, b| b.cmp(a));
         let full: hashbrown::HashSet<String> = by_size

@@ -31,9 +31,9 @@ use crate::history::{Histories, ScopeHistory};
 use crate::ids::{Counts, UNSCOPED_NAME};
 use crate::leak::{CallSite, LeakCheck};
 use crate::reentry::Untracked;
-use crate::registry::{self, ScopeStats};
+use crate::registry;
 use crate::sinks;
-use crate::snapshot::{ProcessSnapshot, Snapshot};
+use crate::snapshot::{ProcessSnapshot, ScopeStats, Snapshot};
 use crate::{sampler, scope};
 
 /// How often the collector thread applies what the allocating threads sent.

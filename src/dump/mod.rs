@@ -86,23 +86,23 @@ pub(crate) mod fixtures {
         let mut dump = Dump::new(1_700_003_600.0, 3600.0, process, config);
 
         let mut unscoped = ScopeDump::new("unscoped");
-        unscoped.curr_bytes = 1_200_000;
-        unscoped.curr_blocks = 3_100;
-        unscoped.total_allocs = 91_000;
-        unscoped.total_frees = 87_900;
-        unscoped.total_bytes_allocated = 40_000_000;
-        unscoped.total_bytes_freed = 38_800_000;
-        unscoped.max_bytes = 1_500_000;
+        unscoped.stats.curr_bytes = 1_200_000;
+        unscoped.stats.curr_blocks = 3_100;
+        unscoped.stats.total_allocs = 91_000;
+        unscoped.stats.total_frees = 87_900;
+        unscoped.stats.total_bytes_allocated = 40_000_000;
+        unscoped.stats.total_bytes_freed = 38_800_000;
+        unscoped.stats.max_bytes = 1_500_000;
         unscoped.history = vec![Snapshot::new(3600.0, 1_200_000, 3_100)];
 
         let mut users = ScopeDump::new("users_cache");
-        users.curr_bytes = 3_400_000;
-        users.curr_blocks = 1_700;
-        users.total_allocs = 4_800;
-        users.total_frees = 3_100;
-        users.total_bytes_allocated = 9_600_000;
-        users.total_bytes_freed = 6_200_000;
-        users.max_bytes = 3_400_000;
+        users.stats.curr_bytes = 3_400_000;
+        users.stats.curr_blocks = 1_700;
+        users.stats.total_allocs = 4_800;
+        users.stats.total_frees = 3_100;
+        users.stats.total_bytes_allocated = 9_600_000;
+        users.stats.total_bytes_freed = 6_200_000;
+        users.stats.max_bytes = 3_400_000;
         users.entries = Some(850);
         users.budget_bytes = Some(64 << 20);
         let mut coarse = snapshot(3510.0, 3_310_000, 1_655, 828);

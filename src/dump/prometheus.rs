@@ -58,7 +58,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         "Live bytes owned by the scope (requested sizes).",
     );
     for s in &scopes {
-        out.scope_sample(&s.name, s.curr_bytes);
+        out.scope_sample(&s.name, s.stats.curr_bytes);
     }
     out.family(
         "leakscope_scope_blocks",
@@ -66,7 +66,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         "Live blocks owned by the scope.",
     );
     for s in &scopes {
-        out.scope_sample(&s.name, s.curr_blocks);
+        out.scope_sample(&s.name, s.stats.curr_blocks);
     }
     out.family(
         "leakscope_scope_growth_bytes_per_second",
@@ -103,22 +103,22 @@ pub fn prometheus_text(dump: &Dump) -> String {
         (
             "leakscope_scope_allocations_total",
             "Allocations charged to the scope.",
-            |s| s.total_allocs,
+            |s| s.stats.total_allocs,
         ),
         (
             "leakscope_scope_allocated_bytes_total",
             "Bytes allocated in the scope.",
-            |s| s.total_bytes_allocated,
+            |s| s.stats.total_bytes_allocated,
         ),
         (
             "leakscope_scope_frees_total",
             "Frees charged to the scope.",
-            |s| s.total_frees,
+            |s| s.stats.total_frees,
         ),
         (
             "leakscope_scope_freed_bytes_total",
             "Bytes freed in the scope.",
-            |s| s.total_bytes_freed,
+            |s| s.stats.total_bytes_freed,
         ),
     ];
     for (name, help, value) in counters {

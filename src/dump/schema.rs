@@ -12,11 +12,12 @@
 //! re-typed field, a changed unit) is a new major version, and readers refuse majors they do not
 //! know with a message naming both versions.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::Config;
 use crate::leak::{CallSite, Leak, LeakStatus};
-use crate::snapshot::{Churn, ProcessSnapshot, Snapshot};
+use crate::snapshot::{Churn, ProcessSnapshot, ScopeStats, Snapshot};
 
 /// The major schema version this build writes and reads.
 pub const SCHEMA_MAJOR: u32 = 1;
@@ -129,25 +130,20 @@ impl ProcessInfo {
 }
 
 /// One scope: its totals when the dump was written and its history.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// Read by hand ([`ScopeDump`]'s `Deserialize` below), not derived: serde's `flatten` would
+/// buffer every field it does not know, so an unknown field of a newer minor version could cost
+/// many times its size in memory instead of being skipped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ScopeDump {
     /// The scope's name (`unscoped` for memory allocated outside every scope).
     pub name: String,
-    /// Live bytes (requested sizes).
-    pub curr_bytes: u64,
-    /// Live blocks.
-    pub curr_blocks: u64,
-    /// Allocations charged to the scope since the start.
-    pub total_allocs: u64,
-    /// Frees charged to the scope since the start.
-    pub total_frees: u64,
-    /// Bytes allocated since the start.
-    pub total_bytes_allocated: u64,
-    /// Bytes freed since the start.
-    pub total_bytes_freed: u64,
-    /// The most live bytes the collector has seen.
-    pub max_bytes: u64,
+    /// Its totals when the dump was written, as [`stats`](crate::stats) gives them (with memory
+    /// fed by [`record`](crate::record) added to `curr_bytes`); in the file, the fields stand
+    /// beside `name` (`curr_bytes`, `curr_blocks`, `total_allocs`, ...), as they always did.
+    #[serde(flatten)]
+    pub stats: ScopeStats,
     /// The entry-count gauge, if the program sets one.
     pub entries: Option<u64>,
     /// The configured budget in bytes, if any.
@@ -157,6 +153,63 @@ pub struct ScopeDump {
     /// Written column by column: one array per snapshot field (docs/dump-format.md).
     #[serde(with = "columns")]
     pub history: Vec<Snapshot>,
+}
+
+impl<'de> Deserialize<'de> for ScopeDump {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// `history` through its column reader.
+        struct History(Vec<Snapshot>);
+        impl<'de> Deserialize<'de> for History {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                columns::deserialize(d).map(History)
+            }
+        }
+
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = ScopeDump;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a scope")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ScopeDump, A::Error> {
+                let mut scope = ScopeDump::default();
+                let (mut name, mut history) = (None, None);
+                let mut seen = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if seen.contains(&key) {
+                        return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+                    }
+                    match &*key {
+                        "name" => name = Some(map.next_value()?),
+                        "entries" => scope.entries = map.next_value()?,
+                        "budget_bytes" => scope.budget_bytes = map.next_value()?,
+                        "history" => history = Some(map.next_value::<History>()?.0),
+                        k => match scope.stats.field_mut(k) {
+                            Some(field) => *field = map.next_value()?,
+                            // A field of a newer minor version: skipped, not kept.
+                            None => {
+                                map.next_value::<IgnoredAny>()?;
+                                continue;
+                            }
+                        },
+                    }
+                    seen.push(key);
+                }
+                for field in ScopeStats::FIELDS {
+                    if !seen.iter().any(|k| k == field) {
+                        return Err(A::Error::missing_field(field));
+                    }
+                }
+                scope.name = name.ok_or_else(|| A::Error::missing_field("name"))?;
+                scope.history = history.ok_or_else(|| A::Error::missing_field("history"))?;
+                Ok(scope)
+            }
+        }
+
+        d.deserialize_map(Fields)
+    }
 }
 
 /// A history as columns: one array per snapshot field, so a long history costs a few bytes per
@@ -434,12 +487,54 @@ mod tests {
         }
     }
 
+    /// A scope reads as it was written; an unknown field (of a newer minor version) is skipped;
+    /// a missing or repeated field is an error naming it.
+    #[test]
+    fn a_scope_reads_its_totals_beside_its_other_fields() {
+        let dump = crate::dump::fixtures::example_dump();
+        let scope = &dump.scopes[1];
+        let text = serde_json::to_string(scope).unwrap();
+        // The fields in the order they always had: name, the totals, then the rest.
+        let mut keys = vec!["name"];
+        keys.extend(ScopeStats::FIELDS);
+        keys.extend(["entries", "budget_bytes", "history"]);
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+        assert_eq!(&serde_json::from_str::<ScopeDump>(&text).unwrap(), scope);
+        let newer = text.replacen('{', "{\"added_later\":{\"x\":[1,[2]]},", 1);
+        assert_eq!(&serde_json::from_str::<ScopeDump>(&newer).unwrap(), scope);
+        let missing = text.replacen("\"max_bytes\":", "\"maxbytes\":", 1);
+        let err = serde_json::from_str::<ScopeDump>(&missing).unwrap_err();
+        assert!(
+            err.to_string().starts_with("missing field `max_bytes`"),
+            "{err}"
+        );
+        let twice = text.replacen('{', "{\"curr_bytes\":1,", 1);
+        let err = serde_json::from_str::<ScopeDump>(&twice).unwrap_err();
+        assert!(
+            err.to_string().starts_with("duplicate field `curr_bytes`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<ScopeDump>("[1]").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid type: sequence, expected a scope"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn open_and_resolved_leaks_are_told_apart() {
         let dump = crate::dump::fixtures::example_dump();
         assert_eq!(dump.open_leaks().count(), 1);
         assert_eq!(dump.resolved_leaks().count(), 1);
-        assert_eq!(dump.scope("users_cache").unwrap().curr_bytes, 3_400_000);
+        assert_eq!(
+            dump.scope("users_cache").unwrap().stats.curr_bytes,
+            3_400_000
+        );
         assert!(dump.scope("nope").is_none());
     }
 }

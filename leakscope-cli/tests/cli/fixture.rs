@@ -307,13 +307,13 @@ pub fn service_dump() -> Dump {
         }
         let last = series.last().expect("a series");
         let mut scope = ScopeDump::new(*name);
-        scope.curr_bytes = last.curr_bytes;
-        scope.curr_blocks = last.curr_blocks;
-        scope.total_allocs = series.iter().map(|s| s.allocs).sum();
-        scope.total_frees = series.iter().map(|s| s.frees).sum();
-        scope.total_bytes_freed = series.iter().map(|s| s.bytes_freed).sum();
-        scope.total_bytes_allocated = scope.total_bytes_freed + last.curr_bytes;
-        scope.max_bytes = series.iter().map(|s| s.curr_bytes).max().unwrap_or(0);
+        scope.stats.curr_bytes = last.curr_bytes;
+        scope.stats.curr_blocks = last.curr_blocks;
+        scope.stats.total_allocs = series.iter().map(|s| s.allocs).sum();
+        scope.stats.total_frees = series.iter().map(|s| s.frees).sum();
+        scope.stats.total_bytes_freed = series.iter().map(|s| s.bytes_freed).sum();
+        scope.stats.total_bytes_allocated = scope.stats.total_bytes_freed + last.curr_bytes;
+        scope.stats.max_bytes = series.iter().map(|s| s.curr_bytes).max().unwrap_or(0);
         scope.entries = last.entries;
         scope.budget_bytes = config.budget(name);
         scope.history = history.series();
