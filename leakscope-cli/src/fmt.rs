@@ -493,7 +493,7 @@ fn split_word(word: &str, max: usize) -> (&str, &str) {
 /// the report shows a different name than the dump holds), zero-width spaces and joiners, the
 /// byte-order mark, the soft hyphen, line and paragraph separators, and the non-characters
 /// U+FFFE and U+FFFF.
-fn invisible(c: char) -> bool {
+pub fn invisible(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'

@@ -58,11 +58,10 @@ pub fn esc(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
             // Control characters are not allowed in XML 1.0 even as references; show them as
-            // the report does.
-            // U+FFFE and U+FFFF are outside XML 1.0's characters as well (issue 15 item 5).
-            c if (c.is_control() && c != '\n' && c != '\t')
-                || matches!(c, '\u{fffe}' | '\u{ffff}') =>
-            {
+            // the report does. U+FFFE and U+FFFF are outside XML 1.0's characters as well
+            // (issue 15 item 5); bidirectional overrides and zero-width characters would make
+            // a name read as another ("users\u{202e}ehcac" shows as "userscache").
+            c if (c.is_control() && c != '\n' && c != '\t') || fmt::invisible(c) => {
                 out.push_str(&esc(&c.escape_default().to_string()))
             }
             c => out.push(c),
@@ -106,9 +105,9 @@ td.num, th.num { text-align: right; white-space: nowrap; }
 .legend i { display: inline-block; width: 18px; height: 0; border-top: 2px solid; vertical-align: middle; margin: 0 4px 0 10px; }
 .legend i.dash { border-top-style: dashed; }
 .legend i.box { height: 10px; border: 0; opacity: 0.35; }
-td.finding { width: 26%; }
-td.evidence { width: 16%; font-size: 12px; color: #475569; }
-td.site { width: 24%; }
+td.evidence { font-size: 12px; color: #475569; }
+table.fixed { table-layout: fixed; }
+td, h3, .facts { overflow-wrap: anywhere; }
 td.site code, td.callsite code { overflow-wrap: break-word; }
 ul.evidence { margin: 0; padding: 0; list-style: none; }
 .chart { overflow-x: auto; direction: rtl; }
@@ -328,7 +327,10 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
         return;
     }
     out.push_str(
-        "<table class=\"leaks\">\n<thead><tr><th>Severity</th><th>Scope and finding</th>\
+        "<table class=\"leaks fixed\">\n<colgroup><col style=\"width:8%\"/><col style=\"width:25%\"/>\
+         <col style=\"width:10%\"/><col style=\"width:13%\"/><col style=\"width:17%\"/>\
+         <col style=\"width:9%\"/><col style=\"width:18%\"/></colgroup>\n\
+         <thead><tr><th>Severity</th><th>Scope and finding</th>\
          <th class=\"num\">Rate</th><th class=\"num\">Growth</th><th>Evidence</th>\
          <th class=\"num\">Budget in</th><th>Top call site</th></tr></thead>\n<tbody>\n",
     );
@@ -434,7 +436,9 @@ fn code(s: &str) -> String {
 
 fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
     out.push_str(
-        "<table>\n<thead><tr><th>Severity</th><th>Scope</th><th>Finding</th><th>Open</th>\
+        "<table class=\"fixed\">\n<colgroup><col style=\"width:10%\"/><col style=\"width:16%\"/>\
+         <col style=\"width:15%\"/><col style=\"width:14%\"/><col style=\"width:45%\"/></colgroup>\n\
+         <thead><tr><th>Severity</th><th>Scope</th><th>Finding</th><th>Open</th>\
          <th>Summary</th></tr></thead>\n<tbody>\n",
     );
     for leak in resolved {
@@ -461,7 +465,9 @@ fn site_table(out: &mut String, sites: &[CallSite], age: &str) {
     }
     let _ = writeln!(
         out,
-        "<table>\n<thead><tr><th class=\"num\">Live</th><th>Scope</th><th class=\"num\">\
+        "<table class=\"fixed\">\n<colgroup><col style=\"width:10%\"/><col style=\"width:15%\"/>\
+         <col style=\"width:9%\"/><col style=\"width:11%\"/><col style=\"width:55%\"/></colgroup>\n\
+         <thead><tr><th class=\"num\">Live</th><th>Scope</th><th class=\"num\">\
          Samples</th><th class=\"num\">Older than {}</th><th>Call site (innermost \
          first)</th></tr></thead>\n<tbody>",
         esc(age)
@@ -996,6 +1002,10 @@ mod tests {
             "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
         );
         assert_eq!(esc("a\u{1b}b"), "a\\u{1b}b");
+        assert_eq!(
+            esc("users\u{202e}ehcac\u{200b}"),
+            "users\\u{202e}ehcac\\u{200b}"
+        );
     }
 
     #[test]

@@ -515,6 +515,7 @@ fn html_escapes_text_from_the_dump() {
     dump.scopes[0].name = "<script>alert(1)</script>&\"'".into();
     dump.leaks[0].summary = "</td><img src=x onerror=alert(1)>".into();
     dump.scopes[1].name = "non\u{fffe}\u{ffff}char".into();
+    dump.scopes[2].name = "users\u{202e}ehcac\u{200b}".into();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hostile.json");
     std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
@@ -528,6 +529,13 @@ fn html_escapes_text_from_the_dump() {
         "a non-character in the page"
     );
     assert!(page.contains("non\\u{fffe}\\u{ffff}char"));
+    // A right-to-left override would show this name as "userscache" (issue 15: names that
+    // impersonate); it is shown escaped, as in the report.
+    assert!(
+        !page.contains(['\u{202e}', '\u{200b}']),
+        "an invisible character"
+    );
+    assert!(page.contains("users\\u{202e}ehcac\\u{200b}"));
     let mut reader = quick_xml::Reader::from_str(&page);
     loop {
         match reader.read_event() {
