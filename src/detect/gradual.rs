@@ -219,8 +219,7 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let slow_span = SLOW_SPAN_WINDOWS * k.window;
     // Half of G on a span shorter than the slow spans (a fast leak, found before it has added
     // G); on longer spans, half of G only at the slow rule's pace.
-    let by_growth =
-        grown >= k.growth_bytes || (span < slow_span && grown >= HALF * k.growth_bytes);
+    let by_growth = grown >= k.growth_bytes || (span < slow_span && grown >= HALF * k.growth_bytes);
     let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
     let by_slow = span >= slow_span
         && grown >= 0.5 * k.growth_bytes

@@ -329,6 +329,9 @@ fn analyze_rows(
     config: &Config,
     sites: &[CallSite],
 ) -> Vec<Finding> {
+    if config.statistical_analysis && quiet(name, rows.clone(), config) {
+        return Vec::new();
+    }
     let Some(ctx) = Ctx::new(name, rows, config) else {
         return Vec::new();
     };
@@ -348,6 +351,34 @@ fn analyze_rows(
     };
     finish(&mut found, sites, config);
     found
+}
+
+/// Whether no statistical detector can find anything in `rows`: over the history they read,
+/// the scope's bytes moved by less than the smallest magnitude any of them reports (G/20: the
+/// smallest spike, below every growth, rapid, bloat and periodic gate) and never came near the
+/// sustained-usage threshold. Most scopes of a real process are such, and this one pass over
+/// the history spares them every detector's allocations and sorts.
+fn quiet(
+    name: &str,
+    rows: impl DoubleEndedIterator<Item = Point> + Clone,
+    config: &Config,
+) -> bool {
+    let Some(t_end) = rows.clone().next_back().map(|p| p.t) else {
+        return true;
+    };
+    let from = t_end - required_history_secs(config);
+    let (lo, hi) = rows
+        .filter(|p| p.t >= from)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.bytes), hi.max(p.bytes))
+        });
+    let smallest = sane_mb(config.memory_growth_threshold_mb) / 20.0;
+    let high = sustained::threshold(
+        config.budget(name),
+        sane_mb(config.sustained_high_threshold_mb),
+    );
+    let near_high = high > 0.0 && hi > sustained::CLEAR_SHARE * high;
+    hi - lo < smallest && !near_high
 }
 
 /// [`analyze_process`] after validation.

@@ -22,17 +22,23 @@ const RISING_SPAN_WINDOWS: f64 = 4.0;
 /// Floor buckets over that span.
 const RISING_BUCKETS: f64 = 24.0;
 /// An open finding holds until the percentile falls below this share of the threshold.
-const CLEAR_SHARE: f64 = 0.7;
+pub(super) const CLEAR_SHARE: f64 = 0.7;
+
+/// The sustained-usage threshold in bytes: 85% of the budget when one is set, else
+/// the configured `sustained_high_threshold_mb` in bytes.
+pub(super) fn threshold(budget: Option<u64>, sustained_bytes: f64) -> f64 {
+    match budget {
+        Some(b) => BUDGET_SHARE * b as f64,
+        None => sustained_bytes,
+    }
+}
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     if !ctx.covers(k.window) {
         return None;
     }
-    let threshold = match ctx.budget {
-        Some(b) => BUDGET_SHARE * b as f64,
-        None => k.sustained_bytes,
-    };
+    let threshold = threshold(ctx.budget, k.sustained_bytes);
     if !(threshold > 0.0) {
         return None;
     }
