@@ -154,6 +154,38 @@ fn report_at_80_and_160_columns_matches_its_golden_files() {
     assert_eq!(stdout(&o), ok(&["report", &fixture_str(), "--width=80"]));
 }
 
+/// On a terminal (a pseudo-terminal from util-linux's `script`, 72 columns wide) and without
+/// COLUMNS or --width, the report asks the terminal for its width, and colours.
+#[test]
+fn report_follows_the_terminal_it_is_printed_on() {
+    // Not an export's client: skipped without it even under REQUIRE_REAL_CLIENTS (Debian has
+    // it in bsdutils, which every install has).
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: util-linux script is not installed");
+        return;
+    }
+    let command = format!("stty cols 72 rows 40; exec {BIN} report {}", fixture_str());
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("COLUMNS")
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The terminal turns each newline into CR LF.
+    let text = stdout(&o).replace("\r\n", "\n");
+    assert_eq!(
+        text,
+        ok(&["report", &fixture_str(), "--width=72", "--color=always"])
+    );
+}
+
 /// Panics with the line when a line of `text` is wider than `width` display columns (after
 /// removing colour codes, which take none).
 fn assert_fits(text: &str, width: usize) {
