@@ -135,6 +135,11 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let t: Vec<f64> = win.iter().map(|p| p.t).collect();
     let bytes: Vec<f64> = win.iter().map(|p| p.bytes).collect();
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
+    // Bytes per entry that rise only because entries leave faster than bytes (a TTL cache at
+    // night) while the scope shrinks are no bloat.
+    if !(growth.linear.slope > 0.0) {
+        return None;
+    }
     let ttb = time_to_budget(&growth, ctx.current_bytes() as f64, ctx.budget);
     let base_bytes = stats::median(&base_b)?;
     let mut f = ctx.finding(LeakType::CacheBloat, [start.max(ctx.times[0]), ctx.t_end]);

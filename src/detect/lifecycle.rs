@@ -78,6 +78,8 @@ struct Slot {
     /// The id and resolution time of the slot's last resolved leak: a recurrence within the
     /// recurrence horizon reopens it.
     last_resolved: Option<(u64, f64)>,
+    /// The longest evidence window (seconds) of the findings that held the open growth leak.
+    longest_evidence: f64,
 }
 
 impl Slot {
@@ -88,6 +90,7 @@ impl Slot {
             misses: 0,
             lower_since: None,
             last_resolved: None,
+            longest_evidence: 0.0,
         }
     }
 }
@@ -189,7 +192,11 @@ impl LeakTracker {
             if let Some(leak) = &slot.open {
                 slot.misses += 1;
                 // Resolution needs both the configured count of missed runs and the detector's
-                // window without a finding: evidence that flickers at its bar does not flap.
+                // window without a finding: evidence that flickers at its bar does not flap. A
+                // growth leak waits out the longest span of its evidence too (at most the
+                // recurrence horizon): a leak seen over hours that pauses for a quiet night is
+                // still the same leak in the morning.
+                let quiet = quiet.max(slot.longest_evidence.min(self.recur_secs));
                 if slot.misses >= resolve_after && t - leak.last_detected >= quiet {
                     to_resolve.push(key);
                 }
@@ -197,8 +204,19 @@ impl LeakTracker {
         }
         for (ty, f) in by_type {
             let key = (scope.to_owned(), ty);
-            let settle = self.cooldown(ty);
+            let cooldown = self.cooldown(ty);
+            let recur_secs = self.recur_secs;
             let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
+            if ty == LeakType::GradualGrowth {
+                if slot.open.is_none() {
+                    slot.longest_evidence = 0.0;
+                }
+                slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
+            }
+            // Severity settles as the leak resolves: over the detector's window, and for a
+            // growth leak over its longest evidence, so a rate estimate near a severity's bar
+            // does not flip the leak between levels run after run.
+            let settle = cooldown.max(slot.longest_evidence.min(recur_secs));
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
                 slot.misses = 0;

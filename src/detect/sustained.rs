@@ -71,9 +71,12 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         (span / RISING_BUCKETS).max(ctx.dt),
         super::series::Pick::Min,
     );
-    let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
-    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
-    let mk = stats::mann_kendall(&bytes)?;
+    let long: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    let mk = stats::mann_kendall(&long)?;
+    // The rate and projection are today's: the detection window's floor.
+    let recent = ctx.floor(k.window);
+    let t: Vec<f64> = recent.iter().map(|p| p.t).collect();
+    let bytes: Vec<f64> = recent.iter().map(|p| p.bytes).collect();
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
     let rising = mk.z > Z_CRITICAL && mk.tau >= TAU_MIN && growth.linear.slope > 0.0;
     let current = ctx.current_bytes();
