@@ -118,6 +118,13 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     // A one-time step of bytes per entry that settled (a preload, a table doubling) is no
     // bloat: the gradual detector's step test on the baseline and window together.
     let all_bpe: Vec<f64> = base_bpe.iter().chain(&win_bpe).copied().collect();
+    // Bloat is a trend of the entries' size, not a wobble: bytes per entry rise over the
+    // baseline and the window together too. Scope bytes that are not entries (requests in
+    // flight) move bytes per entry with the load for a window at a time.
+    let long_mk = stats::mann_kendall(&all_bpe)?;
+    if !(long_mk.z > Z_CRITICAL && long_mk.tau >= super::gradual::TAU_MIN) {
+        return None;
+    }
     if let Some(step) = stats::best_step(&all_bpe) {
         let x: Vec<f64> = (0..all_bpe.len()).map(|i| i as f64).collect();
         if let Some(line) = stats::theil_sen(&x, &all_bpe) {
