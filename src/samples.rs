@@ -325,6 +325,12 @@ impl LiveSamples {
             let resolved = self.symbols.entry(ip).or_insert_with(|| resolve_ip(ip));
             frames.extend(resolved.iter().cloned());
         }
+        name_anonymous_bodies(&mut frames);
+        for f in &mut frames {
+            if let Some(name) = &mut f.function {
+                *name = readable_name(name);
+            }
+        }
         let first_user = frames.iter().position(|f| !is_machinery(f));
         match first_user {
             Some(i) => frames.split_off(i),
@@ -357,9 +363,9 @@ fn addrs(frames: &[Frame]) -> Vec<u64> {
 /// becomes `{async block}`, so `app::render::{async_fn#0}` reads `app::render::{async fn}`: the
 /// function the reader wrote, then what inside it allocated.
 ///
-/// With `debug = "line-tables-only"` an *inlined* closure or async body carries its last
-/// segment alone (`{async_fn#0}`, no path); `debug = "limited"` keeps the whole path (the crate
-/// docs compare the two).
+/// With `debug = "line-tables-only"` a closure or async body carries its last segment alone
+/// (`{async_fn#0}`, no path) until [`name_anonymous_bodies`] finds its parent; `debug =
+/// "limited"` keeps the whole path (the crate docs compare the two).
 fn readable_name(name: &str) -> String {
     fn segment(seg: &str) -> &str {
         let kind = |prefix: &str| {
@@ -382,6 +388,120 @@ fn readable_name(name: &str) -> String {
         return name.to_owned();
     }
     name.split("::").map(segment).collect::<Vec<_>>().join("::")
+}
+
+/// Gives a bare closure or async body its parent path, from the frame that calls it.
+///
+/// With `debug = "line-tables-only"` (the release profile most services ship) a closure or
+/// async body that was inlined, or compiled on its own, carries only its last segment:
+/// `{async_fn#0}`, `{closure#1}<T>`, without the function it belongs to. Its caller is
+/// usually generic over the body's type, and that type is named in full in the caller's own
+/// name: `.in_scope(&MEMO)` on `render(id)` polls it through
+/// `poll<app::render::{async_fn_env#0}>`, a spawned task through the runtime's
+/// `{closure#0}<app::main::{async_block_env#0}, ..>`, an iterator adapter through
+/// `map<.., app::f::{closure_env#1}>`. So a bare `{KIND#N}` frame whose next frame outwards
+/// names exactly one path `P::{KIND_env#N}` is `P::{KIND#N}`. When the next frame names no such
+/// type (a body awaited directly inside another, both inlined) or more than one (a `join` of
+/// two), the frame stays bare: a wrong parent would be worse than none.
+///
+/// Debug builds and `debug = "limited"` have linkage names, and their frames already carry
+/// the whole path; they are left as they are.
+fn name_anonymous_bodies(frames: &mut [Frame]) {
+    for i in 0..frames.len().saturating_sub(1) {
+        let Some((kind, index)) = frames[i].function.as_deref().and_then(bare_body) else {
+            continue;
+        };
+        let Some(caller) = frames[i + 1].function.as_deref() else {
+            continue;
+        };
+        if let Some(parent) = sole_env_parent(caller, kind, index) {
+            frames[i].function = Some(format!("{parent}::{{{kind}#{index}}}"));
+        }
+    }
+}
+
+/// `{async_fn#0}` -> `("async_fn", "0")`; `{closure#1}<T, U>` -> `("closure", "1")`: a body's
+/// name with no path before it (generic arguments after it are the parent's, and dropped).
+fn bare_body(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix('{')?;
+    let (inside, after) = rest.split_once('}')?;
+    if !(after.is_empty() || after.starts_with('<')) {
+        return None;
+    }
+    let (kind, index) = inside.split_once('#')?;
+    let known = [
+        "closure",
+        "async_fn",
+        "async_block",
+        "async_closure",
+        "coroutine",
+    ];
+    let digits = !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit());
+    (known.contains(&kind) && digits).then_some((kind, index))
+}
+
+/// The one path `P` such that `P::{KIND_env#INDEX}` occurs in `caller`, if there is exactly one.
+fn sole_env_parent(caller: &str, kind: &str, index: &str) -> Option<String> {
+    let needle = format!("::{{{kind}_env#{index}}}");
+    let mut found: Option<&str> = None;
+    let mut from = 0;
+    while let Some(at) = caller[from..].find(&needle) {
+        let end = from + at;
+        let path = &caller[path_start(caller, end)..end];
+        if path.is_empty() {
+            return None;
+        }
+        match found {
+            Some(p) if p != path => return None,
+            _ => found = Some(path),
+        }
+        from = end + needle.len();
+    }
+    found.map(str::to_owned)
+}
+
+/// Where the type path that ends at byte `end` of `s` begins: back over identifiers, `::`,
+/// `{..}` segments (`{impl#7}`, `{closure#0}`) and a qualified `<T as Trait>` segment.
+fn path_start(s: &str, end: usize) -> usize {
+    let b = s.as_bytes();
+    let mut i = end;
+    while i > 0 {
+        let c = b[i - 1];
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b':' {
+            i -= 1;
+        } else if c == b'}' || (c == b'>' && s[i..].starts_with("::")) {
+            // A balanced `{..}` segment, or `<..>` closing a qualified segment.
+            let (open, close) = if c == b'}' {
+                (b'{', b'}')
+            } else {
+                (b'<', b'>')
+            };
+            let mut depth = 0usize;
+            let mut j = i;
+            while j > 0 {
+                j -= 1;
+                if b[j] == close {
+                    depth += 1;
+                } else if b[j] == open {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            if depth != 0 {
+                break;
+            }
+            i = j;
+        } else {
+            break;
+        }
+    }
+    // A path does not begin with `::` (a segment cut at a `<`, as in `Vec<T>::`).
+    while s[i..end].starts_with("::") {
+        i += 2;
+    }
+    i
 }
 
 fn is_machinery(f: &Frame) -> bool {
@@ -420,8 +540,10 @@ fn resolve_ip(ip: usize) -> Vec<Frame> {
     backtrace::resolve(ip as *mut std::ffi::c_void, |sym| {
         out.push(Frame {
             addr: ip as u64,
-            // `{:#}` drops the trailing hash of legacy-mangled names.
-            function: sym.name().map(|n| readable_name(&format!("{n:#}"))),
+            // `{:#}` drops the trailing hash of legacy-mangled names. The name stays raw
+            // (`{async_fn#0}`) until the whole stack is known: `resolve` names anonymous bodies
+            // from their callers, then makes every name readable.
+            function: sym.name().map(|n| format!("{n:#}")),
             file: sym.filename().map(|p| p.display().to_string()),
             line: sym.lineno(),
         });
@@ -602,6 +724,111 @@ mod tests {
         for (raw, shown) in cases {
             assert_eq!(readable_name(raw), shown, "{raw}");
         }
+    }
+
+    fn named(names: &[&str]) -> Vec<Frame> {
+        names
+            .iter()
+            .map(|n| Frame {
+                function: Some((*n).into()),
+                ..Frame::default()
+            })
+            .collect()
+    }
+
+    fn names(frames: &[Frame]) -> Vec<&str> {
+        frames
+            .iter()
+            .filter_map(|f| f.function.as_deref())
+            .collect()
+    }
+
+    /// The frames of tests/axum_service.rs's top site in a release build (line tables only):
+    /// `render`'s body inlined into `Scoped::poll`, `render_handler`'s into axum's handler block.
+    #[test]
+    fn bare_bodies_take_their_path_from_the_caller_generic_over_them() {
+        let mut frames = named(&[
+            "{async_fn#0}",
+            "poll<axum_service::service::render::{async_fn_env#0}>",
+            "{async_fn#0}",
+            "{async_block#0}<fn(axum::extract::state::State<axum_service::service::AppState>, \
+             axum::extract::path::Path<u64>) -> axum_service::service::render_handler::\
+             {async_fn_env#0}, axum_service::service::render_handler::{async_fn_env#0}, \
+             axum_service::service::AppState, alloc::string::String>",
+            "poll<alloc::boxed::Box<(dyn core::future::future::Future<Output=()> + \
+             core::marker::Send), alloc::alloc::Global>>",
+            "{closure#1}<tokio::runtime::blocking::pool::{impl#7}::spawn_thread::\
+             {closure_env#0}, ()>",
+            "call_once<std::thread::lifecycle::spawn_unchecked::{closure_env#1}<tokio::\
+             runtime::blocking::pool::{impl#7}::spawn_thread::{closure_env#0}, ()>, ()>",
+        ]);
+        name_anonymous_bodies(&mut frames);
+        assert_eq!(
+            names(&frames),
+            [
+                "axum_service::service::render::{async_fn#0}",
+                "poll<axum_service::service::render::{async_fn_env#0}>",
+                "axum_service::service::render_handler::{async_fn#0}",
+                // axum's own block: its caller (a boxed dyn future) names no type.
+                "{async_block#0}<fn(axum::extract::state::State<axum_service::service::AppState>, \
+                 axum::extract::path::Path<u64>) -> axum_service::service::render_handler::\
+                 {async_fn_env#0}, axum_service::service::render_handler::{async_fn_env#0}, \
+                 axum_service::service::AppState, alloc::string::String>",
+                "poll<alloc::boxed::Box<(dyn core::future::future::Future<Output=()> + \
+                 core::marker::Send), alloc::alloc::Global>>",
+                "std::thread::lifecycle::spawn_unchecked::{closure#1}",
+                "call_once<std::thread::lifecycle::spawn_unchecked::{closure_env#1}<tokio::\
+                 runtime::blocking::pool::{impl#7}::spawn_thread::{closure_env#0}, ()>, ()>",
+            ]
+        );
+        assert_eq!(
+            readable_name(frames[0].function.as_deref().unwrap()),
+            "axum_service::service::render::{async fn}"
+        );
+    }
+
+    #[test]
+    fn a_body_without_one_sure_parent_stays_bare() {
+        // Awaited directly inside another body: nothing generic over it in between (the outer
+        // body is named, the inner one is not).
+        let mut frames = named(&[
+            "{async_fn#0}",
+            "{async_fn#0}",
+            "poll<app::outer::{async_fn_env#0}>",
+        ]);
+        name_anonymous_bodies(&mut frames);
+        assert_eq!(
+            names(&frames)[..2],
+            ["{async_fn#0}", "app::outer::{async_fn#0}"]
+        );
+        let cases: [&[&str]; 4] = [
+            // A join of two: two candidates.
+            &[
+                "{async_fn#0}",
+                "join<app::a::{async_fn_env#0}, app::b::{async_fn_env#0}>",
+            ],
+            // Another kind, another index.
+            &["{closure#0}", "poll<app::a::{async_fn_env#0}>"],
+            &["{closure#2}", "map<u8, app::f::{closure_env#1}>"],
+            // Already a path (a debug build): left alone.
+            &["app::f::{closure#0}", "map<u8, app::g::{closure_env#0}>"],
+        ];
+        for case in cases {
+            let mut frames = named(case);
+            name_anonymous_bodies(&mut frames);
+            assert_eq!(names(&frames), case);
+        }
+        // The same parent named twice is one parent; a qualified segment is part of the path.
+        let mut frames = named(&[
+            "{closure#0}",
+            "call<<app::Memo as app::Cache>::get::{closure_env#0}, \
+             <app::Memo as app::Cache>::get::{closure_env#0}>",
+        ]);
+        name_anonymous_bodies(&mut frames);
+        assert_eq!(
+            frames[0].function.as_deref(),
+            Some("<app::Memo as app::Cache>::get::{closure#0}")
+        );
     }
 
     #[test]
