@@ -4,7 +4,9 @@
 //! included), bucketed to its floor like a scope's bytes. It fires when g rises significantly
 //! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of RSS) per two detection windows (
 //! max(64 MB, 10% of RSS) per hour at the defaults), while tracked bytes are flat
-//! (|Kendall τ| < 0.2) and RSS ≥ 1.5 × tracked. Snapshots without an RSS reading are skipped.
+//! (|Kendall τ| < 0.2) and RSS ≥ 1.5 × tracked, the gap rising in each third of the window by a
+//! tenth of its rise and ending at least G/20 above the highest window floor before the window.
+//! Snapshots without an RSS reading are skipped.
 
 use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};
@@ -26,6 +28,8 @@ const RSS_SHARE: f64 = 0.10;
 /// An RSS three times the tracked bytes raises the severity a level.
 const RSS_RATIO_SEVERE: f64 = 3.0;
 const MIN_POINTS: usize = 8;
+/// Each third of the window must add at least this share of the gap's rise.
+const THIRD_SHARE: f64 = 0.1;
 
 pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Finding> {
     let with_rss: Vec<(f64, f64, f64)> = series
@@ -67,6 +71,40 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
     {
         return None;
     }
+    // The gap must reach above its earlier range: an allocator that keeps the pages of a big
+    // request for a while and then returns them raises the gap to a level it held before.
+    let earlier = series::bucket_picks(
+        &times,
+        &gaps,
+        times[0] - dt,
+        t_end - k.window,
+        k.window,
+        Pick::Min,
+    );
+    let prior_high = earlier.iter().map(|&i| gaps[i]).reduce(f64::max);
+    let n = g.len();
+    let level_at = |i: usize| stats::median(&g[i.saturating_sub(1)..(i + 2).min(n)]);
+    let level_now = level_at(n - 1)?;
+    // Spread over the window, as gradual growth's rule: a big request's pages kept by the
+    // allocator raise the gap at once, in one third; fragmentation raises it in each.
+    let marks = [
+        level_at(0)?,
+        level_at(n / 3)?,
+        level_at(n - 1 - n / 3)?,
+        level_now,
+    ];
+    let rise = level_now - marks[0];
+    let least_third = marks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
+    if !(least_third >= THIRD_SHARE * rise) {
+        return None;
+    }
+    let above = prior_high.map(|h| level_now - h);
+    if above.is_some_and(|a| !(a >= k.spike_min_bytes)) {
+        return None;
+    }
     let budget = config.budget(PROCESS_SCOPE);
     // The projection is for RSS: the gap grows on top of flat tracked bytes.
     let mut rss_growth = growth;
@@ -99,6 +137,9 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
         stat("tracked_bytes", tracked_now),
         stat("rss_bytes", rss_now),
     ];
+    if let Some(a) = above {
+        f.statistics.push(stat("gap_above_prior_floor_bytes", a));
+    }
     f.summary = format!(
         "RSS - tracked bytes grows {} while tracked bytes stay flat at {}; RSS {} is {:.1}x tracked",
         fmt_rate(growth.rate_per_min),
