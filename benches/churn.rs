@@ -116,7 +116,7 @@ fn main() {
         "churn monitoring, {scopes} scopes, {intervals} intervals ({MEASURED} measured), \
          sampling at 4 KiB"
     );
-    let samples = leakscope::tracker_stats().samples_taken;
+    let samples = leakscope::live::tracker_stats().samples_taken;
     println!("  samples taken: {samples}");
     println!(
         "  history held: on {:.0} B/scope, off {:.0} B/scope ({:.4}x)",

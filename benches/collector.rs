@@ -42,7 +42,7 @@ fn main() {
     let names: Vec<String> = (0..scopes).map(|i| format!("bench_scope_{i:04}")).collect();
     let mut kept: Vec<Vec<Vec<u8>>> = (0..scopes).map(|_| Vec::new()).collect();
     let mut snapshot_ms = Vec::new();
-    let self_before = leakscope::tracker_stats().self_bytes;
+    let self_before = leakscope::live::tracker_stats().self_bytes;
     for i in 0..intervals {
         for (s, name) in names.iter().enumerate() {
             let _g = leakscope::scope(name);
@@ -79,7 +79,7 @@ fn main() {
     }
     let dump_bytes = std::fs::metadata(dir.join("dump.json")).unwrap().len();
     let (history_bytes, history_bound) = collector.history_memory();
-    let self_bytes = leakscope::tracker_stats().self_bytes;
+    let self_bytes = leakscope::live::tracker_stats().self_bytes;
     let snap = median(&mut snapshot_ms);
     let dump = median(&mut dump_ms);
     println!("collector cycle, {scopes} scopes, {intervals} intervals of history (medians)");

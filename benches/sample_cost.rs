@@ -55,7 +55,7 @@ fn main() {
     off.sort_by(f64::total_cmp);
     on.sort_by(f64::total_cmp);
     let (off, on) = (off[3], on[3]);
-    let t = leakscope::tracker_stats();
+    let t = leakscope::live::tracker_stats();
     println!(
         "one sample at ~{} frames: {:.0} ns ({:.0} ns sampled vs {:.0} ns unsampled per allocation, \
          medians of 7 interleaved rounds; {} samples taken, {} dropped)",

@@ -187,7 +187,7 @@ fn main() {
         let (done, peak) = (done.clone(), peak_self.clone());
         std::thread::spawn(move || {
             while !done.load(Relaxed) {
-                peak.fetch_max(leakscope::tracker_stats().self_bytes, Relaxed);
+                peak.fetch_max(leakscope::live::tracker_stats().self_bytes, Relaxed);
                 std::thread::sleep(Duration::from_millis(20));
             }
         })
@@ -241,7 +241,7 @@ fn main() {
         }
     }
     let peak = peak_self.load(Relaxed);
-    let t = leakscope::tracker_stats();
+    let t = leakscope::live::tracker_stats();
     let bound = (8 << 20) + history_bound + t.symbolizer_peak_bytes;
     println!(
         "{secs} s, {THREADS} threads: {} dump reads, none partial; leakscope's memory peaked at \

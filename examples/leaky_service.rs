@@ -17,7 +17,7 @@ use std::collections::{HashMap, VecDeque};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use leakscope::{Config, LeakEvent, Scope};
+use leakscope::{leaks::LeakEvent, Config, Scope};
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
@@ -80,7 +80,7 @@ fn main() -> Result<(), leakscope::Error> {
             let line: Vec<String> = ["users_cache", "memo_cache", "sessions"]
                 .iter()
                 .filter_map(|name| {
-                    let s = leakscope::stats_by_name(name)?;
+                    let s = leakscope::live::stats_by_name(name)?;
                     Some(format!("{name} {:.1} MB", s.curr_bytes as f64 / 1e6))
                 })
                 .collect();

@@ -36,13 +36,13 @@ fn main() {
         "{:<12} {:>12} {:>10} {:>10} {:>10} {:>12}",
         "scope", "curr_bytes", "blocks", "allocs", "frees", "max_bytes"
     );
-    for (name, s) in leakscope::all_stats() {
+    for (name, s) in leakscope::live::all_stats() {
         print_row(&name, &s);
     }
     println!(
         "users_cache holds {} entries; leakscope's own memory: {} bytes",
         USERS.entry_count().unwrap_or(0),
-        leakscope::tracker_stats().self_bytes
+        leakscope::live::tracker_stats().self_bytes
     );
 }
 

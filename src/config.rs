@@ -48,6 +48,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::error::Error;
+pub use crate::ids::MAX_SCOPES;
 
 /// leakscope's configuration. Build it with [`Config::default`] and field assignment,
 /// [`Config::builder`], or [`Config::from_env`].

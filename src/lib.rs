@@ -58,7 +58,7 @@ mod alloc;
 mod batch;
 mod channel;
 mod collector;
-mod config;
+pub mod config;
 // The detectors still read the deprecated `Config::enable_stack_traces` (with
 // `sample_interval_bytes > 0`) until they take a configuration of their own.
 #[allow(deprecated)]
@@ -83,22 +83,31 @@ mod sinks;
 mod snapshot;
 pub mod units;
 
+// The root holds what a program needs to install the allocator, scope its caches, run the
+// collector and hear about leaks; the rest is in the modules below (`scripts/root-names.sh`
+// counts the root).
 pub use alloc::Alloc;
 pub use collector::runtime::Handle;
-pub use config::{Config, ConfigBuilder};
-pub use detect::LeakEvent;
-pub use dump::TrackerStats;
+pub use config::Config;
 pub use error::{Error, ErrorKind};
 pub use future::{InScope, Scoped};
-pub use ids::{MAX_SCOPES, UNSCOPED_NAME};
-pub use leak::{GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic};
-pub use scope::{scope, set_entry_count, Scope, ScopeGuard};
+pub use leak::Leak;
+pub use scope::{scope, Scope, ScopeGuard};
 pub use snapshot::ScopeStats;
+
+/// Leaks as the running collector reports them and the dump carries them: [`Leak`] and what it
+/// is made of, the events [`on_leak`] hooks receive, and [`check_leaks`]'s answer.
+pub mod leaks {
+    pub use crate::detect::LeakEvent;
+    pub use crate::leak::{
+        GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
+    };
+}
 
 /// The offline analysis: the detectors and the leak lifecycle as pure functions over snapshot
 /// series, for the CLI (`leakscope analyze`), for tools that read dumps, and for tests that
 /// check a detector on a series they build. A running program gets the same through [`start`]
-/// and [`analyze`].
+/// and [`live::analyze`].
 pub mod analysis {
     pub use crate::detect::{
         analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
@@ -137,7 +146,102 @@ pub mod sites {
     }
 }
 
-use analysis::{Finding, Snapshot};
+use leaks::{LeakCheck, LeakEvent};
+
+/// The running process, live: every scope's statistics, leakscope's own figures, and what the
+/// running collector does on demand (a snapshot, an analysis, the dump, the Prometheus text,
+/// the heap profile).
+pub mod live {
+    use crate::analysis::{Finding, Snapshot};
+    pub use crate::dump::TrackerStats;
+    use crate::{collector, dump, ids, reentry, registry};
+    use crate::{Error, Scope, ScopeStats};
+
+    /// The statistics of the scope shown as `name` (in [`all_stats`], the dump and the report), if
+    /// it was ever used: `stats_by_name("unscoped")` is the built-in scope, and a scope the program
+    /// named `unscoped` is shown as `~unscoped` ([`scope`](crate::scope()) says why).
+    pub fn stats_by_name(name: &str) -> Option<ScopeStats> {
+        registry::stats_named(name)
+    }
+
+    /// Every scope (`unscoped` included) with its statistics, sorted by name.
+    pub fn all_stats() -> Vec<(String, ScopeStats)> {
+        registry::all_stats()
+    }
+
+    /// leakscope's own figures: its live memory, its samples, how often threads found the channel
+    /// full, and the dumps the collector started last has written (the dump's `tracker` object is
+    /// the same figures as of the dump).
+    pub fn tracker_stats() -> TrackerStats {
+        collector::assemble::tracker_stats()
+    }
+
+    /// Takes a snapshot of every scope now (outside the schedule), runs the detectors and the
+    /// hooks, and returns the latest snapshot of every scope, by name.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotStarted`](crate::ErrorKind::NotStarted) when no collector is running.
+    pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
+        let (events, latest) = collector::runtime::with_collector(|c| {
+            let events = c.snapshot_now();
+            (events, c.latest())
+        })?;
+        collector::hooks::run_hooks(&events);
+        Ok(latest)
+    }
+
+    /// Writes the dump (and the Prometheus textfile) now.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotStarted`](crate::ErrorKind::NotStarted) when no collector is running; otherwise the first write error,
+    /// which is returned, not also reported on stderr.
+    pub fn dump_now() -> Result<(), Error> {
+        let (dumped, prometheus) = collector::runtime::with_collector(|c| c.write_files())?;
+        dumped.and(prometheus)
+    }
+
+    /// The running collector's current state in the Prometheus text exposition format (the same
+    /// families as the textfile, docs/dump-format.md), for a service that already serves
+    /// `/metrics`: return it as the body with content type `text/plain; version=0.0.4`. Reads the
+    /// latest snapshot of every scope and the leaks as they stand; resolves no symbols, so it is
+    /// cheap enough for every scrape.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotStarted`](crate::ErrorKind::NotStarted) when no collector is running.
+    pub fn metrics_text() -> Result<String, Error> {
+        let dump = collector::runtime::with_collector(|c| {
+            c.dump_for(collector::assemble::DumpFor::Metrics)
+        })?;
+        let _untracked = reentry::Untracked::enter();
+        Ok(dump::prometheus_text(&dump))
+    }
+
+    /// The running process's sampled live heap as a gzipped pprof profile (`profile.proto`), for
+    /// `go tool pprof` and continuous profilers: every call site with live sampled memory, its
+    /// stack, file and line, the scope as the label `scope`, and the process's executable mappings
+    /// (`dump::pprof_profile` has the details). Serve it as `/debug/pprof/heap` or write it to a
+    /// file. Needs the `pprof` feature.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotStarted`](crate::ErrorKind::NotStarted) when no collector is running.
+    #[cfg(feature = "pprof")]
+    pub fn heap_profile() -> Result<Vec<u8>, Error> {
+        let dump = collector::runtime::with_collector(|c| {
+            c.dump_for(collector::assemble::DumpFor::Profile)
+        })?;
+        let _untracked = reentry::Untracked::enter();
+        Ok(dump::pprof_profile(&dump, &dump::self_mappings()))
+    }
+
+    /// Runs the detectors over `scope`'s history now and returns what they find, without touching
+    /// the leak lifecycle (see [`check_leaks`](crate::check_leaks) for the leaks raised so far).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotStarted`](crate::ErrorKind::NotStarted) when no collector is running.
+    pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
+        collector::runtime::with_collector(|c| c.analyze(&ids::user_scope_name(scope.name())))?
+    }
+}
 
 /// Sends the calling thread's pending counts and applies everything every thread has sent so
 /// far, so that [`stats`] is exact for all work that other threads finished and flushed (threads
@@ -152,30 +256,11 @@ pub fn stats(scope: &Scope) -> ScopeStats {
     registry::stats_of(scope.id())
 }
 
-/// The statistics of the scope shown as `name` (in [`all_stats`], the dump and the report), if
-/// it was ever used: `stats_by_name("unscoped")` is the built-in scope, and a scope the program
-/// named `unscoped` is shown as `~unscoped` ([`scope`] says why).
-pub fn stats_by_name(name: &str) -> Option<ScopeStats> {
-    registry::stats_named(name)
-}
-
-/// Every scope (`unscoped` included) with its statistics, sorted by name.
-pub fn all_stats() -> Vec<(String, ScopeStats)> {
-    registry::all_stats()
-}
-
 /// How many events took the lock-free fallback path (thread teardown, or no batch slot while
 /// the channel was full).
 #[doc(hidden)] // A test hook: tells a test which path its events took.
 pub fn __fallback_uses() -> u64 {
     sinks::fallback_uses()
-}
-
-/// leakscope's own figures: its live memory, its samples, how often threads found the channel
-/// full, and the dumps the collector started last has written (the dump's `tracker` object is
-/// the same figures as of the dump).
-pub fn tracker_stats() -> TrackerStats {
-    collector::assemble::tracker_stats()
 }
 
 /// How many sampled blocks are live.
@@ -225,20 +310,6 @@ pub fn __start_manual(config: Config, clock: std::sync::Arc<dyn Clock>) -> Resul
     collector::runtime::start_with(config, clock, false)
 }
 
-/// Takes a snapshot of every scope now (outside the schedule), runs the detectors and the
-/// hooks, and returns the latest snapshot of every scope, by name.
-///
-/// # Errors
-/// [`ErrorKind::NotStarted`] when no collector is running.
-pub fn snapshot_now() -> Result<Vec<(String, Snapshot)>, Error> {
-    let (events, latest) = collector::runtime::with_collector(|c| {
-        let events = c.snapshot_now();
-        (events, c.latest())
-    })?;
-    collector::hooks::run_hooks(&events);
-    Ok(latest)
-}
-
 /// Feeds the scope `name` with memory the allocator cannot see (a C library's cache, an mmap'd
 /// arena): from the next snapshot on it holds `bytes` (added to what the allocator counts for
 /// a scope of the same name) and, if given, `entries` as its entry count. `name` is a name of
@@ -258,57 +329,7 @@ pub fn on_leak(hook: impl Fn(&LeakEvent) + Send + Sync + 'static) {
     collector::hooks::on_leak(hook);
 }
 
-/// Writes the dump (and the Prometheus textfile) now.
-///
-/// # Errors
-/// [`ErrorKind::NotStarted`] when no collector is running; otherwise the first write error,
-/// which is returned, not also reported on stderr.
-pub fn dump_now() -> Result<(), Error> {
-    let (dumped, prometheus) = collector::runtime::with_collector(|c| c.write_files())?;
-    dumped.and(prometheus)
-}
-
-/// The running collector's current state in the Prometheus text exposition format (the same
-/// families as the textfile, docs/dump-format.md), for a service that already serves
-/// `/metrics`: return it as the body with content type `text/plain; version=0.0.4`. Reads the
-/// latest snapshot of every scope and the leaks as they stand; resolves no symbols, so it is
-/// cheap enough for every scrape.
-///
-/// # Errors
-/// [`ErrorKind::NotStarted`] when no collector is running.
-pub fn metrics_text() -> Result<String, Error> {
-    let dump =
-        collector::runtime::with_collector(|c| c.dump_for(collector::assemble::DumpFor::Metrics))?;
-    let _untracked = reentry::Untracked::enter();
-    Ok(dump::prometheus_text(&dump))
-}
-
-/// The running process's sampled live heap as a gzipped pprof profile (`profile.proto`), for
-/// `go tool pprof` and continuous profilers: every call site with live sampled memory, its
-/// stack, file and line, the scope as the label `scope`, and the process's executable mappings
-/// (`dump::pprof_profile` has the details). Serve it as `/debug/pprof/heap` or write it to a
-/// file. Needs the `pprof` feature.
-///
-/// # Errors
-/// [`ErrorKind::NotStarted`] when no collector is running.
-#[cfg(feature = "pprof")]
-pub fn heap_profile() -> Result<Vec<u8>, Error> {
-    let dump =
-        collector::runtime::with_collector(|c| c.dump_for(collector::assemble::DumpFor::Profile))?;
-    let _untracked = reentry::Untracked::enter();
-    Ok(dump::pprof_profile(&dump, &dump::self_mappings()))
-}
-
-/// Runs the detectors over `scope`'s history now and returns what they find, without touching
-/// the leak lifecycle (see [`check_leaks`] for the leaks raised so far).
-///
-/// # Errors
-/// [`ErrorKind::NotStarted`] when no collector is running.
-pub fn analyze(scope: &Scope) -> Result<Vec<Finding>, Error> {
-    collector::runtime::with_collector(|c| c.analyze(&ids::user_scope_name(scope.name())))?
-}
-
-/// The open leaks of the scope shown as `name` in [`all_stats`], the dump and the report (none
+/// The open leaks of the scope shown as `name` in [`live::all_stats`], the dump and the report (none
 /// when no collector is running).
 pub fn check_leaks(name: &str) -> LeakCheck {
     collector::runtime::with_collector(|c| c.check(name)).unwrap_or_default()

@@ -122,12 +122,6 @@ pub fn scope(name: &str) -> ScopeGuard {
     ScopeGuard::enter(registry::id_of(name))
 }
 
-/// Sets the entry-count gauge of the scope called `name`, for names known only at run time
-/// (see [`Scope::set_entry_count`], which a `static` scope uses).
-pub fn set_entry_count(name: &str, entries: usize) {
-    set_gauge(registry::id_of(name), entries as u64);
-}
-
 /// While alive, the calling thread's allocations belong to the guard's scope.
 ///
 /// Not `Send`: the guard restores the scope of the thread that created it. So a future that
@@ -138,6 +132,7 @@ pub fn set_entry_count(name: &str, entries: usize) {
 #[must_use = "the scope is current only while the guard lives"]
 #[derive(Debug)]
 pub struct ScopeGuard {
+    id: u32,
     _owner: OwnerGuard,
 }
 
@@ -145,8 +140,16 @@ impl ScopeGuard {
     #[inline]
     pub(crate) fn enter(id: u32) -> Self {
         ScopeGuard {
+            id,
             _owner: OwnerGuard::set(id),
         }
+    }
+
+    /// Sets the entry-count gauge of the guard's scope, as [`Scope::set_entry_count`] does for
+    /// a `static` scope: `leakscope::scope(tenant).set_entry_count(cache.len())` for a scope
+    /// named at run time.
+    pub fn set_entry_count(&self, entries: usize) {
+        set_gauge(self.id, entries as u64);
     }
 }
 
@@ -195,6 +198,15 @@ mod tests {
 
     static A: Scope = Scope::new("scope_test_a");
     static B: Scope = Scope::new("scope_test_b");
+
+    /// A scope named at run time sets its gauge through its guard; a `static` scope of the same
+    /// name reads it.
+    #[test]
+    fn a_guard_sets_its_scopes_entry_count() {
+        static G: Scope = Scope::new("scope_test_guard_gauge");
+        scope("scope_test_guard_gauge").set_entry_count(3);
+        assert_eq!(G.entry_count(), Some(3));
+    }
 
     #[test]
     fn nesting_innermost_wins_and_restores() {

@@ -7,7 +7,7 @@
 use std::alloc::{alloc, alloc_zeroed, dealloc, realloc, Layout};
 use std::hint::black_box;
 
-use leakscope::{flush, stats, stats_by_name, Scope, ScopeStats};
+use leakscope::{flush, live::stats_by_name, stats, Scope, ScopeStats};
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
@@ -71,7 +71,7 @@ fn cross_thread_frees_outside_any_scope_return_the_scope_to_zero() {
     assert_counts(flushed(&S), 101, 0, expected_bytes, 0);
 
     std::thread::spawn(move || {
-        assert!(leakscope::stats_by_name("acc_cross_thread").is_some());
+        assert!(leakscope::live::stats_by_name("acc_cross_thread").is_some());
         drop(blocks); // no scope is current on this thread
         flush();
     })
@@ -287,14 +287,14 @@ fn leakscope_memory_is_not_charged_to_user_scopes() {
     // The format! strings were S's (allocated and freed here); nothing else.
     assert_eq!((s.curr_bytes, s.curr_blocks), (0, 0), "{s:?}");
     assert_eq!(s.total_allocs, 200);
-    assert!(leakscope::tracker_stats().self_bytes > 0);
+    assert!(leakscope::live::tracker_stats().self_bytes > 0);
 }
 
 /// Names from outside the program must never reach a built-in scope: a scope named `leakscope`
 /// is the program's, shown as `~leakscope`, and its memory is not leakscope's own.
 #[test]
 fn built_in_names_are_reserved() {
-    let self_before = leakscope::tracker_stats().self_bytes;
+    let self_before = leakscope::live::tracker_stats().self_bytes;
     let kept = {
         let _g = leakscope::scope("leakscope");
         black_box(vec![0u8; 1 << 20])
@@ -308,22 +308,26 @@ fn built_in_names_are_reserved() {
         black_box(vec![0u8; 10])
     };
     flush();
-    let own = leakscope::stats_by_name("~leakscope").expect("registered under ~leakscope");
+    let own = leakscope::live::stats_by_name("~leakscope").expect("registered under ~leakscope");
     assert_eq!((own.curr_bytes, own.curr_blocks), (1 << 20, 1));
     // leakscope's own figures did not take the mebibyte (its own work may move them by a few
     // kilobytes: the registry's table grows by three names).
-    let self_after = leakscope::tracker_stats().self_bytes;
+    let self_after = leakscope::live::tracker_stats().self_bytes;
     assert!(
         self_after < self_before + (1 << 16),
         "self bytes {self_before} -> {self_after}"
     );
-    let user_unscoped = leakscope::stats_by_name("~unscoped").expect("registered");
+    let user_unscoped = leakscope::live::stats_by_name("~unscoped").expect("registered");
     assert_eq!(user_unscoped.curr_bytes, 1000);
     assert_eq!(
-        leakscope::stats_by_name("~~x").map(|s| s.curr_bytes),
+        leakscope::live::stats_by_name("~~x").map(|s| s.curr_bytes),
         Some(10)
     );
-    assert_eq!(leakscope::stats_by_name("~x"), None, "one name, one scope");
+    assert_eq!(
+        leakscope::live::stats_by_name("~x"),
+        None,
+        "one name, one scope"
+    );
     // A static scope with a built-in name is the same program scope.
     static NAMED_UNSCOPED: Scope = Scope::new("unscoped");
     assert_eq!(flushed(&NAMED_UNSCOPED).curr_bytes, 1000);
@@ -335,6 +339,6 @@ fn built_in_names_are_reserved() {
     drop(unscoped_kept);
     drop(tilde_kept);
     flush();
-    let own = leakscope::stats_by_name("~leakscope").unwrap();
+    let own = leakscope::live::stats_by_name("~leakscope").unwrap();
     assert_eq!((own.curr_bytes, own.total_frees), (0, 1));
 }

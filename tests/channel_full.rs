@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use leakscope::{flush, stats, tracker_stats, Scope};
+use leakscope::{flush, live::tracker_stats, stats, Scope};
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use leakscope::dump::read_dump;
-use leakscope::{flush, Config, ErrorKind, LeakEvent, LeakType, ManualClock, Scope};
+use leakscope::{flush, leaks::LeakEvent, leaks::LeakType, Config, ErrorKind, ManualClock, Scope};
 
 mod common;
 
@@ -95,10 +95,10 @@ fn n_intervals_make_n_exact_snapshots() {
         clock.advance(1.0);
         handle.tick();
     }
-    leakscope::dump_now().unwrap();
+    leakscope::live::dump_now().unwrap();
     let dump = read_dump(&path).unwrap();
     // The dump's tracker figures and tracker_stats() are one type; the dump counted itself.
-    let tracker = leakscope::tracker_stats();
+    let tracker = leakscope::live::tracker_stats();
     assert_eq!(tracker.dumps_written, dump.tracker.dumps_written);
     assert_eq!((tracker.dumps_written, tracker.dump_errors), (2, 0));
     let scope = dump.scope("col_exact").expect("the scope is in the dump");
@@ -204,10 +204,10 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
         "{:?}",
         leak.recommendations
     );
-    let findings = leakscope::analyze(&MEMO).unwrap();
+    let findings = leakscope::live::analyze(&MEMO).unwrap();
     assert!(!findings.is_empty());
     // The live exposition: the scope's exact bytes and its open leak, labelled with the scope.
-    let text = leakscope::metrics_text().unwrap();
+    let text = leakscope::live::metrics_text().unwrap();
     let bytes = format!(
         "leakscope_scope_bytes{{scope=\"col_memo\"}} {}\n",
         memo.len() * 16 * 1024
@@ -226,7 +226,7 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     #[cfg(feature = "pprof")]
     {
         use std::io::Read as _;
-        let gz = leakscope::heap_profile().unwrap();
+        let gz = leakscope::live::heap_profile().unwrap();
         let mut proto = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])
             .read_to_end(&mut proto)
@@ -242,7 +242,7 @@ fn recorded_memory_joins_the_snapshots() {
     let (handle, clock) = manual(demo_config(None));
     leakscope::record("col_c_library_cache", 5_000_000, Some(250)).unwrap();
     clock.advance(1.0);
-    let latest = leakscope::snapshot_now().unwrap();
+    let latest = leakscope::live::snapshot_now().unwrap();
     let (_, s) = latest
         .iter()
         .find(|(name, _)| name == "col_c_library_cache")
@@ -269,14 +269,14 @@ fn an_unwritable_dump_path_keeps_the_collector_going() {
         clock.advance(1.0);
         handle.tick(); // three scheduled dumps fail here, reported once on stderr
     }
-    let err = leakscope::dump_now().unwrap_err();
+    let err = leakscope::live::dump_now().unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Io { .. }), "{err}");
     assert!(err.to_string().contains("not-a-directory"), "{err}");
     // Three scheduled dumps and this one failed; a new collector counts from zero.
-    let tracker = leakscope::tracker_stats();
+    let tracker = leakscope::live::tracker_stats();
     assert_eq!((tracker.dumps_written, tracker.dump_errors), (0, 4));
     // The history was kept: snapshots went on.
-    let latest = leakscope::snapshot_now().unwrap();
+    let latest = leakscope::live::snapshot_now().unwrap();
     let (_, s) = latest.iter().find(|(n, _)| n == "col_unwritable").unwrap();
     assert_eq!(s.curr_bytes, 3_500);
     assert!(
@@ -289,19 +289,19 @@ fn an_unwritable_dump_path_keeps_the_collector_going() {
 fn queries_without_a_collector_say_so() {
     static S: Scope = Scope::new("col_none");
     assert_eq!(
-        leakscope::snapshot_now().unwrap_err().kind(),
+        leakscope::live::snapshot_now().unwrap_err().kind(),
         &ErrorKind::NotStarted
     );
     assert_eq!(
-        leakscope::dump_now().unwrap_err().kind(),
+        leakscope::live::dump_now().unwrap_err().kind(),
         &ErrorKind::NotStarted
     );
     assert_eq!(
-        leakscope::metrics_text().unwrap_err().kind(),
+        leakscope::live::metrics_text().unwrap_err().kind(),
         &ErrorKind::NotStarted
     );
     assert_eq!(
-        leakscope::analyze(&S).unwrap_err().kind(),
+        leakscope::live::analyze(&S).unwrap_err().kind(),
         &ErrorKind::NotStarted
     );
     assert_eq!(leakscope::check_leaks("col_none").leak_count, 0);
@@ -329,7 +329,7 @@ fn churn_monitoring_keeps_age_profiles_and_pressure() {
             clock.advance(1.0);
             handle.tick();
         }
-        leakscope::dump_now().unwrap();
+        leakscope::live::dump_now().unwrap();
         let dump = read_dump(&path).unwrap();
         let history = &dump.scope("col_aged").unwrap().history;
         assert_eq!(history.len(), 12);

@@ -13,7 +13,10 @@ use std::path::PathBuf;
 use leakscope::analysis::{ProcessSnapshot, Snapshot};
 use leakscope::dump::{read_dump, read_dump_from_slice, write_dump, Dump, ProcessInfo, ScopeDump};
 use leakscope::sites::{CallSite, Frame};
-use leakscope::{Config, GrowthModel, Leak, LeakSeverity, LeakStatus, LeakType, Statistic};
+use leakscope::{
+    leaks::GrowthModel, leaks::LeakSeverity, leaks::LeakStatus, leaks::LeakType, leaks::Statistic,
+    Config, Leak,
+};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use leakscope::dump::read_dump;
-use leakscope::{flush, stats, Config, LeakEvent, ManualClock, Scope};
+use leakscope::{flush, leaks::LeakEvent, stats, Config, ManualClock, Scope};
 
 mod common;
 
@@ -166,7 +166,7 @@ fn child_full_disk(dir: &Path) {
     // The dump on disk is still the first one, whole.
     let now = read_dump(&path).unwrap();
     assert_eq!(now.written_at_unix, first.written_at_unix);
-    assert!(leakscope::dump_now().is_err());
+    assert!(leakscope::live::dump_now().is_err());
     drop(kept);
     assert!(handle.shutdown().is_err());
     // Nothing but the dump is left on the tiny disk: no temporary file leaked.

@@ -56,7 +56,7 @@ fn child() -> i32 {
         drop(black_box(vec![0u8; 100]));
     }
     flush();
-    let dynamic = leakscope::stats_by_name("fork_stress_child_dynamic");
+    let dynamic = leakscope::live::stats_by_name("fork_stress_child_dynamic");
     let code = match dynamic {
         Some(d) if (d.total_bytes_allocated, d.curr_bytes) == (100, 0) => code,
         _ => 4,

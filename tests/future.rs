@@ -300,7 +300,7 @@ fn named_scopes_wrap_futures_like_static_ones() {
     flush();
     let got: Vec<u64> = tenants
         .iter()
-        .map(|n| leakscope::stats_by_name(n).unwrap().curr_bytes)
+        .map(|n| leakscope::live::stats_by_name(n).unwrap().curr_bytes)
         .collect();
     assert_eq!(got, vec![10, 20]);
     drop(bodies);

@@ -68,7 +68,7 @@ fn child_checks() -> i32 {
         return 3;
     }
     // No collector survived the fork, and a new one starts.
-    if leakscope::snapshot_now().map_err(|e| e.kind().clone()) != Err(ErrorKind::NotStarted) {
+    if leakscope::live::snapshot_now().map_err(|e| e.kind().clone()) != Err(ErrorKind::NotStarted) {
         eprintln!("child: the parent's collector is still visible");
         return 4;
     }

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use leakscope::{flush, Config, LeakType, ManualClock, Scope};
+use leakscope::{flush, leaks::LeakType, Config, ManualClock, Scope};
 
 mod common;
 

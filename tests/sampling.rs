@@ -333,13 +333,13 @@ fn sixty_four_mb_site_estimated_within_ten_percent() {
 fn disabled_sampling_records_nothing() {
     static S: Scope = Scope::new("smp_disabled");
     leakscope::__configure_sampling(0, 25);
-    let taken = leakscope::tracker_stats().samples_taken;
+    let taken = leakscope::live::tracker_stats().samples_taken;
     let kept = {
         let _g = S.enter();
         allocate_blocks(1000, 1000)
     };
     flush();
     assert!(top_sites_in(&S, 10).is_empty());
-    assert_eq!(leakscope::tracker_stats().samples_taken, taken);
+    assert_eq!(leakscope::live::tracker_stats().samples_taken, taken);
     drop(kept);
 }

@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use leakscope::{flush, Scope, MAX_SCOPES};
+use leakscope::{config::MAX_SCOPES, flush, Scope};
 
 mod common;
 
@@ -30,36 +30,36 @@ fn past_the_limit_memory_goes_to_unscoped_and_gauges_are_dropped() {
     }
     let own = names
         .iter()
-        .filter(|n| leakscope::stats_by_name(n).is_some())
+        .filter(|n| leakscope::live::stats_by_name(n).is_some())
         .count();
     assert_eq!(own, MAX_SCOPES - 2, "names with a scope of their own");
-    assert!(leakscope::stats_by_name("tenant-4093").is_some());
-    assert!(leakscope::stats_by_name("tenant-4094").is_none());
+    assert!(leakscope::live::stats_by_name("tenant-4093").is_some());
+    assert!(leakscope::live::stats_by_name("tenant-4094").is_none());
 
     // A gauge on a name past the limit is dropped and counted.
-    let dropped_before = leakscope::tracker_stats().gauges_dropped;
-    leakscope::set_entry_count("tenant-5000", 123_456);
+    let dropped_before = leakscope::live::tracker_stats().gauges_dropped;
+    leakscope::scope("tenant-5000").set_entry_count(123_456);
     static LATE: Scope = Scope::new("late_static_scope");
     LATE.set_entry_count(7);
     assert_eq!(LATE.entry_count(), None);
     assert_eq!(
-        leakscope::tracker_stats().gauges_dropped,
+        leakscope::live::tracker_stats().gauges_dropped,
         dropped_before + 2
     );
     // A gauge on a name within the limit still works.
-    leakscope::set_entry_count("tenant-1", 5);
+    leakscope::scope("tenant-1").set_entry_count(5);
     static FIRST: Scope = Scope::new("tenant-1");
     assert_eq!(FIRST.entry_count(), Some(5));
 
     // The memory of a name past the limit is unscoped's (checked before the collector thread
     // exists: this thread is then the only one allocating).
-    let before = leakscope::stats_by_name(leakscope::UNSCOPED_NAME).unwrap();
+    let before = leakscope::live::stats_by_name(leakscope::dump::UNSCOPED_NAME).unwrap();
     let kept = {
         let _g = leakscope::scope("tenant-6000");
         black_box(vec![0u8; 4321])
     };
     flush();
-    let after = leakscope::stats_by_name(leakscope::UNSCOPED_NAME).unwrap();
+    let after = leakscope::live::stats_by_name(leakscope::dump::UNSCOPED_NAME).unwrap();
     assert_eq!(
         after.total_bytes_allocated - before.total_bytes_allocated,
         4321
@@ -73,10 +73,10 @@ fn past_the_limit_memory_goes_to_unscoped_and_gauges_are_dropped() {
         .build()
         .unwrap();
     let handle = leakscope::start(config).unwrap();
-    let latest = leakscope::snapshot_now().unwrap();
+    let latest = leakscope::live::snapshot_now().unwrap();
     let unscoped = latest
         .iter()
-        .find(|(n, _)| n == leakscope::UNSCOPED_NAME)
+        .find(|(n, _)| n == leakscope::dump::UNSCOPED_NAME)
         .map(|(_, s)| s.entries);
     assert_eq!(unscoped, Some(None), "unscoped's entry count");
 

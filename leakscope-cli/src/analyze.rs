@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use leakscope::analysis::{replay_process, replay_series};
 use leakscope::dump::Dump;
 use leakscope::sites::CallSite;
-use leakscope::{Config, Leak, LeakStatus};
+use leakscope::{leaks::LeakStatus, Config, Leak};
 use serde::Serialize;
 
 use crate::report;

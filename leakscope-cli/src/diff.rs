@@ -29,7 +29,7 @@ use std::fmt::Write as _;
 
 use leakscope::dump::Dump;
 use leakscope::sites::CallSite;
-use leakscope::{LeakSeverity, LeakType};
+use leakscope::{leaks::LeakSeverity, leaks::LeakType};
 use serde::Serialize;
 
 use crate::fmt;

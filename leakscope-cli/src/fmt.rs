@@ -8,7 +8,7 @@
 
 use leakscope::dump::Dump;
 use leakscope::sites::{CallSite, Frame};
-use leakscope::{LeakSeverity, LeakType};
+use leakscope::{leaks::LeakSeverity, leaks::LeakType};
 
 pub use leakscope::units::{bytes, duration};
 

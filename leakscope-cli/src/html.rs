@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
 use leakscope::sites::CallSite;
-use leakscope::{Leak, LeakSeverity};
+use leakscope::{leaks::LeakSeverity, Leak};
 
 use crate::{fmt, report};
 
@@ -590,7 +590,7 @@ fn scope_chart(
         .collect();
     let badges: String = leaks
         .iter()
-        .filter(|l| l.status == leakscope::LeakStatus::Open)
+        .filter(|l| l.status == leakscope::leaks::LeakStatus::Open)
         .map(|l| format!(" {}", sev_badge(l.severity)))
         .collect();
     let _ = writeln!(
@@ -676,7 +676,7 @@ impl Axes {
 pub fn leak_span(leak: &Leak) -> Option<(f64, f64)> {
     let start = leak.first_detected.min(leak.window[0]);
     let end = match (leak.status, leak.resolved_at) {
-        (leakscope::LeakStatus::Resolved, Some(r)) => r,
+        (leakscope::leaks::LeakStatus::Resolved, Some(r)) => r,
         _ => leak.last_detected.max(leak.window[1]),
     };
     (start.is_finite() && end.is_finite() && start <= end).then_some((start, end))
@@ -764,8 +764,8 @@ fn svg(
         })
         .collect();
     shown.sort_by(|(a, ..), (b, ..)| {
-        (b.status == leakscope::LeakStatus::Open)
-            .cmp(&(a.status == leakscope::LeakStatus::Open))
+        (b.status == leakscope::leaks::LeakStatus::Open)
+            .cmp(&(a.status == leakscope::leaks::LeakStatus::Open))
             .then(b.severity.cmp(&a.severity))
             .then(a.first_detected.total_cmp(&b.first_detected))
     });
@@ -773,8 +773,8 @@ fn svg(
         .iter()
         .map(|(l, a, b)| {
             let status = match l.status {
-                leakscope::LeakStatus::Open => "open",
-                leakscope::LeakStatus::Resolved => "resolved",
+                leakscope::leaks::LeakStatus::Open => "open",
+                leakscope::leaks::LeakStatus::Resolved => "resolved",
             };
             let text = format!(
                 "{} {} ({status}, #{})",
@@ -803,7 +803,7 @@ fn svg(
     // label sits in its lane above the plot, over a bar as long as the shading.
     for (((leak, a, b), (xa, xb, text)), lab) in shown.iter().zip(&spans).zip(&labels) {
         let colour = severity_colour(leak.severity);
-        let open = leak.status == leakscope::LeakStatus::Open;
+        let open = leak.status == leakscope::leaks::LeakStatus::Open;
         let tip = format!(
             "{text}: first detected {} UTC, evidence window {}–{} UTC. {}",
             fmt::clock(dump, leak.first_detected),
@@ -1056,7 +1056,7 @@ mod tests {
         // A window that began before the first detection: from the window.
         leak.window = [600.0, 1000.0];
         assert_eq!(leak_span(&leak), Some((600.0, 4000.0)));
-        leak.status = leakscope::LeakStatus::Resolved;
+        leak.status = leakscope::leaks::LeakStatus::Resolved;
         leak.resolved_at = Some(5000.0);
         assert_eq!(leak_span(&leak), Some((600.0, 5000.0)));
         leak.first_detected = f64::NAN;

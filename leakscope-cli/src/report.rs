@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
 use leakscope::sites::CallSite;
-use leakscope::{Leak, LeakStatus};
+use leakscope::{leaks::LeakStatus, Leak};
 
 use crate::fmt;
 use crate::style::{Paint, Style};
@@ -617,8 +617,8 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
 
 fn growth_text(leak: &Leak) -> String {
     let model = match leak.model {
-        leakscope::GrowthModel::Linear => "linear fit",
-        leakscope::GrowthModel::Exponential => "exponential fit",
+        leakscope::leaks::GrowthModel::Linear => "linear fit",
+        leakscope::leaks::GrowthModel::Exponential => "exponential fit",
     };
     format!(
         "{} over {} ({} → {}), {}, {model}",

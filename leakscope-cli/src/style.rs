@@ -7,7 +7,7 @@
 //! dependency. The width is the number of columns every line of the text output fits in,
 //! settled once by `args` (`--width`, `COLUMNS`, the terminal, else [`DEFAULT_WIDTH`]).
 
-use leakscope::LeakSeverity;
+use leakscope::leaks::LeakSeverity;
 
 /// What a piece of text is, which decides its colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1213,7 +1213,7 @@ fn extreme_but_valid_dumps_render_without_panicking() {
         leak.rate_bytes_per_min = 1e308;
         leak.time_to_budget_secs = Some(1e308);
         leak.growth_bytes = i64::MIN;
-        leak.statistics.push(leakscope::Statistic {
+        leak.statistics.push(leakscope::leaks::Statistic {
             name: "x\u{7}_bytes".into(),
             value: -1e308,
         });

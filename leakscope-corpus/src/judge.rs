@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use leakscope::analysis::{replay_process_with, replay_series_with, LeakTracker};
-use leakscope::{Leak, LeakEvent, LeakSeverity, LeakType};
+use leakscope::{leaks::LeakEvent, leaks::LeakSeverity, leaks::LeakType, Leak};
 
 use crate::production::{Case, Family, Truth};
 

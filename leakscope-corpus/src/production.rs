@@ -12,7 +12,7 @@ use std::f64::consts::PI;
 
 use leakscope::analysis::{ProcessSnapshot, Snapshot};
 use leakscope::sites::{CallSite, Frame};
-use leakscope::{Config, LeakType};
+use leakscope::{leaks::LeakType, Config};
 
 use crate::rng::SplitMix64;
 

@@ -29,7 +29,7 @@ use leakscope::analysis::{
     analyze_process, analyze_series, required_history_secs, LeakTracker, ProcessSnapshot, Snapshot,
     PROCESS_SCOPE,
 };
-use leakscope::{Config, LeakEvent, LeakSeverity, LeakType};
+use leakscope::{leaks::LeakEvent, leaks::LeakSeverity, leaks::LeakType, Config};
 
 use crate::rng::SplitMix64;
 

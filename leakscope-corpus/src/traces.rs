@@ -18,7 +18,7 @@
 //! tick (about 1 MB per replayed snapshot, 2 MB/min).
 
 use leakscope::analysis::Snapshot;
-use leakscope::{Config, LeakType};
+use leakscope::{leaks::LeakType, Config};
 
 use crate::production::{Case, Family, Truth, INTERVAL};
 

@@ -3,7 +3,7 @@
 //! global allocator is installed here.
 
 use leakscope::analysis::{analyze_series, Finding};
-use leakscope::{Config, LeakType};
+use leakscope::{leaks::LeakType, Config};
 use leakscope_corpus::scenarios::Scenario;
 
 /// The findings of one run over the scenario's history up to `minute`, with its budget.
@@ -28,7 +28,7 @@ fn types_at(s: &Scenario, config: &Config, minute: f64) -> Vec<LeakType> {
 
 mod gradual {
     use super::{findings_at, types_at};
-    use leakscope::{GrowthModel, LeakSeverity, LeakType};
+    use leakscope::{leaks::GrowthModel, leaks::LeakSeverity, leaks::LeakType};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     #[test]
@@ -106,7 +106,7 @@ mod gradual {
 
 mod rapid {
     use super::types_at;
-    use leakscope::LeakType;
+    use leakscope::leaks::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     #[test]
@@ -154,7 +154,7 @@ mod rapid {
 
 mod sustained {
     use super::findings_at;
-    use leakscope::{LeakSeverity, LeakType};
+    use leakscope::{leaks::LeakSeverity, leaks::LeakType};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn sustained(
@@ -221,7 +221,7 @@ mod sustained {
 
 mod periodic {
     use super::findings_at;
-    use leakscope::{LeakSeverity, LeakType};
+    use leakscope::{leaks::LeakSeverity, leaks::LeakType};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn periodic(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::analysis::Finding> {
@@ -274,7 +274,7 @@ mod periodic {
 
 mod bloat {
     use super::findings_at;
-    use leakscope::LeakType;
+    use leakscope::leaks::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn bloat(s: &Scenario, interval: f64, minute: f64) -> Option<leakscope::analysis::Finding> {
@@ -322,7 +322,7 @@ mod bloat {
 mod fragmentation {
     use leakscope::analysis::ProcessSnapshot;
     use leakscope::analysis::{analyze_process, PROCESS_SCOPE};
-    use leakscope::LeakType;
+    use leakscope::leaks::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn upto(s: &Scenario, minute: f64) -> &[ProcessSnapshot] {
@@ -382,7 +382,7 @@ mod fragmentation {
 
 mod legacy {
     use super::types_at;
-    use leakscope::LeakType;
+    use leakscope::leaks::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn legacy(interval: f64) -> leakscope::Config {

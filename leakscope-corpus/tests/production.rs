@@ -2,7 +2,7 @@
 //! judge reads events, and the targets on a seeded subset (ignored until the detectors
 //! meet them; see `targets_on_the_seeded_subset`).
 
-use leakscope::{LeakSeverity, LeakType};
+use leakscope::{leaks::LeakSeverity, leaks::LeakType};
 use leakscope_corpus::judge::{judge, judge_all, Event, Filter, Run};
 use leakscope_corpus::production::{Family, Truth, DEADLINE_CAP_SECS, INTERVAL};
 

@@ -8,7 +8,7 @@
 
 use leakscope::analysis::{analyze_process, analyze_series, replay_series};
 use leakscope::analysis::{ProcessSnapshot, Snapshot};
-use leakscope::{Config, ErrorKind, LeakType};
+use leakscope::{leaks::LeakType, Config, ErrorKind};
 use leakscope_corpus::scenarios::{
     corpus_config, judge, run_corpus, simulate, Expect, Judged, Kind, Scenario, Summary,
     NOISE_LEVELS,

@@ -29,9 +29,9 @@ const DUMP_RECENT_POINTS: usize = 30;
 pub(crate) enum DumpFor {
     /// The dump file: the top [`SITES_IN_DUMP`] call sites.
     File,
-    /// [`metrics_text`](crate::metrics_text): no call sites.
+    /// [`metrics_text`](crate::live::metrics_text): no call sites.
     Metrics,
-    /// [`heap_profile`](crate::heap_profile): every call site with live sampled memory.
+    /// [`heap_profile`](crate::live::heap_profile): every call site with live sampled memory.
     #[cfg_attr(not(feature = "pprof"), allow(dead_code))]
     Profile,
 }

@@ -93,7 +93,7 @@ impl FileHealth {
 
 /// Dump files written and failed by the collector created last (a new collector starts them at
 /// 0). Atomics beside the other tracker figures, so that
-/// [`tracker_stats`](crate::tracker_stats) reads them without waiting for the collector's lock
+/// [`tracker_stats`](crate::live::tracker_stats) reads them without waiting for the collector's lock
 /// (held through a dump's symbol resolution).
 static DUMPS_WRITTEN: AtomicU64 = AtomicU64::new(0);
 static DUMP_ERRORS: AtomicU64 = AtomicU64::new(0);

@@ -14,6 +14,7 @@ mod read;
 mod schema;
 mod write;
 
+pub use crate::ids::UNSCOPED_NAME;
 #[cfg(feature = "pprof")]
 pub use pprof::{pprof_profile, self_mappings, Mapping};
 pub use prometheus::{prometheus_text, write_prometheus};

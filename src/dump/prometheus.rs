@@ -1,5 +1,5 @@
 //! The Prometheus text exposition of a dump, for node_exporter's textfile collector and for a
-//! service's own `/metrics` ([`metrics_text`](crate::metrics_text) renders the running
+//! service's own `/metrics` ([`metrics_text`](crate::live::metrics_text) renders the running
 //! collector): per-scope bytes, blocks, growth, allocation and free counters; open leaks by type
 //! and severity, and by scope with their time to budget, growth and confidence; and the tracker's
 //! own figures, so a fleet is watched with Prometheus and Grafana.

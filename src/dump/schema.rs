@@ -409,7 +409,7 @@ impl ScopeDump {
 }
 
 /// leakscope's own figures: what it costs and whether it kept up. One type for both places
-/// that show them: [`tracker_stats`](crate::tracker_stats) in the running process, and the
+/// that show them: [`tracker_stats`](crate::live::tracker_stats) in the running process, and the
 /// dump's `tracker` object.
 ///
 /// Fields added after schema 1.0 have a default, so a 1.0 dump reads with them at 0.
@@ -441,7 +441,7 @@ pub struct TrackerStats {
     #[serde(default)]
     pub symbolizer_peak_bytes: u64,
     /// Entry-count gauges dropped because their scope name found no free id (at most
-    /// [`MAX_SCOPES`](crate::MAX_SCOPES) scopes); such a gauge is never given to another scope.
+    /// [`MAX_SCOPES`](crate::config::MAX_SCOPES) scopes); such a gauge is never given to another scope.
     #[serde(default)]
     pub gauges_dropped: u64,
 }

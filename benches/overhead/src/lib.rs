@@ -127,7 +127,7 @@ impl Drop for Collector {
         if let Some(handle) = self.0.take() {
             let _ = handle.shutdown();
         }
-        let t = leakscope::tracker_stats();
+        let t = leakscope::live::tracker_stats();
         eprintln!(
             "leakscope: self_bytes={} self_blocks={} channel_full_retries={} fallback_uses={} \
              samples_taken={} samples_dropped={}",
