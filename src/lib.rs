@@ -59,9 +59,6 @@ mod batch;
 mod channel;
 mod collector;
 pub mod config;
-// The detectors still read the deprecated `Config::enable_stack_traces` (with
-// `sample_interval_bytes > 0`) until they take a configuration of their own.
-#[allow(deprecated)]
 mod detect;
 pub mod dump;
 mod error;

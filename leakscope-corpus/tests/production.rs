@@ -274,12 +274,20 @@ const MEETS_TARGETS: &[&str] = &[
     "idle$",
     "requests$",
     "lru_warm$",
+    "ttl_cache$",
+    "hash_doubling$",
     "interner$",
+    "preload_step$",
     "batch_flat$",
+    "daily_cycle$",
+    "near_budget$",
     "rss_follows$",
     "trace_moka$",
     "trace_lru$",
     "trace_quick_cache$",
+    "linear_1$",
+    "linear_2$",
+    "late_start$",
     "exponential$",
     "cache_bloat$",
     "linear_budget$",
@@ -299,6 +307,10 @@ fn verdict_failures(filter: Filter) -> (usize, Vec<String>) {
 /// one opening per type, no severity flaps, time to budget within 2×, call sites kept) on the
 /// families of [`MEETS_TARGETS`] at seed 0, through the replay `leakscope analyze` runs.
 #[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised take minutes: CI runs it in its release test step"
+)]
 fn targets_on_the_seeded_subset() {
     let filter = Filter {
         families: MEETS_TARGETS.iter().map(|f| f.to_string()).collect(),
@@ -317,8 +329,9 @@ fn targets_on_the_seeded_subset() {
 /// The same targets on every family at seed 0. Lists every case that misses one, with what it
 /// missed.
 #[test]
-#[ignore = "18 of 30 families miss a target at seed 0 (slow-leak latency, staircases, TTL fills, \
-            daily cycles: run the detector_eval example for the table); targets_on_the_seeded_subset asserts the rest"]
+#[ignore = "10 of 30 families miss a target at seed 0 (0.5, 5 and 20 MB/min latency, staircases, \
+            batch sawtooth, daily leak, fragmentation: run the detector_eval example for the table); \
+            targets_on_the_seeded_subset asserts the rest"]
 fn all_targets_on_the_seeded_subset() {
     let (n, failing) = verdict_failures(subset());
     assert!(

@@ -396,7 +396,7 @@ pub(crate) fn analyze_process_validated(
 }
 
 fn finish(found: &mut [Finding], sites: &[CallSite], config: &Config) {
-    let sampling = config.enable_stack_traces && config.sample_interval_bytes > 0;
+    let sampling = config.sample_interval().is_some();
     found.sort_by_key(|f| f.leak_type);
     for f in found.iter_mut() {
         f.top_sites = sites.iter().take(MAX_SITES).cloned().collect();

@@ -41,16 +41,18 @@ pub(crate) fn recommend(f: &Finding, sampling: bool) -> Vec<String> {
         .top_sites
         .first()
         .and_then(|c| fmt_site(c).map(|name| (name, fmt_bytes(c.live_bytes as f64))));
-    let at_site = |advice: &str| match &site {
+    let at_site = |advice: &str| {
+        match &site {
         Some((name, live)) => format!("top call site {name} holds {live}: {advice}"),
         None if sampling => format!(
             "no sampled call site of {scope} holds live memory yet (samples are taken every \
              sample_interval_bytes); the leak's call sites appear once they do; then {advice}"
         ),
         None => format!(
-            "enable stack sampling (enable_stack_traces) to see which call site allocates it; \
+            "enable stack sampling (a sample_interval_bytes above 0) to see which call site allocates it; \
              then {advice}"
         ),
+    }
     };
     let budget = match (f.time_to_budget_secs, f.budget_bytes) {
         (Some(t), Some(b)) => Some(format!(
