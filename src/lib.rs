@@ -78,6 +78,8 @@ mod samples;
 mod scope;
 mod sinks;
 mod snapshot;
+#[cfg(feature = "tracing")]
+pub mod spans;
 pub mod units;
 
 // The root holds what a program needs to install the allocator, scope its caches, run the
