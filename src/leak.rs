@@ -158,6 +158,20 @@ pub struct Leak {
     pub top_sites: Vec<CallSite>,
     /// What to do about it, most useful first.
     pub recommendations: Vec<String>,
+    /// The call sites when the leak was first reported with any (since schema 1.3): they stay
+    /// with the leak when its memory is freed before the final dump.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites_at_detection: Vec<CallSite>,
+    /// The scope's bytes at the highest run while the leak was open (since schema 1.3).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub peak_bytes: u64,
+    /// The call sites at that run, or the newest before it that had any (since schema 1.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites_at_peak: Vec<CallSite>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// The answer of `check_leaks`: a scope's open leaks.

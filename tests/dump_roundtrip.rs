@@ -148,14 +148,26 @@ fn leak() -> impl Strategy<Value = Leak> {
         vec((text(), finite()), 0..3),
         vec(text(), 0..3),
         vec(call_site(), 0..2),
+        (vec(call_site(), 0..2), vec(call_site(), 0..2)),
     );
-    let counts = (any::<(u64, u64, u64, i64)>(), any::<Option<u64>>());
+    let counts = (
+        any::<(u64, u64, u64, i64)>(),
+        any::<Option<u64>>(),
+        any::<u64>(),
+    );
     (kinds, times, words, counts).prop_map(
         |(
             (leak_type, severity, status, model),
             (f, resolved_at, time_to_budget_secs),
-            (scope, summary, statistics, recommendations, top_sites),
-            ((id, baseline_bytes, current_bytes, growth_bytes), budget_bytes),
+            (
+                scope,
+                summary,
+                statistics,
+                recommendations,
+                top_sites,
+                (sites_at_detection, sites_at_peak),
+            ),
+            ((id, baseline_bytes, current_bytes, growth_bytes), budget_bytes, peak_bytes),
         )| Leak {
             id,
             scope,
@@ -181,6 +193,9 @@ fn leak() -> impl Strategy<Value = Leak> {
             summary,
             top_sites,
             recommendations,
+            sites_at_detection,
+            peak_bytes,
+            sites_at_peak,
         },
     )
 }

@@ -599,6 +599,22 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         let label = if i == 0 { "sites" } else { "" };
         site_lines(out, label, site, &age_label(dump), style);
     }
+    // Where the memory was when the leak was at its peak, when that is not where it is now
+    // (its memory may have been freed before this dump).
+    if let Some(site) = leak.sites_at_peak.first() {
+        if !leak
+            .top_sites
+            .first()
+            .is_some_and(|now| crate::sites::same(now, site))
+        {
+            let text = format!(
+                "the scope held {} at the leak's peak; its largest call site then:",
+                fmt::bytes_u(leak.peak_bytes)
+            );
+            detail(out, "at peak", &text, style);
+            site_lines(out, "", site, &age_label(dump), style);
+        }
+    }
     for (i, rec) in leak.recommendations.iter().enumerate() {
         // A bullet per recommendation, its continuation lines indented under the text.
         let lines = fmt::wrap(&fmt::clean(rec), style.prose() - DETAIL - LABEL - 2);

@@ -62,7 +62,14 @@ pub fn merge_identical(dump: &mut Dump) {
     dump.top_call_sites = merged(&dump.top_call_sites);
     for leak in &mut dump.leaks {
         leak.top_sites = merged(&leak.top_sites);
+        leak.sites_at_detection = merged(&leak.sites_at_detection);
+        leak.sites_at_peak = merged(&leak.sites_at_peak);
     }
+}
+
+/// Whether `a` and `b` are one site as a reader counts them (same scope and resolved frames).
+pub fn same(a: &CallSite, b: &CallSite) -> bool {
+    key(a) == key(b)
 }
 
 #[cfg(test)]

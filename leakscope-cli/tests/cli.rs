@@ -578,6 +578,33 @@ fn html_escapes_text_from_the_dump() {
     }
 }
 
+/// Issue 11: a leak whose memory was freed before the dump keeps the call site it had at its
+/// peak, and the report names it with the peak's bytes.
+#[test]
+fn a_freed_leak_shows_its_site_at_peak() {
+    let mut dump = fixture_dump();
+    let leak = dump
+        .leaks
+        .iter_mut()
+        .find(|l| !l.top_sites.is_empty())
+        .unwrap();
+    let site = leak.top_sites[0].clone();
+    let function = site.frames[0].function.clone().unwrap();
+    leak.top_sites.clear();
+    leak.sites_at_peak = vec![site];
+    leak.peak_bytes = 987_654_321;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("freed.json");
+    std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
+    let report = ok(&["report", path.to_str().unwrap()]);
+    let at = report
+        .find("the scope held 987.7 MB at the leak's peak")
+        .unwrap_or_else(|| panic!("{report}"));
+    let after = &report[at..];
+    let short = function.rsplit("::").next().unwrap();
+    assert!(after.contains(short), "{report}");
+}
+
 /// Issue 14 (and 12): two sites whose stacks differ only in return addresses that resolve to
 /// the same lines are one row, with their bytes summed, in the page, the report and the folded
 /// stacks.

@@ -369,6 +369,9 @@ fn open(id: u64, f: Finding, t: f64) -> Leak {
         budget_bytes: f.budget_bytes,
         time_to_budget_secs: f.time_to_budget_secs,
         summary: f.summary,
+        sites_at_detection: f.top_sites.clone(),
+        peak_bytes: f.current_bytes,
+        sites_at_peak: f.top_sites.clone(),
         top_sites: f.top_sites,
         recommendations: f.recommendations,
     }
@@ -377,15 +380,22 @@ fn open(id: u64, f: Finding, t: f64) -> Leak {
 /// Takes the newest finding's evidence into an open leak, keeping its id, its first detection
 /// and its call sites when the finding has none (the memory may have been freed since).
 fn update(leak: &mut Leak, f: Finding, t: f64) {
-    let id = leak.id;
-    let first = leak.first_detected;
-    let sites = std::mem::take(&mut leak.top_sites);
-    let recommendations = std::mem::take(&mut leak.recommendations);
-    *leak = open(id, f, t);
-    leak.first_detected = first;
-    if leak.top_sites.is_empty() && !sites.is_empty() {
-        leak.top_sites = sites;
-        leak.recommendations = recommendations;
+    let old = std::mem::replace(leak, open(leak.id, f, t));
+    leak.first_detected = old.first_detected;
+    if leak.top_sites.is_empty() && !old.top_sites.is_empty() {
+        leak.top_sites = old.top_sites;
+        leak.recommendations = old.recommendations;
+    }
+    // The sites at detection are the first the leak had; those at its peak follow the highest
+    // run, keeping the last sites seen when that run had none.
+    if !old.sites_at_detection.is_empty() {
+        leak.sites_at_detection = old.sites_at_detection;
+    }
+    if leak.peak_bytes < old.peak_bytes {
+        leak.peak_bytes = old.peak_bytes;
+        leak.sites_at_peak = old.sites_at_peak;
+    } else if leak.sites_at_peak.is_empty() {
+        leak.sites_at_peak = old.sites_at_peak;
     }
 }
 
@@ -536,6 +546,35 @@ mod tests {
         let leak = &tr.all_leaks()[0];
         assert_eq!(leak.top_sites.len(), 1);
         assert_eq!(leak.recommendations, vec!["top call site".to_owned()]);
+    }
+
+    #[test]
+    fn a_leak_keeps_its_sites_at_detection_and_at_peak() {
+        let site = |bytes: u64| CallSite {
+            scope: "a".into(),
+            live_bytes: bytes,
+            ..CallSite::default()
+        };
+        let at = |bytes: u64, sites: Vec<CallSite>| {
+            let mut f = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+            f.current_bytes = bytes;
+            f.top_sites = sites;
+            f
+        };
+        let mut tr = LeakTracker::new(&config());
+        // Opens at 100 bytes with a 5-byte site, peaks at 900 with a 700-byte site, then the
+        // memory is freed: the newest finding has 50 bytes and no site.
+        run(&mut tr, [0.0, 30.0].into_iter(), &[at(100, vec![site(5)])]);
+        run(&mut tr, [60.0].into_iter(), &[at(900, vec![site(700)])]);
+        run(&mut tr, [90.0].into_iter(), &[at(400, vec![site(300)])]);
+        run(&mut tr, [120.0].into_iter(), &[at(50, vec![])]);
+        let leak = &tr.all_leaks()[0];
+        assert_eq!(leak.sites_at_detection, vec![site(5)]);
+        assert_eq!(leak.peak_bytes, 900);
+        assert_eq!(leak.sites_at_peak, vec![site(700)]);
+        assert_eq!(leak.current_bytes, 50);
+        // The current sites are the last ones seen.
+        assert_eq!(leak.top_sites, vec![site(300)]);
     }
 
     #[test]

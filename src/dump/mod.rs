@@ -187,6 +187,9 @@ pub(crate) mod fixtures {
                 recommendations: vec!["cap users_cache or evict by size: src/session.rs:88 \
                      `Session::push_event` holds 2.9 MB"
                     .into()],
+                sites_at_detection: vec![call_site()],
+                peak_bytes: 0,
+                sites_at_peak: vec![],
             },
             Leak {
                 id: 1,
@@ -213,6 +216,9 @@ pub(crate) mod fixtures {
                 summary: "unscoped rose 200.0 kB in 6.5 min, then settled".into(),
                 top_sites: vec![],
                 recommendations: vec![],
+                sites_at_detection: vec![],
+                peak_bytes: 0,
+                sites_at_peak: vec![],
             },
         ];
         dump.top_call_sites = vec![call_site()];

@@ -22,9 +22,9 @@ use crate::snapshot::{Churn, ProcessSnapshot, ScopeStats, Snapshot};
 /// The major schema version this build writes and reads.
 pub const SCHEMA_MAJOR: u32 = 1;
 /// The minor schema version this build writes.
-pub const SCHEMA_MINOR: u32 = 2;
+pub const SCHEMA_MINOR: u32 = 3;
 /// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
-pub const SCHEMA_VERSION: &str = "1.2";
+pub const SCHEMA_VERSION: &str = "1.3";
 
 /// The most points one scope's history can hold, and so the longest history column a dump
 /// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
