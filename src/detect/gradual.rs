@@ -64,6 +64,16 @@ const SLOW_SPAN_WINDOWS: f64 = 4.0;
 const HALF: f64 = 0.5;
 /// A span whose rise is less than the span before's by this factor is a warm-up slowing down.
 const SLOWING: f64 = 1.3;
+/// Spans of at least this many detection windows are read for a staircase.
+const STAIRS_SPAN_WINDOWS: f64 = 2.0;
+/// Bucket floors each level of a staircase needs.
+const STAIRS_MIN_LEVEL: usize = 3;
+/// The staircase's squared residuals must be at most this share of one step's.
+const STAIRS_FIT: f64 = 0.5;
+/// The smaller step of a staircase is at least this share of the larger.
+const STAIRS_LIKE: f64 = 1.0 / 3.0;
+/// The newest level may last this many times the level before it.
+const STAIRS_SLACK: f64 = 1.5;
 /// Each third of the span must add at least this share of the rise.
 const THIRD_SHARE: f64 = 0.1;
 /// The largest residual autocorrelation used in the variance correction.
@@ -87,6 +97,85 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         }
     }
     held
+}
+
+/// A staircase (docs/detectors.md, "Staircases"): the span's floor is three flat levels, the
+/// two steps up each at least the rapid floor and a third of the other, none given back, half
+/// of G in all, and the newest level no older than 1.5 times the level before it.
+/// A leak that adds a batch every hour and never frees it reads as a poor line to the trend
+/// test (its residuals are autocorrelated by its shape), so it is told by its shape instead;
+/// one step that settled is a preload, not a staircase.
+fn staircase(
+    ctx: &Ctx,
+    span: f64,
+    floor: &[super::Point],
+    rise: f64,
+    above: f64,
+) -> Option<Finding> {
+    let k = &ctx.k;
+    if !(rise >= HALF * k.growth_bytes) {
+        return None;
+    }
+    let bytes: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
+    let s = stats::best_stairs(&bytes, STAIRS_MIN_LEVEL)?;
+    let steps = [s.levels[1] - s.levels[0], s.levels[2] - s.levels[1]];
+    let least = steps[0].min(steps[1]);
+    if !(least >= k.rapid_floor_bytes && s.max_drift <= STEP_FLAT * least) {
+        return None;
+    }
+    // The levels must explain the floor far better than one step does: a preload and noise
+    // around it split into three levels too, with a tiny second step.
+    let one = stats::best_step(&bytes)?;
+    if !(s.sse <= STAIRS_FIT * one.sse) {
+        return None;
+    }
+    // Repeated steps of a kind, still going on: the newest level has lasted no longer than
+    // the one before (with slack), so table doublings during a warm-up that stopped hours ago
+    // and a preload beside a small step are no staircase.
+    let largest = steps[0].max(steps[1]);
+    let first_step = floor[s.splits[0]].t;
+    let last_step = floor[s.splits[1]].t;
+    let ongoing = ctx.t_end - last_step <= STAIRS_SLACK * (last_step - first_step);
+    if !(least >= STAIRS_LIKE * largest && ongoing) {
+        return None;
+    }
+    let total = s.levels[2] - s.levels[0];
+    let minutes = ((ctx.t_end - first_step) / 60.0).max(ctx.dt / 60.0);
+    let rate = total / minutes;
+    let current = ctx.current_bytes() as f64;
+    let ttb = ctx
+        .budget
+        .map(|b| ((b as f64 - current) / rate * 60.0).max(0.0));
+    let mut f = ctx.finding(LeakType::GradualGrowth, [floor[0].t, ctx.t_end]);
+    f.severity = k.severity(rate, ttb);
+    f.confidence = (1.0 - s.sse / one.sse.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
+    f.baseline_bytes = to_bytes(s.levels[0]);
+    f.growth_bytes = to_delta(total);
+    f.rate_bytes_per_min = rate;
+    f.time_to_budget_secs = ttb;
+    f.statistics = vec![
+        stat("staircase_least_step_bytes", least),
+        stat(
+            "staircase_fit_ratio",
+            s.sse / one.sse.max(f64::MIN_POSITIVE),
+        ),
+        stat("staircase_max_drift_bytes", s.max_drift),
+        stat("span_secs", span),
+    ];
+    if above.is_finite() {
+        f.statistics
+            .push(stat("rise_above_prior_floor_bytes", above));
+    }
+    f.summary = format!(
+        "{}: floor rose {} in steps of {} and {} over {}, none given back ({})",
+        ctx.name,
+        fmt_bytes(total),
+        fmt_bytes(steps[0]),
+        fmt_bytes(steps[1]),
+        fmt_minutes(ctx.t_end - floor[0].t),
+        fmt_rate(rate)
+    );
+    Some(f)
 }
 
 /// The highest bucket floor (buckets of `width`) of the history before `before`, if any.
@@ -133,6 +222,11 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
         return None;
     }
     let t: Vec<f64> = floor.iter().map(|p| p.t).collect();
+    if span >= STAIRS_SPAN_WINDOWS * k.window {
+        if let Some(f) = staircase(ctx, span, &floor, rise, above) {
+            return Some(f);
+        }
+    }
     let x: Vec<f64> = t.iter().map(|t| (t - ctx.t_end) / 60.0).collect();
     let mk = stats::mann_kendall(&bytes)?;
     let line = stats::theil_sen(&x, &bytes)?;

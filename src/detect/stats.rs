@@ -285,6 +285,60 @@ pub(crate) fn best_step(y: &[f64]) -> Option<Step> {
     })
 }
 
+/// A three-level model of a series: two change points, each level the mean of its points.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Stairs {
+    /// The three levels, oldest first.
+    pub levels: [f64; 3],
+    /// The index of the first point of the second and of the third level.
+    pub splits: [usize; 2],
+    /// Sum of squared residuals around the levels.
+    pub sse: f64,
+    /// The largest move within a level, as [`Step::max_segment_drift`].
+    pub max_drift: f64,
+}
+
+/// The best [`Stairs`] of `y`, each level at least `min_segment` points (at least 3), by prefix
+/// sums in O(n²); `None` when `y` is too short.
+pub(crate) fn best_stairs(y: &[f64], min_segment: usize) -> Option<Stairs> {
+    let m = min_segment.max(3);
+    let n = y.len();
+    if n < 3 * m {
+        return None;
+    }
+    let mut sum = vec![0.0; n + 1];
+    let mut sq = vec![0.0; n + 1];
+    for (i, v) in y.iter().enumerate() {
+        sum[i + 1] = sum[i] + v;
+        sq[i + 1] = sq[i] + v * v;
+    }
+    let sse = |a: usize, b: usize| {
+        let len = (b - a) as f64;
+        let s = sum[b] - sum[a];
+        (sq[b] - sq[a] - s * s / len).max(0.0)
+    };
+    let mut best: Option<(usize, usize, f64)> = None;
+    for i in m..=n - 2 * m {
+        for j in i + m..=n - m {
+            let e = sse(0, i) + sse(i, j) + sse(j, n);
+            if best.is_none_or(|b| e < b.2) {
+                best = Some((i, j, e));
+            }
+        }
+    }
+    let (i, j, e) = best?;
+    let mean = |a: usize, b: usize| (sum[b] - sum[a]) / (b - a) as f64;
+    let drift = |seg: &[f64]| -> Option<f64> {
+        Some((median(&seg[seg.len() - 3..])? - median(&seg[..3])?).abs())
+    };
+    Some(Stairs {
+        levels: [mean(0, i), mean(i, j), mean(j, n)],
+        splits: [i, j],
+        sse: e,
+        max_drift: drift(&y[..i])?.max(drift(&y[i..j])?).max(drift(&y[j..])?),
+    })
+}
+
 /// Page's one-sided upper CUSUM over standardised values: C₀ = 0, Cᵢ = max(0, Cᵢ₋₁ + zᵢ − k).
 /// Returns the final value; a value ≥ h means the mean has shifted up by about k + h/run-length
 /// standard deviations and has stayed there up to the last point.
@@ -473,5 +527,19 @@ mod tests {
             assert!(x < 10);
         }
         assert_eq!(a.below(0), 0);
+    }
+
+    #[test]
+    fn stairs_find_two_change_points() {
+        // 0 ×5, 60 ×5, 120 ×5 with ±1 noise.
+        let y: Vec<f64> = (0..15)
+            .map(|i| (i / 5) as f64 * 60.0 + if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        let s = best_stairs(&y, 3).unwrap();
+        assert_eq!(s.splits, [5, 10]);
+        assert!((s.levels[1] - s.levels[0] - 60.0).abs() < 1.0, "{s:?}");
+        assert!((s.levels[2] - s.levels[1] - 60.0).abs() < 1.0, "{s:?}");
+        assert!(s.max_drift <= 2.0, "{s:?}");
+        assert!(best_stairs(&y[..8], 3).is_none());
     }
 }
