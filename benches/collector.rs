@@ -1,11 +1,15 @@
 //! What one collector cycle costs with 1,000 scopes and full history (docs/design.md §12: ≤ 50 ms of one
 //! core for snapshot + detection + dump), and how much memory the collector then holds.
 //!
-//! `cargo bench --bench collector` (`SCOPES=`, `INTERVALS=` to change the shape).
+//! `cargo bench --bench collector` (`SCOPES=`, `INTERVALS=` to change the shape, `NOISY=` for
+//! how many of the scopes are large and noisy).
 //!
 //! The history is filled by running real cycles on a manual clock, 30 s apart, each scope
-//! allocating a little every interval (a tenth of them leak). The timed cycles are the last
-//! ones, when every history is full.
+//! allocating a little every interval (a tenth of them leak). The first `NOISY` scopes (default
+//! 0) also hold four buffers of 2–10 MB, one replaced every interval, so their bytes move by
+//! megabytes and every detector runs on them, as on a busy cache; the rest are small and quiet
+//! and take the detectors' one-pass shortcut. The timed cycles are the last ones, when every
+//! history is full.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -39,7 +43,12 @@ fn main() {
     config.sample_interval_bytes = 0;
     let clock = Arc::new(ManualClock::new(1_700_000_000.0));
     let mut collector = Collector::new(config.clone(), clock.clone());
+    let noisy = env("NOISY", 0).min(scopes);
     let names: Vec<String> = (0..scopes).map(|i| format!("bench_scope_{i:04}")).collect();
+    // Capacity only: the pages are never touched, so a noisy scope costs address space, not RSS
+    // or memset time, while leakscope counts every byte.
+    let mut buffers: Vec<Vec<Vec<u8>>> = (0..noisy).map(|_| Vec::new()).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut kept: Vec<Vec<Vec<u8>>> = (0..scopes).map(|_| Vec::new()).collect();
     let mut snapshot_ms = Vec::new();
     let self_before = leakscope::live::tracker_stats().self_bytes;
@@ -49,6 +58,16 @@ fn main() {
             let v = black_box(vec![0u8; 64 + s % 512]);
             if s % 10 == 0 || kept[s].len() < 8 {
                 kept[s].push(v);
+            }
+            if let Some(held) = buffers.get_mut(s) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let size = 2_000_000 + (seed % 8_000_000) as usize;
+                if held.len() >= 4 {
+                    held.remove((seed >> 32) as usize % held.len());
+                }
+                held.push(Vec::with_capacity(size));
             }
         }
         leakscope::flush();
@@ -82,7 +101,9 @@ fn main() {
     let self_bytes = leakscope::live::tracker_stats().self_bytes;
     let snap = median(&mut snapshot_ms);
     let dump = median(&mut dump_ms);
-    println!("collector cycle, {scopes} scopes, {intervals} intervals of history (medians)");
+    println!(
+        "collector cycle, {scopes} scopes ({noisy} noisy), {intervals} intervals of history (medians)"
+    );
     println!("  snapshot + detection: {snap:8.2} ms");
     println!(
         "  dump + prometheus:    {dump:8.2} ms  ({:.1} MB of JSON)",
@@ -106,5 +127,6 @@ fn main() {
         (self_bytes - self_before) as f64 / 1e6
     );
     drop(kept);
+    drop(buffers);
     let _ = std::fs::remove_dir_all(&dir);
 }
