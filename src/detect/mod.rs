@@ -349,6 +349,9 @@ fn analyze_rows(
     } else {
         legacy::detect_scope(&ctx)
     };
+    for f in found.iter_mut() {
+        retention_evidence(&ctx, f);
+    }
     finish(&mut found, sites, config);
     found
 }
@@ -379,6 +382,47 @@ fn quiet(
     );
     let near_high = high > 0.0 && hi > sustained::CLEAR_SHARE * high;
     hi - lo < smallest && !near_high
+}
+
+/// Adds what the scope gave back to a growth finding's evidence: the bytes freed over bytes
+/// allocated over its evidence window, and over the window of the same length before it.
+/// Evidence, not a verdict: a cache that still frees nearly what it takes while its floor
+/// rises holds a little more each time; one whose ratio fell from about 1 stopped evicting.
+fn retention_evidence(ctx: &Ctx, f: &mut Finding) {
+    if !matches!(
+        f.leak_type,
+        LeakType::GradualGrowth | LeakType::RapidGrowth | LeakType::CacheBloat
+    ) {
+        return;
+    }
+    let ratio = |from: f64, to: f64| {
+        let (allocated, freed) = ctx
+            .pts
+            .iter()
+            .filter(|p| p.t > from && p.t <= to)
+            .fold((0.0, 0.0), |(a, b), p| (a + p.allocated, b + p.freed));
+        (allocated > 0.0).then(|| freed / allocated)
+    };
+    let [from, to] = f.window;
+    let Some(now) = ratio(from, to) else {
+        return;
+    };
+    f.statistics.push(stat("free_ratio", now));
+    let before = (from - (to - from) >= ctx.times[0])
+        .then(|| ratio(from - (to - from), from))
+        .flatten();
+    match before {
+        Some(b) => {
+            f.statistics.push(stat("free_ratio_before", b));
+            f.summary.push_str(&format!(
+                "; freed {:.2} of what it allocated, was {:.2}",
+                now, b
+            ));
+        }
+        None => f
+            .summary
+            .push_str(&format!("; freed {now:.2} of what it allocated")),
+    }
 }
 
 /// [`analyze_process`] after validation.
@@ -534,6 +578,9 @@ pub(crate) struct Point {
     pub bytes: f64,
     pub blocks: f64,
     pub entries: Option<f64>,
+    /// Bytes allocated and freed in the interval (or coarse run) ending at `t`.
+    pub allocated: f64,
+    pub freed: f64,
 }
 
 impl Point {
@@ -545,6 +592,8 @@ impl Point {
             bytes: bytes as f64,
             blocks: s.curr_blocks as f64,
             entries: s.entries.map(|e| e as f64),
+            allocated: s.bytes_allocated as f64,
+            freed: s.bytes_freed as f64,
         }
     }
 
@@ -829,6 +878,70 @@ mod tests {
         // Budget 2× now: ln 2 / 0.05 minutes under the exponential; the line would say more.
         let ttb = time_to_budget(&g, now, Some((2.0 * now) as u64)).unwrap();
         assert!((ttb - 2f64.ln() / 0.05 * 60.0).abs() < 1.0, "{ttb}");
+    }
+
+    #[test]
+    fn growth_findings_carry_what_the_scope_gave_back() {
+        // 20 snapshots a minute apart: each allocates 1,000 bytes; the first ten free all of it,
+        // the last ten 250.
+        let rows: Vec<Point> = (0..20)
+            .map(|i| {
+                let mut s = Snapshot::new(60.0 * i as f64, 1_000_000, 10);
+                s.bytes_allocated = 1_000;
+                s.bytes_freed = if i < 10 { 1_000 } else { 250 };
+                Point::of(&s, s.curr_bytes)
+            })
+            .collect();
+        let config = Config::default();
+        let ctx = Ctx::new("cache", rows.into_iter(), &config).unwrap();
+        // Evidence over (540, 1140]: minutes 10..=19, freeing a quarter; the ten before,
+        // (−60, 540], minutes 0..=9, freeing everything.
+        let mut f = new_finding(
+            "cache",
+            LeakType::GradualGrowth,
+            1140.0,
+            [540.0, 1140.0],
+            1_000_000,
+            None,
+        );
+        f.summary = "cache: floor rose".into();
+        retention_evidence(&ctx, &mut f);
+        assert_eq!(f.statistic("free_ratio"), Some(0.25));
+        assert_eq!(
+            f.statistic("free_ratio_before"),
+            None,
+            "the window before starts too early"
+        );
+        let mut f = new_finding(
+            "cache",
+            LeakType::GradualGrowth,
+            1140.0,
+            [840.0, 1140.0],
+            1_000_000,
+            None,
+        );
+        f.summary = "cache: floor rose".into();
+        retention_evidence(&ctx, &mut f);
+        assert_eq!(f.statistic("free_ratio"), Some(0.25));
+        // (540, 840]: minutes 10..=14, all freeing a quarter.
+        assert_eq!(f.statistic("free_ratio_before"), Some(0.25));
+        assert!(
+            f.summary
+                .ends_with("freed 0.25 of what it allocated, was 0.25"),
+            "{}",
+            f.summary
+        );
+        // Sustained usage is no growth verdict: no retention evidence.
+        let mut f = new_finding(
+            "cache",
+            LeakType::SustainedHigh,
+            1140.0,
+            [840.0, 1140.0],
+            1,
+            None,
+        );
+        retention_evidence(&ctx, &mut f);
+        assert!(f.statistics.is_empty());
     }
 
     #[test]
