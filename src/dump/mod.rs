@@ -187,7 +187,7 @@ pub(crate) mod fixtures {
                 recommendations: vec!["cap users_cache or evict by size: src/session.rs:88 \
                      `Session::push_event` holds 2.9 MB"
                     .into()],
-                sites_at_detection: vec![call_site()],
+                sites_at_detection: vec![],
                 peak_bytes: 0,
                 sites_at_peak: vec![],
             },

@@ -343,12 +343,12 @@ mod tests {
     #[test]
     fn other_major_versions_are_refused_naming_both() {
         let json =
-            example_json().replace("\"schema_version\":\"1.2\"", "\"schema_version\":\"2.3\"");
+            example_json().replace("\"schema_version\":\"1.3\"", "\"schema_version\":\"2.3\"");
         assert_eq!(
             message(json.as_bytes()),
             format!(
                 "dump has schema version 2.3, but this leakscope ({}) reads major version 1 \
-                 (it writes 1.2): use a leakscope that reads version 2.3",
+                 (it writes 1.3): use a leakscope that reads version 2.3",
                 env!("CARGO_PKG_VERSION")
             )
         );
@@ -357,7 +357,7 @@ mod tests {
         assert!(message(alien).starts_with("dump has schema version 7.0, but"));
         // A newer minor version reads, its unknown fields ignored.
         let newer = example_json().replacen(
-            "\"schema_version\":\"1.2\"",
+            "\"schema_version\":\"1.3\"",
             "\"schema_version\":\"1.9\",\"added_in_1_9\":{\"x\":[1,2]}",
             1,
         );
@@ -372,10 +372,10 @@ mod tests {
     #[test]
     fn bad_or_missing_versions_are_named() {
         let json =
-            example_json().replace("\"schema_version\":\"1.2\"", "\"schema_version\":\"one\"");
+            example_json().replace("\"schema_version\":\"1.3\"", "\"schema_version\":\"one\"");
         assert_eq!(
             message(json.as_bytes()),
-            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.2)"
+            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.3)"
         );
         assert_eq!(
             message(br#"{"schema_version": 1}"#),
