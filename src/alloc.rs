@@ -3,7 +3,7 @@
 //! Every block the shim hands out is [`MARK_LEN`] bytes longer than requested. The extra bytes,
 //! a trailer at `ptr + size`, hold the block's *mark*: the id of the scope that owns it. A free
 //! reads the owner back in O(1), whatever thread frees, with no lookup table. A trailer rather
-//! than a header because the inner allocator's size classes usually absorb four bytes for free
+//! than a header because the inner allocator's size classes usually absorb two bytes for free
 //! (glibc rounds a 16-byte request to a 24-byte usable chunk), while a 16-byte header pushes
 //! most small blocks into the next class and forces realloc and alignment arithmetic; the
 //! measured costs are in ARCHITECTURE.md.
@@ -22,14 +22,23 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::ptr;
 
+use crate::ids::{MAX_SCOPES, SELF_SCOPE, UNSCOPED};
 use crate::{batch, reentry, sampler};
 
-/// Bytes added after every block for its mark.
-pub const MARK_LEN: usize = 4;
-/// Bytes added after a sampled block: the mark, then the sample's slot id.
-const SAMPLED_LEN: usize = 8;
+/// Bytes added after every block for its mark: a `u16`, since scope ids stay below
+/// [`MAX_SCOPES`] (4,096) and the flag is bit 15. Two bytes rather than four because the inner
+/// allocator's size classes absorb two bytes far more often: a 13-byte `String` stays in a
+/// 16-byte class with two (jemalloc, mimalloc), and glibc's 16-byte granules absorb two bytes for
+/// seven sizes in eight against four for four bytes.
+pub const MARK_LEN: usize = 2;
+/// Bytes added after a sampled block: the mark, then the sample's slot id (a `u16`).
+const SAMPLED_LEN: usize = 4;
 /// The mark's flag for a sampled block (whose trailer is [`SAMPLED_LEN`] bytes).
-const SAMPLED: u32 = 1 << 31;
+const SAMPLED: u32 = 1 << 15;
+
+// Every scope id, and so every owner, fits in the mark's 15 low bits; every sample slot in a u16.
+const _: () = assert!(MAX_SCOPES <= SAMPLED as usize);
+const _: () = assert!(sampler::SLOTS <= 1 << 16);
 
 /// A `GlobalAlloc` that wraps `A` (by default [`System`]) and charges every block to the scope
 /// that was current when it was allocated.
@@ -149,7 +158,7 @@ unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
         opaque(ptr)
             .add(size)
             .cast::<[u8; MARK_LEN]>()
-            .write_unaligned(mark.to_ne_bytes());
+            .write_unaligned((mark as u16).to_ne_bytes());
     }
 }
 
@@ -159,13 +168,14 @@ unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
 /// `ptr` must point to a live block of at least `size + SAMPLED_LEN` bytes.
 #[inline]
 unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
-    // SAFETY: bytes `size + 4 .. size + 8` of a block of `size + SAMPLED_LEN` bytes, unaligned,
-    // through an opaque pointer as in `write_mark`.
+    // SAFETY: bytes `size + 2 .. size + 4` of a block of `size + SAMPLED_LEN` bytes, unaligned,
+    // through an opaque pointer as in `write_mark`. Slots are below `sampler::SLOTS` (2^16, checked
+    // at compile time above), so the `u16` holds the whole id.
     unsafe {
         opaque(ptr)
             .add(size + MARK_LEN)
-            .cast::<[u8; 4]>()
-            .write_unaligned(slot.to_ne_bytes());
+            .cast::<[u8; 2]>()
+            .write_unaligned((slot as u16).to_ne_bytes());
     }
 }
 
@@ -180,10 +190,10 @@ unsafe fn read_slot(ptr: *mut u8, size: usize) -> u32 {
     let bytes = unsafe {
         opaque(ptr)
             .add(size + MARK_LEN)
-            .cast::<[u8; 4]>()
+            .cast::<[u8; 2]>()
             .read_unaligned()
     };
-    u32::from_ne_bytes(bytes)
+    u16::from_ne_bytes(bytes).into()
 }
 
 /// Reads the mark of the block at `ptr` of `size` bytes.
@@ -201,7 +211,7 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
             .cast::<[u8; MARK_LEN]>()
             .read_unaligned()
     };
-    u32::from_ne_bytes(bytes)
+    u16::from_ne_bytes(bytes).into()
 }
 
 /// Runs `call`, a call into the inner allocator, with leakscope as the thread's owner, and
@@ -212,15 +222,58 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
 /// the program's: under the guard they are charged to leakscope's own memory and marked as
 /// leakscope's, so their frees are credited there too, and the program's scope sees exactly the
 /// blocks it asked for.
+///
+/// `call` is handed that owner too: it decides which heap serves the block ([`Alloc::home_alloc`]).
 #[inline(always)]
-fn in_inner<T>(call: impl FnOnce() -> T) -> (T, u32) {
+fn in_inner<T>(call: impl FnOnce(u32) -> T) -> (T, u32) {
     let guard = reentry::Untracked::enter();
-    let result = call();
+    let result = call(guard.previous());
     (result, guard.previous())
 }
 
 impl<A: GlobalAlloc> Alloc<A> {
-    /// Allocates an unsampled block (a 4-byte trailer) and charges it.
+    /// Allocates `outer` from the heap that serves blocks of `owner`: [`System`] for leakscope's
+    /// own ([`SELF_SCOPE`]), the inner allocator for everyone else's.
+    ///
+    /// leakscope's memory (its channels, the collector's tables, an inner allocator's own
+    /// bookkeeping) then never shares the program's heap. It does not change the program's
+    /// blocks, but an allocator with size-segregated pages (mimalloc) lays the program's blocks
+    /// out differently around long-lived foreign blocks: one 86 KB channel buffer kept from the
+    /// start raised mimalloc's peak RSS on the cache workload from 33 to 43 MiB
+    /// (benches/README.md). Over `System` both heaps are the same.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`] (or `alloc_zeroed` when `ZEROED`) for `outer`.
+    #[inline(always)]
+    unsafe fn home_alloc<const ZEROED: bool>(&self, owner: u32, outer: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe {
+            match (owner == SELF_SCOPE, ZEROED) {
+                (true, true) => System.alloc_zeroed(outer),
+                (true, false) => System.alloc(outer),
+                (false, true) => self.inner.alloc_zeroed(outer),
+                (false, false) => self.inner.alloc(outer),
+            }
+        }
+    }
+
+    /// Frees `ptr` to the heap that serves blocks of `owner` (see [`Alloc::home_alloc`]).
+    ///
+    /// # Safety
+    /// `ptr` was allocated by [`Alloc::home_alloc`] for the same `owner` with `outer`.
+    #[inline(always)]
+    unsafe fn home_dealloc(&self, owner: u32, ptr: *mut u8, outer: Layout) {
+        // SAFETY: forwarded contract: the same heap, the same layout.
+        unsafe {
+            if owner == SELF_SCOPE {
+                System.dealloc(ptr, outer)
+            } else {
+                self.inner.dealloc(ptr, outer)
+            }
+        }
+    }
+
+    /// Allocates an unsampled block (a [`MARK_LEN`]-byte trailer) and charges it.
     ///
     /// # Safety
     /// As [`GlobalAlloc::alloc`]: `layout` has a non-zero size.
@@ -230,13 +283,7 @@ impl<A: GlobalAlloc> Alloc<A> {
             return ptr::null_mut();
         };
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
-        let (ptr, owner) = in_inner(|| unsafe {
-            if ZEROED {
-                self.inner.alloc_zeroed(outer)
-            } else {
-                self.inner.alloc(outer)
-            }
-        });
+        let (ptr, owner) = in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
         if !ptr.is_null() {
             batch::on_alloc(owner, layout.size());
             // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
@@ -246,8 +293,9 @@ impl<A: GlobalAlloc> Alloc<A> {
         ptr
     }
 
-    /// Allocates a block the sampler picked: sends the sample, then gives the block an 8-byte
-    /// trailer holding the sample's slot. Falls back to a plain block when the sample is dropped.
+    /// Allocates a block the sampler picked: sends the sample, then gives the block a
+    /// [`SAMPLED_LEN`]-byte trailer holding the sample's slot. Falls back to a plain block when
+    /// the sample is dropped.
     ///
     /// # Safety
     /// As [`GlobalAlloc::alloc`].
@@ -261,13 +309,7 @@ impl<A: GlobalAlloc> Alloc<A> {
             return unsafe { self.alloc_plain::<ZEROED>(layout) };
         };
         // SAFETY: `outer` has a non-zero size and a valid alignment.
-        let (ptr, owner) = in_inner(|| unsafe {
-            if ZEROED {
-                self.inner.alloc_zeroed(outer)
-            } else {
-                self.inner.alloc(outer)
-            }
-        });
+        let (ptr, owner) = in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
         if ptr.is_null() {
             // The sample was sent; tell the collector its block never existed.
             sampler::freed(slot);
@@ -323,9 +365,11 @@ impl<A: GlobalAlloc> Alloc<A> {
     }
 }
 
-// SAFETY: every method forwards to `inner` with the outer layout (the caller's layout with a
-// 4- or 8-byte trailer more, same alignment) and returns the inner block's start unchanged, so
-// the caller sees a block of at least its requested size and alignment. The trailer lives only
+// SAFETY: every method forwards to the block's home heap (`inner`, or `System` for leakscope's
+// own blocks: the mark's owner says which, so a block always goes back where it came from) with
+// the outer layout (the caller's layout with a 2- or 4-byte trailer more, same alignment) and
+// returns that heap's block start unchanged, so the caller sees a block of at least its
+// requested size and alignment. The trailer lives only
 // in the extra bytes, which the caller never sees. Deallocation and reallocation reconstruct
 // exactly the outer layout the block was allocated with (the mark says which trailer it has),
 // as `GlobalAlloc` requires of the inner allocator. The accounting calls neither panic nor
@@ -361,12 +405,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
             // SAFETY: a sampled block carries its slot after the mark.
             sampler::freed(unsafe { read_slot(ptr, layout.size()) });
         }
+        let owner = mark & !SAMPLED;
         // Recorded before the block goes back: once it does, another thread may get the same
         // address.
-        batch::on_free(mark & !SAMPLED, layout.size());
-        // SAFETY: (1) `ptr` came from `self.inner` with exactly this outer layout, which the
-        // mark's trailer length reconstructs; (2) that layout was valid at allocation.
-        in_inner(|| unsafe { self.inner.dealloc(ptr, outer_unchecked(layout, mark)) });
+        batch::on_free(owner, layout.size());
+        // SAFETY: (1) `ptr` came from the home heap of its owner (the mark's) with exactly this
+        // outer layout, which the mark's trailer length reconstructs; (2) that layout was valid
+        // at allocation.
+        in_inner(|_| unsafe { self.home_dealloc(owner, ptr, outer_unchecked(layout, mark)) });
     }
 
     #[inline]
@@ -374,7 +420,12 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         // SAFETY: `ptr` is a live block of this shim allocated with `layout` (caller's contract).
         let mark = unsafe { read_mark(ptr, layout.size()) };
         let sample = sampler::tick(new_size);
-        if sample || mark & SAMPLED != 0 {
+        // A block that would change heaps (leakscope's own block taken over by a scope, or a
+        // program block reallocated inside leakscope's code) is copied too. The new owner is
+        // the one `batch::on_realloc` gives it: the current scope, else the block's owner.
+        let current = reentry::owner();
+        let new_owner = if current != UNSCOPED { current } else { mark };
+        if sample || mark & SAMPLED != 0 || (mark == SELF_SCOPE) != (new_owner == SELF_SCOPE) {
             // SAFETY: forwarded contract; `mark` is the block's mark.
             return unsafe { self.realloc_by_copy(ptr, layout, new_size, mark, sample) };
         }
@@ -388,9 +439,14 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         };
         // SAFETY: (1) `ptr` came from `self.inner` with the outer layout of `layout` and an
         // unsampled mark; (2) `new_outer.size()` is non-zero and valid for the alignment.
-        let (new_ptr, current) = in_inner(|| unsafe {
-            self.inner
-                .realloc(ptr, outer_unchecked(layout, mark), new_outer.size())
+        // (3) `mark` is the block's owner (unsampled), and it stays in that heap (checked above).
+        let (new_ptr, current) = in_inner(|_| unsafe {
+            let old_outer = outer_unchecked(layout, mark);
+            if mark == SELF_SCOPE {
+                System.realloc(ptr, old_outer, new_outer.size())
+            } else {
+                self.inner.realloc(ptr, old_outer, new_outer.size())
+            }
         });
         if !new_ptr.is_null() {
             // On failure the old block, its mark and its owner's counts stay as they were.

@@ -10,7 +10,7 @@
 //! 1. takes a *slot* (a sample id) from a lock-free bitmap of [`SLOTS`] ids;
 //! 2. captures raw return addresses, up to `max_frames`, without allocating or locking;
 //! 3. sends them with the size, owner scope and thread on the sample channel (`try_send`);
-//! 4. gets an 8-byte trailer (mark with the `SAMPLED` bit, then the slot id).
+//! 4. gets a 4-byte trailer (the 2-byte mark with the `SAMPLED` bit, then the slot id as a `u16`).
 //!
 //! No slot, or a full channel, means the sample is dropped (counted) and the block is allocated
 //! unmarked. A sampled block's free sets its slot's bit in the lock-free `FREED` bitmap before

@@ -1,7 +1,7 @@
 //! What a trailer costs in each inner allocator's size classes: for each request size, the usable
-//! size the allocator hands out for the request alone and for the request plus leakscope's 4-byte
-//! mark. Prints a per-size table (`--sizes`) or the summary for the size mixes of the overhead
-//! workloads (default).
+//! size the allocator hands out for the request alone and for the request plus a 2-byte mark
+//! (leakscope's) or a 4-byte one (leakscope's until 2026-12). Prints a per-size table (`--sizes`)
+//! or the summary for the size mixes of the overhead workloads (default).
 //!
 //! `cargo run --release --manifest-path benches/overhead/Cargo.toml --example size_classes [-- --sizes]`
 
@@ -13,7 +13,8 @@ extern "C" {
     fn mi_usable_size(p: *const c_void) -> usize;
 }
 
-const MARK: usize = 4;
+/// The trailer lengths compared: leakscope's mark, and the 4-byte mark it replaced.
+const MARKS: [usize; 2] = [2, 4];
 
 /// The usable size `alloc` hands out for a request of `size` bytes (8-byte aligned).
 fn usable(alloc: &str, size: usize) -> usize {
@@ -50,13 +51,15 @@ const ALLOCS: [&str; 3] = ["glibc", "jemalloc", "mimalloc"];
 
 fn main() {
     if std::env::args().any(|a| a == "--sizes") {
-        println!("size\tglibc\tglibc+4\tjemalloc\tjemalloc+4\tmimalloc\tmimalloc+4");
+        println!(
+            "size\tglibc\tglibc+2\tglibc+4\tjemalloc\tjemalloc+2\tjemalloc+4\tmimalloc\tmimalloc+2\tmimalloc+4"
+        );
         let mut sizes: Vec<usize> = (1..=512).collect();
         sizes.extend((9..=20).map(|s| 1usize << s));
         for n in sizes {
             let row: Vec<String> = ALLOCS
                 .iter()
-                .flat_map(|a| [usable(a, n), usable(a, n + MARK)])
+                .flat_map(|a| [usable(a, n), usable(a, n + MARKS[0]), usable(a, n + MARKS[1])])
                 .map(|u| u.to_string())
                 .collect();
             println!("{n}\t{}", row.join("\t"));
@@ -64,7 +67,8 @@ fn main() {
         return;
     }
     // Ratio of memory handed out with a trailer to without, per size mix.
-    let mixes: [(&str, Vec<usize>); 5] = [
+    let mixes: [(&str, Vec<usize>); 6] = [
+        ("the cache's keys (13-byte Strings)", vec![13]),
         ("every size 8..=256", (8..=256).collect()),
         ("churn mix (8..=256 90%, 257..=4096 10%)", {
             let mut v = Vec::new();
@@ -98,14 +102,15 @@ fn main() {
             (13..=20).map(|s| 1usize << s).collect(),
         ),
     ];
-    println!("| request sizes | glibc | jemalloc | mimalloc |");
-    println!("|---|---|---|---|");
+    println!("| request sizes | glibc +2 | glibc +4 | jemalloc +2 | jemalloc +4 | mimalloc +2 | mimalloc +4 |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, sizes) in &mixes {
         let cells: Vec<String> = ALLOCS
             .iter()
-            .map(|a| {
+            .flat_map(|a| MARKS.map(|m| (a, m)))
+            .map(|(a, m)| {
                 let plain: usize = sizes.iter().map(|&n| usable(a, n)).sum();
-                let marked: usize = sizes.iter().map(|&n| usable(a, n + MARK)).sum();
+                let marked: usize = sizes.iter().map(|&n| usable(a, n + m)).sum();
                 format!("{:.3}x", marked as f64 / plain as f64)
             })
             .collect();
