@@ -83,7 +83,7 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
     );
     let prior_high = earlier.iter().map(|&i| gaps[i]).reduce(f64::max);
     let n = g.len();
-    let level_at = |i: usize| stats::median(&g[i.saturating_sub(1)..(i + 2).min(n)]);
+    let level_at = |i: usize| stats::level_near(&g, i);
     let level_now = level_at(n - 1)?;
     // Spread over the window, as gradual growth's rule: a big request's pages kept by the
     // allocator raise the gap at once, in one third; fragmentation raises it in each.
@@ -94,10 +94,7 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Find
         level_now,
     ];
     let rise = level_now - marks[0];
-    let least_third = marks
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::INFINITY, f64::min);
+    let least_third = stats::least_rise(&marks);
     if !(least_third >= THIRD_SHARE * rise) {
         return None;
     }

@@ -291,17 +291,14 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     }
     // Spread over the span: every third adds to the rise. A big request held for minutes, or
     // two of them, rises in one third; a leak rises in each.
-    let level_at = |i: usize| level(&bytes[i.saturating_sub(1)..(i + 2).min(n)]);
+    let level_at = |i: usize| stats::level_near(&bytes, i);
     let marks = [
         level_at(0)?,
         level_at(third)?,
         level_at(n - 1 - third)?,
         level_at(n - 1)?,
     ];
-    let least_third = marks
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::INFINITY, f64::min);
+    let least_third = stats::least_rise(&marks);
     if !(least_third >= THIRD_SHARE * rise) {
         return None;
     }

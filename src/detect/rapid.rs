@@ -100,10 +100,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         level(&win[lo..(i + 2).min(n)])
     };
     let marks = [before, level_at(n / 3)?, level_at((2 * n) / 3)?, now];
-    let least_third = marks
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .fold(f64::INFINITY, f64::min);
+    let least_third = stats::least_rise(&marks);
     if !(least_third >= PACE_SHARE * rise) {
         return None;
     }

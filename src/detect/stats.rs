@@ -258,31 +258,69 @@ pub(crate) fn best_step(y: &[f64]) -> Option<Step> {
     if n < 2 * STEP_MIN_SEGMENT {
         return None;
     }
-    let mut sum = vec![0.0; n + 1];
-    let mut sq = vec![0.0; n + 1];
-    for (i, v) in y.iter().enumerate() {
-        sum[i + 1] = sum[i] + v;
-        sq[i + 1] = sq[i] + v * v;
-    }
-    let sse = |a: usize, b: usize| {
-        let m = (b - a) as f64;
-        let s = sum[b] - sum[a];
-        (sq[b] - sq[a] - s * s / m).max(0.0)
-    };
+    let sums = PrefixSums::new(y);
     let (split, best) = (STEP_MIN_SEGMENT..=n - STEP_MIN_SEGMENT)
-        .map(|j| (j, sse(0, j) + sse(j, n)))
+        .map(|j| (j, sums.sse(0, j) + sums.sse(j, n)))
         .min_by(|a, b| a.1.total_cmp(&b.1))?;
-    let mean = |a: usize, b: usize| (sum[b] - sum[a]) / (b - a) as f64;
-    let drift = |seg: &[f64]| {
-        let k = 3.min(seg.len());
-        Some((median(&seg[seg.len() - k..])? - median(&seg[..k])?).abs())
-    };
     Some(Step {
         split,
-        height: mean(split, n) - mean(0, split),
+        height: sums.mean(split, n) - sums.mean(0, split),
         sse: best,
         max_segment_drift: drift(&y[..split])?.max(drift(&y[split..])?),
     })
+}
+
+/// Prefix sums of a series and of its squares: the mean and the squared residuals around the
+/// mean of any run in O(1), for the step models.
+struct PrefixSums {
+    sum: Vec<f64>,
+    sq: Vec<f64>,
+}
+
+impl PrefixSums {
+    fn new(y: &[f64]) -> PrefixSums {
+        let mut sum = vec![0.0; y.len() + 1];
+        let mut sq = vec![0.0; y.len() + 1];
+        for (i, v) in y.iter().enumerate() {
+            sum[i + 1] = sum[i] + v;
+            sq[i + 1] = sq[i] + v * v;
+        }
+        PrefixSums { sum, sq }
+    }
+
+    /// The mean of `y[a..b]` (`a < b`).
+    fn mean(&self, a: usize, b: usize) -> f64 {
+        (self.sum[b] - self.sum[a]) / (b - a) as f64
+    }
+
+    /// The squared residuals of `y[a..b]` around its mean (`a < b`).
+    fn sse(&self, a: usize, b: usize) -> f64 {
+        let s = self.sum[b] - self.sum[a];
+        (self.sq[b] - self.sq[a] - s * s / (b - a) as f64).max(0.0)
+    }
+}
+
+/// How far a level moves within itself: |median of its last three − median of its first three|
+/// (fewer when shorter); `None` when empty.
+fn drift(seg: &[f64]) -> Option<f64> {
+    let k = 3.min(seg.len());
+    Some((median(&seg[seg.len() - k..])? - median(&seg[..k])?).abs())
+}
+
+/// The median of the (up to) three values around `y[i]`: a level at a point of a bucketed
+/// series that one odd bucket does not move.
+pub(crate) fn level_near(y: &[f64], i: usize) -> Option<f64> {
+    median(&y[i.saturating_sub(1)..(i + 2).min(y.len())])
+}
+
+/// The smallest rise between consecutive `marks` (levels at a window's start, its thirds and its
+/// end): what the least of its parts added. A rise spread over the window adds in each part; a
+/// step or a held request adds in one.
+pub(crate) fn least_rise(marks: &[f64]) -> f64 {
+    marks
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// A three-level model of a series: two change points, each level the mean of its points.
@@ -306,33 +344,19 @@ pub(crate) fn best_stairs(y: &[f64], min_segment: usize) -> Option<Stairs> {
     if n < 3 * m {
         return None;
     }
-    let mut sum = vec![0.0; n + 1];
-    let mut sq = vec![0.0; n + 1];
-    for (i, v) in y.iter().enumerate() {
-        sum[i + 1] = sum[i] + v;
-        sq[i + 1] = sq[i] + v * v;
-    }
-    let sse = |a: usize, b: usize| {
-        let len = (b - a) as f64;
-        let s = sum[b] - sum[a];
-        (sq[b] - sq[a] - s * s / len).max(0.0)
-    };
+    let sums = PrefixSums::new(y);
     let mut best: Option<(usize, usize, f64)> = None;
     for i in m..=n - 2 * m {
         for j in i + m..=n - m {
-            let e = sse(0, i) + sse(i, j) + sse(j, n);
+            let e = sums.sse(0, i) + sums.sse(i, j) + sums.sse(j, n);
             if best.is_none_or(|b| e < b.2) {
                 best = Some((i, j, e));
             }
         }
     }
     let (i, j, e) = best?;
-    let mean = |a: usize, b: usize| (sum[b] - sum[a]) / (b - a) as f64;
-    let drift = |seg: &[f64]| -> Option<f64> {
-        Some((median(&seg[seg.len() - 3..])? - median(&seg[..3])?).abs())
-    };
     Some(Stairs {
-        levels: [mean(0, i), mean(i, j), mean(j, n)],
+        levels: [sums.mean(0, i), sums.mean(i, j), sums.mean(j, n)],
         splits: [i, j],
         sse: e,
         max_drift: drift(&y[..i])?.max(drift(&y[i..j])?).max(drift(&y[j..])?),
