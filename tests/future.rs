@@ -10,116 +10,29 @@ use std::marker::PhantomPinned;
 use std::mem::{align_of, size_of};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::AtomicU32;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
 use leakscope::{flush, stats, InScope, Scope, Scoped};
 
+#[path = "common/tasks.rs"]
+mod tasks;
+use tasks::{
+    bytes_of_one_fill, current_thread, fill, fill_on_migrating_tasks, multi_thread, unseen,
+    yield_once, STEPS,
+};
+
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
-
-/// Returns `Pending` once after waking itself, so the executor reschedules the task (and a
-/// multi-thread runtime may hand it to another worker). Unlike `tokio::task::yield_now` it
-/// allocates nothing, so the scope's counts are the test's allocations alone.
-async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
-
-static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
-thread_local! {
-    /// A small id per thread; reading it allocates nothing.
-    static THREAD: u32 = NEXT_THREAD.fetch_add(1, Relaxed);
-}
-
-fn thread_no() -> u32 {
-    THREAD.with(|t| *t)
-}
-
-fn current_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .build()
-        .unwrap()
-}
-
-/// What one task allocates in its scope: a vector for `STEPS` bodies, then one body of
-/// `BODY + step` bytes per step, yielding between steps.
-const STEPS: usize = 40;
-const BODY: usize = 1000;
-
-/// Where each step of a [`fill`] ran: not yet.
-fn unseen() -> Vec<AtomicU32> {
-    (0..STEPS).map(|_| AtomicU32::new(0)).collect()
-}
-
-async fn fill(threads: &[AtomicU32]) -> Vec<Vec<u8>> {
-    let mut held = Vec::with_capacity(STEPS);
-    for (step, seen) in threads.iter().enumerate().take(STEPS) {
-        seen.store(thread_no(), Relaxed);
-        held.push(black_box(vec![1u8; BODY + step]));
-        yield_once().await;
-    }
-    held
-}
-
-fn bytes_of_one_fill() -> u64 {
-    (STEPS * size_of::<Vec<u8>>()) as u64 + (0..STEPS as u64).map(|s| BODY as u64 + s).sum::<u64>()
-}
 
 #[test]
 fn multi_thread_runtime_migrating_tasks_are_charged_exactly() {
     static S: Scope = Scope::new("fut_multi_thread");
     const TASKS: usize = 64;
-    let mut migrated_tasks = 0;
-    let mut rounds = 0u64;
-    let mut kept = Vec::new();
-    // Work stealing decides where a task resumes; a round in which no task changed threads
-    // proves nothing, so rounds repeat (up to 20) until some task ran on two threads.
-    while migrated_tasks == 0 && rounds < 20 {
-        rounds += 1;
-        let rt = multi_thread(4);
-        let seen: std::sync::Arc<Vec<Vec<AtomicU32>>> =
-            std::sync::Arc::new((0..TASKS).map(|_| unseen()).collect());
-        let handles: Vec<_> = (0..TASKS)
-            .map(|t| {
-                let seen = seen.clone();
-                rt.spawn(async move { fill(&seen[t]).await }.in_scope(&S))
-            })
-            .collect();
-        for h in handles {
-            kept.push(rt.block_on(h).unwrap());
-        }
-        // Dropping the runtime joins its workers, whose exit sends their counts.
-        drop(rt);
-        migrated_tasks = seen
-            .iter()
-            .filter(|steps| {
-                let first = steps[0].load(Relaxed);
-                steps.iter().any(|t| t.load(Relaxed) != first)
-            })
-            .count();
-    }
-    assert!(
-        migrated_tasks > 0,
-        "no task changed worker threads in {rounds} rounds"
-    );
+    let (rounds, kept) = fill_on_migrating_tasks(TASKS, |rt, t, seen| {
+        rt.spawn(async move { fill(&seen[t]).await }.in_scope(&S))
+    });
     flush();
     let s = stats(&S);
     let tasks = rounds * TASKS as u64;

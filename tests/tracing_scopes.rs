@@ -7,16 +7,17 @@
 //! `cargo test --features tracing --test tracing_scopes`
 
 use std::hint::black_box;
-use std::mem::size_of;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Mutex, Once};
-use std::task::Poll;
 
 use leakscope::live::stats_by_name;
 use leakscope::spans::ScopeLayer;
 use leakscope::{flush, stats, InScope, Scope};
 use tracing::{info_span, Instrument};
 use tracing_subscriber::layer::SubscriberExt;
+
+#[path = "common/tasks.rs"]
+mod tasks;
+use tasks::{bytes_of_one_fill, fill, fill_on_migrating_tasks, unseen, STEPS};
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
@@ -44,90 +45,14 @@ fn warm_this_thread() {
     drop(span);
 }
 
-/// Returns `Pending` once after waking itself, so the executor reschedules the task; allocates
-/// nothing (`tokio::task::yield_now` may).
-async fn yield_once() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
-
-static NEXT_THREAD: AtomicU32 = AtomicU32::new(1);
-thread_local! {
-    static THREAD: u32 = NEXT_THREAD.fetch_add(1, Relaxed);
-}
-
-const STEPS: usize = 40;
-const BODY: usize = 1000;
-
-/// A vector for `STEPS` bodies, then one body of `BODY + step` bytes per step, yielding between
-/// steps; records the thread each step ran on.
-async fn fill(threads: &[AtomicU32]) -> Vec<Vec<u8>> {
-    let mut held = Vec::with_capacity(STEPS);
-    for (step, seen) in threads.iter().enumerate().take(STEPS) {
-        seen.store(THREAD.with(|t| *t), Relaxed);
-        held.push(black_box(vec![1u8; BODY + step]));
-        yield_once().await;
-    }
-    held
-}
-
-fn bytes_of_one_fill() -> u64 {
-    (STEPS * size_of::<Vec<u8>>()) as u64 + (0..STEPS as u64).map(|s| BODY as u64 + s).sum::<u64>()
-}
-
-fn unseen() -> Vec<AtomicU32> {
-    (0..STEPS).map(|_| AtomicU32::new(0)).collect()
-}
-
 #[test]
 fn instrumented_futures_migrating_between_workers_are_charged_exactly() {
     install();
     const TASKS: usize = 64;
-    let mut migrated_tasks = 0;
-    let mut rounds = 0u64;
-    let mut kept = Vec::new();
-    // A round in which no task changed threads proves nothing: up to 20 rounds until one did.
-    while migrated_tasks == 0 && rounds < 20 {
-        rounds += 1;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .build()
-            .unwrap();
-        let seen: std::sync::Arc<Vec<Vec<AtomicU32>>> =
-            std::sync::Arc::new((0..TASKS).map(|_| unseen()).collect());
-        let handles: Vec<_> = (0..TASKS)
-            .map(|t| {
-                let seen = seen.clone();
-                let span = info_span!("fill", leakscope.scope = "span_multi_thread", task = t);
-                rt.spawn(async move { fill(&seen[t]).await }.instrument(span))
-            })
-            .collect();
-        for h in handles {
-            kept.push(rt.block_on(h).unwrap());
-        }
-        drop(rt);
-        migrated_tasks = seen
-            .iter()
-            .filter(|steps| {
-                steps
-                    .iter()
-                    .any(|t| t.load(Relaxed) != steps[0].load(Relaxed))
-            })
-            .count();
-    }
-    assert!(
-        migrated_tasks > 0,
-        "no task changed threads in {rounds} rounds"
-    );
+    let (rounds, kept) = fill_on_migrating_tasks(TASKS, |rt, t, seen| {
+        let span = info_span!("fill", leakscope.scope = "span_multi_thread", task = t);
+        rt.spawn(async move { fill(&seen[t]).await }.instrument(span))
+    });
     flush();
     let s = stats_by_name("span_multi_thread").unwrap();
     let tasks = rounds * TASKS as u64;
@@ -143,9 +68,7 @@ fn instrumented_futures_migrating_between_workers_are_charged_exactly() {
 #[test]
 fn spans_interleaved_on_one_thread_keep_their_scopes_apart() {
     install();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tasks::current_thread();
     let (seen_a, seen_b) = (unseen(), unseen());
     let (a, b) = rt.block_on(async {
         tokio::join!(
@@ -226,9 +149,7 @@ fn spans_nest_with_guards_and_scoped_futures() {
     drop((outer, plain, inner, after));
 
     // A scoped span inside a Scoped future wins while entered; the wrapper's scope around it.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tasks::current_thread();
     let (a, b) = rt.block_on(
         async {
             let a = async { black_box(vec![0u8; 50]) }
