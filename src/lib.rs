@@ -110,7 +110,8 @@ pub mod leaks {
 pub mod analysis {
     pub use crate::detect::{
         analyze_process, analyze_series, replay_process, replay_process_with, replay_series,
-        replay_series_with, required_history_secs, Finding, LeakTracker, PROCESS_SCOPE,
+        replay_series_with, required_history_secs, DetectorConfig, Finding, LeakTracker,
+        PROCESS_SCOPE,
     };
     pub use crate::snapshot::{
         CgroupMemory, Churn, MemoryEvents, Pressure, ProcessSnapshot, Psi, PsiSource, Snapshot,

@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use leakscope::analysis::{replay_process, replay_series};
+use leakscope::analysis::{replay_process, replay_series, DetectorConfig};
 use leakscope::dump::Dump;
 use leakscope::sites::CallSite;
 use leakscope::{leaks::LeakStatus, Config, Leak};
@@ -58,15 +58,16 @@ pub fn run(dump: &Dump, settings: &[String]) -> Result<Analysis, String> {
             format!("with --set {}: {e}", settings.join(" --set "))
         }
     })?;
+    let detector = DetectorConfig::from(&config);
     let mut leaks = Vec::new();
     for scope in &dump.scopes {
         let sites = sites_of(dump, &scope.name);
-        let found = replay_series(&scope.name, &scope.history, &config, &sites)
+        let found = replay_series(&scope.name, &scope.history, &detector, &sites)
             .map_err(|e| format!("scope {:?}: {e}", scope.name))?;
         leaks.extend(found);
     }
     leaks.extend(
-        replay_process(&dump.process_history, &config)
+        replay_process(&dump.process_history, &detector)
             .map_err(|e| format!("process history: {e}"))?,
     );
     // Each replay numbers its leaks from 1; number them across scopes in the order they were

@@ -24,7 +24,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use leakscope::analysis::{replay_process_with, replay_series_with, LeakTracker};
+use leakscope::analysis::{replay_process_with, replay_series_with, DetectorConfig, LeakTracker};
 use leakscope::{leaks::LeakEvent, leaks::LeakSeverity, leaks::LeakType, Leak};
 
 use crate::production::{Case, Family, Truth};
@@ -108,17 +108,15 @@ pub fn run(case: &Case) -> Run {
     let mut events = Vec::new();
     let mut ttb_at_new = Vec::new();
     let mut leaks = Vec::new();
-    let tracker: LeakTracker = replay_series_with(
-        &case.name,
-        &case.series,
-        &case.config,
-        &case.sites,
-        |t, e| record(false, t, e, &mut events, &mut ttb_at_new),
-    )
-    .expect("generated series are valid");
+    let config = DetectorConfig::from(&case.config);
+    let tracker: LeakTracker =
+        replay_series_with(&case.name, &case.series, &config, &case.sites, |t, e| {
+            record(false, t, e, &mut events, &mut ttb_at_new)
+        })
+        .expect("generated series are valid");
     leaks.extend(tracker.all_leaks().into_iter().map(|l| (false, l)));
     if !case.process.is_empty() {
-        let tracker = replay_process_with(&case.process, &case.config, |t, e| {
+        let tracker = replay_process_with(&case.process, &config, |t, e| {
             record(true, t, e, &mut events, &mut ttb_at_new)
         })
         .expect("generated series are valid");

@@ -26,8 +26,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use leakscope::analysis::{
-    analyze_process, analyze_series, required_history_secs, LeakTracker, ProcessSnapshot, Snapshot,
-    PROCESS_SCOPE,
+    analyze_process, analyze_series, required_history_secs, DetectorConfig, LeakTracker,
+    ProcessSnapshot, Snapshot, PROCESS_SCOPE,
 };
 use leakscope::{leaks::LeakEvent, leaks::LeakSeverity, leaks::LeakType, Config};
 
@@ -555,8 +555,8 @@ fn history<T: Clone>(
 /// [`required_history_secs`]) and feeds a [`LeakTracker`], as the collector does. With
 /// `stop_when_detected`, a leak scenario stops at its detection.
 pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<Event> {
-    let mut tracker = LeakTracker::new(config);
-    let mut config = config.clone();
+    let mut config = DetectorConfig::from(config);
+    let mut tracker = LeakTracker::new(&config);
     if let Some(b) = s.budget {
         config.budgets.insert(s.name.clone(), b);
     }
@@ -599,7 +599,11 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
 
 /// One detection run over a generated history: the histories are built in time order, so the
 /// validation [`analyze_series`] does cannot fail.
-fn findings(name: &str, hist: &[Snapshot], config: &Config) -> Vec<leakscope::analysis::Finding> {
+fn findings(
+    name: &str,
+    hist: &[Snapshot],
+    config: &DetectorConfig,
+) -> Vec<leakscope::analysis::Finding> {
     analyze_series(name, hist, config, &[]).expect("generated series are valid")
 }
 

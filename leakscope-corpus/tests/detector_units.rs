@@ -2,7 +2,7 @@
 //! one module per detector, the assertions as they were in `src/detect/*.rs`. Pure logic: no
 //! global allocator is installed here.
 
-use leakscope::analysis::{analyze_series, Finding};
+use leakscope::analysis::{analyze_series, DetectorConfig, Finding};
 use leakscope::{leaks::LeakType, Config};
 use leakscope_corpus::scenarios::Scenario;
 
@@ -15,7 +15,8 @@ fn findings_at(s: &Scenario, config: &Config, minute: f64) -> Vec<Finding> {
     let n = s
         .series
         .partition_point(|x| x.t <= minute * 60.0 * s.time_scale);
-    analyze_series(&s.name, &s.series[..n], &config, &[]).expect("generated series are valid")
+    analyze_series(&s.name, &s.series[..n], &DetectorConfig::from(&config), &[])
+        .expect("generated series are valid")
 }
 
 /// The types of [`findings_at`].
@@ -321,7 +322,7 @@ mod bloat {
 
 mod fragmentation {
     use leakscope::analysis::ProcessSnapshot;
-    use leakscope::analysis::{analyze_process, PROCESS_SCOPE};
+    use leakscope::analysis::{analyze_process, DetectorConfig, PROCESS_SCOPE};
     use leakscope::leaks::LeakType;
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
@@ -334,7 +335,7 @@ mod fragmentation {
     fn rss_rising_with_tracked_flat_is_fragmentation() {
         let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
         let config = corpus_config(30.0);
-        let f = analyze_process(upto(&s, 120.0), &config).unwrap();
+        let f = analyze_process(upto(&s, 120.0), &DetectorConfig::from(&config)).unwrap();
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].leak_type, LeakType::Fragmentation);
         assert_eq!(f[0].scope, PROCESS_SCOPE);
@@ -348,7 +349,11 @@ mod fragmentation {
     fn before_the_rise_nothing() {
         let s = Scenario::new(Kind::Fragmentation, 30.0, 1, 0);
         let config = corpus_config(30.0);
-        assert!(analyze_process(upto(&s, 59.0), &config).unwrap().is_empty());
+        assert!(
+            analyze_process(upto(&s, 59.0), &DetectorConfig::from(&config))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -366,7 +371,9 @@ mod fragmentation {
             })
             .collect();
         let config = corpus_config(30.0);
-        assert!(analyze_process(&process, &config).unwrap().is_empty());
+        assert!(analyze_process(&process, &DetectorConfig::from(&config))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -374,9 +381,11 @@ mod fragmentation {
         let process: Vec<ProcessSnapshot> = (0..240)
             .map(|i| ProcessSnapshot::new(i as f64 * 30.0, None, 100, 1))
             .collect();
-        assert!(analyze_process(&process, &corpus_config(30.0))
-            .unwrap()
-            .is_empty());
+        assert!(
+            analyze_process(&process, &DetectorConfig::from(&corpus_config(30.0)))
+                .unwrap()
+                .is_empty()
+        );
     }
 }
 

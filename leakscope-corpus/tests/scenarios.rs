@@ -6,9 +6,9 @@
 //! snapshots at the middle noise level, one seed. Zero false alarms is asserted at noise up to
 //! 1% of the scope's level; at 3% the evaluation measures a few (see its table).
 
-use leakscope::analysis::{analyze_process, analyze_series, replay_series};
+use leakscope::analysis::{analyze_process, analyze_series, replay_series, DetectorConfig};
 use leakscope::analysis::{ProcessSnapshot, Snapshot};
-use leakscope::{leaks::LeakType, Config, ErrorKind};
+use leakscope::{leaks::LeakType, ErrorKind};
 use leakscope_corpus::scenarios::{
     corpus_config, judge, run_corpus, simulate, Expect, Judged, Kind, Scenario, Summary,
     NOISE_LEVELS,
@@ -133,7 +133,13 @@ fn the_step_is_rapid_growth_and_fragmentation_is_process_wide() {
 #[test]
 fn replay_reports_the_leak_with_a_recommendation() {
     let s = Scenario::new(Kind::Linear { mb_per_min: 5.0 }, 30.0, 1, 4);
-    let leaks = replay_series(&s.name, &s.series, &corpus_config(30.0), &[]).unwrap();
+    let leaks = replay_series(
+        &s.name,
+        &s.series,
+        &DetectorConfig::from(&corpus_config(30.0)),
+        &[],
+    )
+    .unwrap();
     let g = leaks
         .iter()
         .find(|l| l.leak_type == LeakType::GradualGrowth)
@@ -155,27 +161,29 @@ fn replay_reports_the_leak_with_a_recommendation() {
 fn bad_time_stamps_are_errors_naming_the_index() {
     let mut series: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, 100, 1)).collect();
     series[6].t = 2.0;
-    let err = analyze_series("s", &series, &Config::default(), &[]).unwrap_err();
+    let err = analyze_series("s", &series, &DetectorConfig::default(), &[]).unwrap_err();
     assert_eq!(err.kind(), &ErrorKind::InvalidInput);
     assert!(err.message().contains("series[6]"), "{}", err.message());
     series[6].t = f64::INFINITY;
-    assert!(analyze_series("s", &series, &Config::default(), &[]).is_err());
+    assert!(analyze_series("s", &series, &DetectorConfig::default(), &[]).is_err());
     let process = vec![
         ProcessSnapshot::new(5.0, Some(1), 1, 0),
         ProcessSnapshot::new(f64::NAN, Some(1), 1, 0),
     ];
-    let err = analyze_process(&process, &Config::default()).unwrap_err();
+    let err = analyze_process(&process, &DetectorConfig::default()).unwrap_err();
     assert!(
         err.message().contains("process series[1]"),
         "{}",
         err.message()
     );
-    assert!(analyze_series("s", &[], &Config::default(), &[])
+    assert!(analyze_series("s", &[], &DetectorConfig::default(), &[])
         .unwrap()
         .is_empty());
-    assert!(analyze_series("s", &series[..1], &Config::default(), &[])
-        .unwrap()
-        .is_empty());
+    assert!(
+        analyze_series("s", &series[..1], &DetectorConfig::default(), &[])
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A stationary series: a level with Gaussian noise (from the corpus' generator).
@@ -206,7 +214,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let series = stationary(level, noise, interval, seed);
-        let leaks = replay_series("s", &series, &corpus_config(interval), &[]).unwrap();
+        let leaks = replay_series("s", &series, &DetectorConfig::from(&corpus_config(interval)), &[]).unwrap();
         prop_assert!(leaks.is_empty(), "{:?}", leaks.iter().map(|l| &l.summary).collect::<Vec<_>>());
     }
 
@@ -224,7 +232,7 @@ proptest! {
         let factor = f64::from(1u32 << shift);
         let s = Scenario::new(kind, 30.0, 1, seed);
         let n = s.series.partition_point(|x| x.t <= minute * 60.0);
-        let config = corpus_config(30.0);
+        let config = DetectorConfig::from(&corpus_config(30.0));
         let mut scaled_config = config.clone();
         scaled_config.memory_growth_threshold_mb *= factor;
         scaled_config.growth_rate_threshold_mb_per_min *= factor;
@@ -256,7 +264,7 @@ proptest! {
         }).collect();
         let process: Vec<ProcessSnapshot> = series.iter()
             .map(|s| ProcessSnapshot::new(s.t, Some(s.curr_blocks), s.curr_bytes, 0)).collect();
-        let mut config = Config::default();
+        let mut config = DetectorConfig::default();
         config.detection_window_minutes = window;
         config.rapid_growth_window_minutes = window / 6.0;
         config.baseline_calculation_minutes = window * 2.0;

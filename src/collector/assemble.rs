@@ -49,7 +49,7 @@ impl Collector {
         let mut process = self.process.clone();
         process.rss_bytes = process::rss_bytes();
         let mut dump = Dump::new(self.clock.unix_now(), now, process, self.config.clone());
-        let keep_from = now - 2.0 * detect::required_history_secs(&self.config);
+        let keep_from = now - 2.0 * detect::required_history_secs(&self.detector);
         for reading in self.read_scopes() {
             let mut s = ScopeDump::new(reading.name);
             s.stats = reading.stats;

@@ -24,7 +24,7 @@ use hashbrown::HashMap;
 use super::clock::Clock;
 use super::{pressure, process};
 use crate::config::Config;
-use crate::detect::{self, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
+use crate::detect::{self, DetectorConfig, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
 use crate::dump::{self, ProcessInfo};
 use crate::error::Error;
 use crate::history::{Histories, ScopeHistory};
@@ -107,6 +107,8 @@ pub(crate) fn dump_files() -> (u64, u64) {
 #[doc(hidden)]
 pub struct Collector {
     pub(super) config: Config,
+    /// What the detectors read of `config`, built once.
+    pub(super) detector: DetectorConfig,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) process: ProcessInfo,
     pub(super) histories: Histories,
@@ -133,13 +135,14 @@ impl Collector {
         let now = clock.now();
         DUMPS_WRITTEN.store(0, Relaxed);
         DUMP_ERRORS.store(0, Relaxed);
+        let detector = DetectorConfig::from(&config);
         Collector {
             process: process::process_info(),
             histories: Histories::new(config.max_snapshots_per_cache),
             process_history: VecDeque::new(),
             previous: HashMap::new(),
             external: BTreeMap::new(),
-            leaks: LeakTracker::new(&config),
+            leaks: LeakTracker::new(&detector),
             next_snapshot: now + config.snapshot_interval_seconds,
             next_dump: now + config.dump_interval_seconds,
             snapshots_taken: 0,
@@ -148,6 +151,7 @@ impl Collector {
             detector_error_reported: false,
             pressure_errors_reported: Vec::new(),
             config,
+            detector,
             clock,
         }
     }
@@ -311,16 +315,16 @@ impl Collector {
     /// Runs every detector over each scope's recent history and feeds the lifecycle. Every scope
     /// is observed on every run, findings or not, so that misses count towards resolution.
     fn detect(&mut self, now: f64) -> Vec<LeakEvent> {
-        let span = detect::required_history_secs(&self.config);
+        let span = detect::required_history_secs(&self.detector);
         let mut events = Vec::new();
         let mut failure = None;
         for (name, history) in self.histories.iter() {
-            let mut findings = detect::analyze_history(name, history, &self.config, &[]);
+            let mut findings = detect::analyze_history(name, history, &self.detector, &[]);
             // Call sites are resolved only for the rare scope that has a finding.
             if !findings.is_empty() && sampler::counts().0 > 0 {
                 let sites = scope_sites(name);
                 if !sites.is_empty() {
-                    detect::attach_sites(&mut findings, &sites, &self.config);
+                    detect::attach_sites(&mut findings, &sites, &self.detector);
                 }
             }
             if name == UNSCOPED_NAME && !findings.is_empty() {
@@ -334,7 +338,7 @@ impl Collector {
             .filter(|p| p.t >= now - span)
             .cloned()
             .collect();
-        match detect::analyze_process(&process, &self.config) {
+        match detect::analyze_process(&process, &self.detector) {
             Ok(findings) => events.extend(self.leaks.observe(PROCESS_SCOPE, now, findings)),
             Err(e) => {
                 failure.get_or_insert(e);
@@ -423,7 +427,7 @@ impl Collector {
         Ok(detect::analyze_history(
             name,
             history,
-            &self.config,
+            &self.detector,
             &scope_sites(name),
         ))
     }

@@ -11,11 +11,11 @@
 use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::series::{self, Pick};
+use super::DetectorConfig;
 use super::{
     fit_growth, new_finding, raise, stat, stats, time_to_budget, to_bytes, Finding, Knobs,
     PROCESS_SCOPE,
 };
-use crate::config::Config;
 use crate::leak::LeakType;
 use crate::snapshot::ProcessSnapshot;
 
@@ -31,7 +31,7 @@ const MIN_POINTS: usize = 8;
 /// Each third of the window must add at least this share of the gap's rise.
 const THIRD_SHARE: f64 = 0.1;
 
-pub(super) fn detect(series: &[ProcessSnapshot], config: &Config) -> Option<Finding> {
+pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Option<Finding> {
     let with_rss: Vec<(f64, f64, f64)> = series
         .iter()
         .filter_map(|s| s.rss_bytes.map(|r| (s.t, r as f64, s.tracked_bytes as f64)))

@@ -12,8 +12,8 @@
 //! the statistical detectors ignore; they exist for compatibility.
 
 use super::recommend::{fmt_bytes, fmt_rate};
+use super::DetectorConfig;
 use super::{new_finding, stat, stats, to_bytes, to_delta, Ctx, Finding, Knobs, PROCESS_SCOPE};
-use crate::config::Config;
 use crate::leak::{LeakSeverity, LeakType};
 use crate::snapshot::ProcessSnapshot;
 
@@ -181,7 +181,10 @@ pub(super) fn detect_scope(ctx: &Ctx) -> Vec<Finding> {
     out
 }
 
-pub(super) fn detect_process(series: &[ProcessSnapshot], config: &Config) -> Option<Finding> {
+pub(super) fn detect_process(
+    series: &[ProcessSnapshot],
+    config: &DetectorConfig,
+) -> Option<Finding> {
     let pts: Vec<(f64, f64, f64)> = series
         .iter()
         .filter_map(|s| s.rss_bytes.map(|r| (s.t, r as f64, s.tracked_bytes as f64)))

@@ -18,8 +18,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use super::DetectorConfig;
 use super::Finding;
-use crate::config::Config;
 use crate::leak::{Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType};
 
 /// Consecutive runs a finding must hold before it is reported.
@@ -123,7 +123,7 @@ pub struct LeakTracker {
 
 impl LeakTracker {
     /// A tracker with the resolve count and cooldowns derived from `config`.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &DetectorConfig) -> Self {
         let minutes = |m: f64| {
             if m.is_finite() && m > 0.0 {
                 m * 60.0
@@ -411,12 +411,12 @@ mod tests {
         f
     }
 
-    fn config() -> Config {
-        Config {
+    fn config() -> DetectorConfig {
+        DetectorConfig {
             detection_window_minutes: 10.0,
             rapid_growth_window_minutes: 1.0,
             leak_resolve_after_runs: 3,
-            ..Config::default()
+            ..DetectorConfig::default()
         }
     }
 

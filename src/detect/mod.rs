@@ -40,6 +40,7 @@
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 mod bloat;
+mod config;
 mod fragmentation;
 mod gradual;
 mod legacy;
@@ -55,13 +56,13 @@ mod sustained;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
 use crate::history::ScopeHistory;
 use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic};
 use crate::snapshot::{ProcessSnapshot, Snapshot};
+pub use config::DetectorConfig;
 
 pub use lifecycle::{LeakEvent, LeakTracker};
 pub(crate) use recommend::charged_elsewhere;
@@ -149,7 +150,7 @@ fn statistic(stats: &[Statistic], name: &str) -> Option<f64> {
 pub fn analyze_series(
     name: &str,
     series: &[Snapshot],
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Result<Vec<Finding>, Error> {
     series::validate_times(series.iter().map(|s| s.t), "series")?;
@@ -161,7 +162,10 @@ pub fn analyze_series(
 ///
 /// # Errors
 /// [`ErrorKind::InvalidInput`] for a non-finite or non-increasing time stamp, naming the index.
-pub fn analyze_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Finding>, Error> {
+pub fn analyze_process(
+    series: &[ProcessSnapshot],
+    config: &DetectorConfig,
+) -> Result<Vec<Finding>, Error> {
     series::validate_times(series.iter().map(|s| s.t), "process series")?;
     Ok(analyze_process_validated(series, config))
 }
@@ -177,7 +181,7 @@ pub fn analyze_process(series: &[ProcessSnapshot], config: &Config) -> Result<Ve
 pub fn replay_series(
     name: &str,
     series: &[Snapshot],
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Result<Vec<Leak>, Error> {
     replay_series_with(name, series, config, sites, |_, _| {}).map(|t| t.all_leaks())
@@ -188,7 +192,10 @@ pub fn replay_series(
 ///
 /// # Errors
 /// As [`analyze_process`].
-pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec<Leak>, Error> {
+pub fn replay_process(
+    series: &[ProcessSnapshot],
+    config: &DetectorConfig,
+) -> Result<Vec<Leak>, Error> {
     replay_process_with(series, config, |_, _| {}).map(|t| t.all_leaks())
 }
 
@@ -202,7 +209,7 @@ pub fn replay_process(series: &[ProcessSnapshot], config: &Config) -> Result<Vec
 pub fn replay_series_with(
     name: &str,
     series: &[Snapshot],
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
     on_event: impl FnMut(f64, LeakEvent),
 ) -> Result<LeakTracker, Error> {
@@ -226,7 +233,7 @@ pub fn replay_series_with(
 /// As [`analyze_process`].
 pub fn replay_process_with(
     series: &[ProcessSnapshot],
-    config: &Config,
+    config: &DetectorConfig,
     mut on_event: impl FnMut(f64, LeakEvent),
 ) -> Result<LeakTracker, Error> {
     series::validate_times(series.iter().map(|s| s.t), "process series")?;
@@ -249,7 +256,7 @@ pub fn replay_process_with(
 pub(crate) fn analyze_history(
     name: &str,
     history: &ScopeHistory,
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Vec<Finding> {
     let rows = history.floor_points().map(|(s, min)| Point::of(&s, min));
@@ -258,7 +265,7 @@ pub(crate) fn analyze_history(
 
 /// Attaches `sites` (largest first) and the recommendations naming them to `findings`: the
 /// collector resolves call sites only for the rare scope that has a finding.
-pub(crate) fn attach_sites(findings: &mut [Finding], sites: &[CallSite], config: &Config) {
+pub(crate) fn attach_sites(findings: &mut [Finding], sites: &[CallSite], config: &DetectorConfig) {
     finish(findings, sites, config);
 }
 
@@ -267,7 +274,7 @@ pub(crate) fn attach_sites(findings: &mut [Finding], sites: &[CallSite], config:
 /// windows, a day at the defaults) plus one baseline window (the warm-up the long view skips),
 /// or the short detectors' need (the detection or rapid window plus the baseline window) if
 /// longer.
-pub fn required_history_secs(config: &Config) -> f64 {
+pub fn required_history_secs(config: &DetectorConfig) -> f64 {
     let w = sane_minutes(config.detection_window_minutes);
     let r = sane_minutes(config.rapid_growth_window_minutes);
     let b = sane_minutes(config.baseline_calculation_minutes);
@@ -316,7 +323,7 @@ fn sane_mb(mb: f64) -> f64 {
 pub(crate) fn analyze_validated(
     name: &str,
     series: &[Snapshot],
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Vec<Finding> {
     let rows = series.iter().map(|s| Point::of(s, s.curr_bytes));
@@ -326,7 +333,7 @@ pub(crate) fn analyze_validated(
 fn analyze_rows(
     name: &str,
     rows: impl DoubleEndedIterator<Item = Point> + Clone,
-    config: &Config,
+    config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Vec<Finding> {
     if config.statistical_analysis && quiet(name, rows.clone(), config) {
@@ -364,7 +371,7 @@ fn analyze_rows(
 fn quiet(
     name: &str,
     rows: impl DoubleEndedIterator<Item = Point> + Clone,
-    config: &Config,
+    config: &DetectorConfig,
 ) -> bool {
     let Some(t_end) = rows.clone().next_back().map(|p| p.t) else {
         return true;
@@ -428,7 +435,7 @@ fn retention_evidence(ctx: &Ctx, f: &mut Finding) {
 /// [`analyze_process`] after validation.
 pub(crate) fn analyze_process_validated(
     series: &[ProcessSnapshot],
-    config: &Config,
+    config: &DetectorConfig,
 ) -> Vec<Finding> {
     let mut found: Vec<Finding> = if config.statistical_analysis {
         fragmentation::detect(series, config).into_iter().collect()
@@ -439,8 +446,8 @@ pub(crate) fn analyze_process_validated(
     found
 }
 
-fn finish(found: &mut [Finding], sites: &[CallSite], config: &Config) {
-    let sampling = config.sample_interval().is_some();
+fn finish(found: &mut [Finding], sites: &[CallSite], config: &DetectorConfig) {
+    let sampling = config.sampling;
     found.sort_by_key(|f| f.leak_type);
     for f in found.iter_mut() {
         f.top_sites = sites.iter().take(MAX_SITES).cloned().collect();
@@ -499,7 +506,7 @@ const RAPID_BUCKETS_PER_WINDOW: f64 = 10.0;
 const PEAK_BUCKETS_PER_SPAN: f64 = 240.0;
 
 impl Knobs {
-    pub(crate) fn new(config: &Config, cadence: f64) -> Knobs {
+    pub(crate) fn new(config: &DetectorConfig, cadence: f64) -> Knobs {
         let window = sane_minutes(config.detection_window_minutes) * 60.0;
         let rapid_window = sane_minutes(config.rapid_growth_window_minutes) * 60.0;
         let baseline = sane_minutes(config.baseline_calculation_minutes) * 60.0;
@@ -626,7 +633,7 @@ impl<'a> Ctx<'a> {
     fn new(
         name: &'a str,
         rows: impl DoubleEndedIterator<Item = Point> + Clone,
-        config: &'a Config,
+        config: &'a DetectorConfig,
     ) -> Option<Ctx<'a>> {
         let t_end = rows.clone().next_back()?.t;
         let from = t_end - required_history_secs(config);
@@ -836,7 +843,7 @@ mod tests {
 
     #[test]
     fn knobs_at_the_defaults_match_the_scale_table() {
-        let k = Knobs::new(&Config::default(), 30.0);
+        let k = Knobs::new(&DetectorConfig::default(), 30.0);
         assert_eq!(k.floor_bucket, 60.0);
         assert_eq!(k.rapid_bucket, 30.0);
         assert_eq!(k.periodic_span, 3600.0);
@@ -849,12 +856,15 @@ mod tests {
         assert_eq!(k.critical_horizon, 3600.0);
         assert_eq!(k.urgent_horizon, 86400.0);
         assert_eq!(k.long_view, 86400.0);
-        assert_eq!(required_history_secs(&Config::default()), 25.0 * 3600.0);
+        assert_eq!(
+            required_history_secs(&DetectorConfig::default()),
+            25.0 * 3600.0
+        );
     }
 
     #[test]
     fn severity_rules() {
-        let k = Knobs::new(&Config::default(), 30.0);
+        let k = Knobs::new(&DetectorConfig::default(), 30.0);
         let mb = 1e6;
         assert_eq!(k.severity(1.0 * mb, None), LeakSeverity::Low);
         assert_eq!(k.severity(5.0 * mb, None), LeakSeverity::Medium);
@@ -892,7 +902,7 @@ mod tests {
                 Point::of(&s, s.curr_bytes)
             })
             .collect();
-        let config = Config::default();
+        let config = DetectorConfig::default();
         let ctx = Ctx::new("cache", rows.into_iter(), &config).unwrap();
         // Evidence over (540, 1140]: minutes 10..=19, freeing a quarter; the ten before,
         // (−60, 540], minutes 0..=9, freeing everything.

@@ -5,7 +5,7 @@
 
 use super::replay_series;
 use super::stats::SplitMix64;
-use crate::config::Config;
+use super::DetectorConfig;
 use crate::leak::{Leak, LeakType};
 use crate::snapshot::Snapshot;
 
@@ -52,7 +52,7 @@ impl Series {
             .collect()
     }
 
-    fn leaks(&self, config: &Config) -> Vec<Leak> {
+    fn leaks(&self, config: &DetectorConfig) -> Vec<Leak> {
         replay_series("cache", &self.snapshots(), config, &[]).unwrap()
     }
 }
@@ -91,7 +91,7 @@ fn growth_leaks(leaks: &[Leak]) -> Vec<&Leak> {
 
 #[test]
 fn a_healthy_cache_raises_nothing_for_a_day() {
-    let leaks = Series::new(24.0, healthy).leaks(&Config::default());
+    let leaks = Series::new(24.0, healthy).leaks(&DetectorConfig::default());
     assert_eq!(alarms(&leaks), vec![]);
 }
 
@@ -100,7 +100,7 @@ fn a_healthy_cache_raises_nothing_for_a_day() {
 fn a_slow_leak_is_found_within_two_hours() {
     let start = 180.0;
     let s = Series::new(8.0, move |m| healthy(m) + 0.5 * MB * (m - start).max(0.0));
-    let leaks = s.leaks(&Config::default());
+    let leaks = s.leaks(&DetectorConfig::default());
     let growth = growth_leaks(&leaks);
     assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
     let g = growth[0];
@@ -117,7 +117,7 @@ fn a_budget_within_the_horizon_is_reported_with_its_time() {
     let start = 180.0;
     let rate = 0.3;
     let s = Series::new(8.0, move |m| healthy(m) + rate * MB * (m - start).max(0.0));
-    let mut config = Config::default();
+    let mut config = DetectorConfig::default();
     // The budget is reached 12 hours after the leak starts.
     let budget = 400.0 * MB + rate * MB * 720.0;
     config.budgets.insert("cache".into(), budget as u64);
@@ -133,7 +133,7 @@ fn a_budget_within_the_horizon_is_reported_with_its_time() {
         "ttb {ttb} truth {truth}"
     );
     // Without the budget the same 0.3 MB/min leak is too small to report this early.
-    let leaks = s.leaks(&Config::default());
+    let leaks = s.leaks(&DetectorConfig::default());
     assert!(
         growth_leaks(&leaks)
             .iter()
@@ -160,7 +160,7 @@ fn transients_are_not_rapid_growth() {
         };
         healthy(m) + batch + request
     });
-    let leaks = s.leaks(&Config::default());
+    let leaks = s.leaks(&DetectorConfig::default());
     assert_eq!(alarms(&leaks), vec![]);
 }
 
@@ -170,13 +170,13 @@ fn a_step_is_no_trend_and_a_staircase_is_one_leak() {
     let s = Series::new(16.0, |m| {
         healthy(m) + if m > 180.0 { 150.0 * MB } else { 0.0 }
     });
-    assert_eq!(alarms(&s.leaks(&Config::default())), vec![]);
+    assert_eq!(alarms(&s.leaks(&DetectorConfig::default())), vec![]);
     let start = 180.0;
     let s = Series::new(16.0, move |m| {
         let steps = ((m - start) / 60.0).floor().max(-1.0) + 1.0;
         healthy(m) + 60.0 * MB * steps
     });
-    let leaks = s.leaks(&Config::default());
+    let leaks = s.leaks(&DetectorConfig::default());
     let growth = growth_leaks(&leaks);
     assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
     // Found by its shape once the second step has held for three bucket floors (about 15
@@ -189,9 +189,9 @@ fn a_step_is_no_trend_and_a_staircase_is_one_leak() {
 #[test]
 fn warm_up_and_saturation_are_not_leaks() {
     let s = Series::new(12.0, |m| 600.0 * MB * (1.0 - (-m / 25.0).exp()));
-    assert_eq!(alarms(&s.leaks(&Config::default())), vec![]);
+    assert_eq!(alarms(&s.leaks(&DetectorConfig::default())), vec![]);
     let s = Series::new(24.0, |m| healthy(m) + 60.0 * MB * (1.0 + m / 30.0).ln());
-    let leaks = s.leaks(&Config::default());
+    let leaks = s.leaks(&DetectorConfig::default());
     assert_eq!(
         alarms(&leaks),
         vec![],
@@ -210,7 +210,7 @@ fn fast_leaks_are_found_fast_and_stay_one_leak() {
     for (rate, most) in [(5.0, 20.0), (20.0, 7.0)] {
         let start = 240.0;
         let s = Series::new(6.0, move |m| healthy(m) + rate * MB * (m - start).max(0.0));
-        let leaks = s.leaks(&Config::default());
+        let leaks = s.leaks(&DetectorConfig::default());
         let growth = growth_leaks(&leaks);
         assert_eq!(growth.len(), 1, "{rate} MB/min: {:?}", alarms(&leaks));
         let latency = growth[0].first_detected / 60.0 - start;

@@ -15,7 +15,7 @@
 //! The history of each scope is what the collector would keep with `max_snapshots_per_cache =
 //! 120`: the last hour at full resolution, coarse points before it.
 
-use leakscope::analysis::{replay_series, Pressure, ProcessSnapshot, Snapshot};
+use leakscope::analysis::{replay_series, DetectorConfig, Pressure, ProcessSnapshot, Snapshot};
 use leakscope::dump::{Dump, ProcessInfo, ScopeDump, TrackerStats};
 use leakscope::sites::{CallSite, Frame};
 use leakscope::{Config, Leak, ScopeHistory};
@@ -300,7 +300,10 @@ pub fn service_dump() -> Dump {
         }
         let scope_sites: Vec<CallSite> =
             sites.iter().filter(|s| s.scope == *name).cloned().collect();
-        leaks.extend(replay_series(name, series, &config, &scope_sites).expect("valid series"));
+        leaks.extend(
+            replay_series(name, series, &DetectorConfig::from(&config), &scope_sites)
+                .expect("valid series"),
+        );
         let mut history = ScopeHistory::new(KEEP);
         for s in series.iter() {
             history.push(s.clone());
