@@ -11,7 +11,8 @@
 //!   any event) on a step family and a Low PeriodicSpike on a flat batch job. On a leak, an
 //!   alarm before the leak starts is a false alarm. SustainedHigh is a capacity notice, never an
 //!   alarm; it counts as finding a leak only at Medium or above.
-//! - *found*: the first alarm after the start (or a SustainedHigh at Medium and above);
+//! - *found*: the first alarm after the start (a new one, or a notice whose severity change
+//!   makes it one), or a SustainedHigh at Medium and above;
 //!   *typed*: the first new leak of an accepted type; its latency is judged against the case's
 //!   deadline ([`Truth::Leak`]).
 //! - *openings*: new leaks of accepted types after the start; the target is one per type.
@@ -245,7 +246,22 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
             v.deadline = Some(*deadline_secs);
             let mut typed: Option<&Event> = None;
             let mut per_type = std::collections::BTreeMap::new();
-            for e in news {
+            // A notice that turns into an alarm (a PeriodicSpike whose minima start rising) finds
+            // the leak when it turns, as a new alarm would.
+            let mut alarmed = std::collections::BTreeSet::new();
+            let onsets = run.events.iter().filter(|e| {
+                // An id names a scope and type, not one opening: a resolved leak's id returns.
+                if e.what == "resolved" {
+                    alarmed.remove(&e.id);
+                    return false;
+                }
+                let onset = e.what == "new" || (e.alarm && !alarmed.contains(&e.id));
+                if e.alarm {
+                    alarmed.insert(e.id);
+                }
+                onset
+            });
+            for e in onsets {
                 if e.t < start {
                     if e.alarm {
                         v.false_alarms.push(e.clone());

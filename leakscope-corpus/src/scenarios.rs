@@ -430,8 +430,15 @@ fn signal(kind: Kind, w: &World, m: f64, t: f64) -> (f64, Option<f64>, Option<f6
         Kind::Fragmentation | Kind::Stable => (l, None, None),
         Kind::PeriodicRising | Kind::PeriodicFlat => {
             let height = (30.0 + 20.0 * w.a) * MB;
+            // Each run from the leak's start on leaves 5 MB behind (1 MB/min at a run every
+            // 5 minutes): the floor steps at the runs and is flat between them.
             let floor = if kind == Kind::PeriodicRising {
-                l + 1.0 * MB * since
+                let runs = w
+                    .times
+                    .iter()
+                    .filter(|&&s| s >= LEAK_START_MIN * 60.0 && s <= t)
+                    .count();
+                l + 5.0 * MB * runs as f64
             } else {
                 l
             };

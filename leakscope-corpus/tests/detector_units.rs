@@ -251,8 +251,25 @@ mod periodic {
         let f = periodic(&s, 30.0, 120.0).unwrap();
         assert_eq!(f.severity, LeakSeverity::High);
         assert_eq!(f.statistic("minima_rising"), Some(1.0));
-        let rate = f.rate_bytes_per_min / 1e6;
-        assert!((rate - 1.0).abs() < 0.3, "{rate}");
+        // Each run leaves 5 MB behind, a run every 5 minutes: 1 MB/min, all of it at the runs.
+        let slope = f.statistic("minima_slope_bytes_per_min").unwrap() / 1e6;
+        assert!((slope - 1.0).abs() < 0.1, "{slope}");
+        let between = f.statistic("rise_between_runs_bytes").unwrap();
+        let rise = f.statistic("minima_rise_bytes").unwrap();
+        assert!(between.abs() <= 0.25 * rise, "{between} of {rise}");
+        assert!(f.summary.contains("each run leaves"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_floor_that_rises_between_drops_is_not_a_batch_leak() {
+        // A linear leak under an eviction sawtooth: whatever the edges read as, the floor rises
+        // between them as much as across them, so no run leaves it behind; the floor's trend
+        // is gradual growth's to judge.
+        let s = Scenario::new(Kind::RisingSawtooth, 30.0, 1, 2);
+        if let Some(f) = periodic(&s, 30.0, 150.0) {
+            assert_eq!(f.severity, LeakSeverity::Low, "{}", f.summary);
+            assert_eq!(f.statistic("minima_rising"), Some(0.0));
+        }
     }
 
     #[test]

@@ -32,7 +32,8 @@
 //!    tenth of the rise (a request held for minutes rises in one third). The budget rule needs
 //!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
-//!    scope's first snapshot, so the fill right after start is never the trend.
+//!    scope's first snapshot, so the fill right after start is never the trend, or where the
+//!    floor first pauses, if that is sooner ([`warm_up_end`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
 //!
 //! Rate, model (linear or exponential) and time to budget come from the span's bucket floors.
@@ -81,8 +82,7 @@ const RHO_MAX: f64 = 0.9;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
-    // Evidence starts after the warm-up: one baseline window after the first snapshot.
-    let settled_from = ctx.times[0] + k.baseline;
+    let settled_from = warm_up_end(ctx);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
@@ -97,6 +97,37 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         }
     }
     held
+}
+
+/// When the warm-up ends (module docs, rule 5): one baseline window after the first snapshot,
+/// or earlier, where the first stretch of half a detection window begins in which the floor
+/// stays within the smallest spike: a scope that pauses is not filling, so what rises after
+/// the pause is not the fill right after start.
+pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
+    let k = &ctx.k;
+    let t0 = ctx.times[0];
+    let limit = t0 + k.baseline;
+    let stretch = k.window / 2.0;
+    let floor = ctx.points(t0 - ctx.dt, limit, k.floor_bucket, Pick::Min);
+    let mut j = 0;
+    for i in 0..floor.len() {
+        j = j.max(i);
+        while j + 1 < floor.len() && floor[j + 1].t <= floor[i].t + stretch {
+            j += 1;
+        }
+        if floor[j].t - floor[i].t < stretch - k.floor_bucket {
+            break;
+        }
+        let (lo, hi) = floor[i..=j]
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.bytes), b.max(p.bytes))
+            });
+        if hi - lo < k.spike_min_bytes {
+            return floor[i].t.max(t0);
+        }
+    }
+    limit
 }
 
 /// A staircase (docs/detectors.md, "Staircases"): the span's floor is three flat levels, the
