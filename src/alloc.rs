@@ -293,6 +293,26 @@ impl<A: GlobalAlloc> Alloc<A> {
         ptr
     }
 
+    /// The allocation that ended the thread's countdown ([`sampler::tick`]): sampled or not as
+    /// [`sampler::expire`] decides, then a look at the thread's batch bounds.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_expired<const ZEROED: bool>(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        let ptr = unsafe {
+            if sampler::expire() {
+                self.alloc_sampled::<ZEROED>(layout)
+            } else {
+                self.alloc_plain::<ZEROED>(layout)
+            }
+        };
+        batch::check_thread();
+        ptr
+    }
+
     /// Allocates a block the sampler picked: sends the sample, then gives the block a
     /// [`SAMPLED_LEN`]-byte trailer holding the sample's slot. Falls back to a plain block when
     /// the sample is dropped.
@@ -380,7 +400,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if sampler::tick(layout.size()) {
             // SAFETY: forwarded contract.
-            return unsafe { self.alloc_sampled::<false>(layout) };
+            return unsafe { self.alloc_expired::<false>(layout) };
         }
         // SAFETY: forwarded contract.
         unsafe { self.alloc_plain::<false>(layout) }
@@ -390,7 +410,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if sampler::tick(layout.size()) {
             // SAFETY: forwarded contract.
-            return unsafe { self.alloc_sampled::<true>(layout) };
+            return unsafe { self.alloc_expired::<true>(layout) };
         }
         // SAFETY: forwarded contract.
         unsafe { self.alloc_plain::<true>(layout) }
@@ -417,9 +437,44 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if sampler::tick(new_size) {
+            // SAFETY: forwarded contract.
+            return unsafe { self.realloc_expired(ptr, layout, new_size) };
+        }
+        // SAFETY: forwarded contract.
+        unsafe { self.realloc_with(ptr, layout, new_size, false) }
+    }
+}
+
+impl<A: GlobalAlloc> Alloc<A> {
+    /// A reallocation that ended the thread's countdown: [`Alloc::alloc_expired`]'s counterpart.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn realloc_expired(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let sample = sampler::expire();
+        // SAFETY: forwarded contract.
+        let new_ptr = unsafe { self.realloc_with(ptr, layout, new_size, sample) };
+        batch::check_thread();
+        new_ptr
+    }
+
+    /// [`GlobalAlloc::realloc`], the new block sampled when `sample`.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`].
+    #[inline(always)]
+    unsafe fn realloc_with(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+        sample: bool,
+    ) -> *mut u8 {
         // SAFETY: `ptr` is a live block of this shim allocated with `layout` (caller's contract).
         let mark = unsafe { read_mark(ptr, layout.size()) };
-        let sample = sampler::tick(new_size);
         // A block that would change heaps (leakscope's own block taken over by a scope, or a
         // program block reallocated inside leakscope's code) is copied too. The new owner is
         // the one `batch::on_realloc` gives it: the current scope, else the block's owner.

@@ -1,14 +1,18 @@
 //! Per-thread counter batches and their trip through the channel.
 //!
 //! The shim records every allocation and free in the calling thread's batch: a few slots of
-//! plain counters, one per scope the thread touched recently. Nothing is shared, so the hot path
-//! writes no shared cache line. A batch is sent through a bounded crossbeam channel with
-//! `try_send` when it reaches [`FLUSH_EVENTS`] events or [`FLUSH_NET_BYTES`] of net change in one
-//! scope, when the thread exits, and on [`flush`](crate::flush). Whoever drains the channel (the
-//! collector, or a stats query) applies the batches to the totals in the registry.
+//! plain counters, one per scope the thread touched recently, the one used last at a fixed place
+//! (the *hot* slot). Nothing is shared, so the hot path writes no shared cache line. The bounds
+//! are looked at every [`CHECK_BYTES`] allocated (the sampler's countdown) or freed, not on every
+//! event; a look sends the batch through a bounded crossbeam channel with `try_send` when it holds
+//! [`FLUSH_EVENTS`] events or one scope's net change is within [`CHECK_BYTES`] of
+//! [`FLUSH_NET_BYTES`], so a scope's live figure trails by less than [`FLUSH_NET_BYTES`] (and the
+//! one event a look follows). A batch is also sent when
+//! the thread exits, and on [`flush`](crate::flush). Whoever drains the channel (the collector,
+//! or a stats query) applies the batches to the totals in the registry.
 //!
-//! Nothing is ever dropped. A full channel leaves the batch where it is to be retried after
-//! another [`FLUSH_EVENTS`] events. Events that find no slot while the channel is full, and
+//! Nothing is ever dropped. A full channel leaves the batch where it is to be retried once it
+//! holds another [`FLUSH_EVENTS`] events. Events that find no slot while the channel is full, and
 //! events of a thread whose thread-locals are being torn down, go to the lock-free fallback table
 //! ([`crate::sinks`]) instead.
 //!
@@ -25,13 +29,22 @@ use crate::ids::{Counts, SELF_SCOPE, UNSCOPED};
 use crate::reentry::{self, Untracked};
 use crate::sinks;
 
-/// Scopes a batch can hold at once.
+/// Scopes a batch can hold at once: the hot slot and `SLOTS - 1` others.
 const SLOTS: usize = 8;
-/// A batch is sent after this many events.
-pub const FLUSH_EVENTS: u32 = 1024;
-/// A batch is sent when one scope's net change reaches this many bytes: the most a live figure
-/// can trail per scope per thread.
+/// A batch is sent when a look at its bounds finds this many events in it.
+pub const FLUSH_EVENTS: u64 = 1024;
+/// The most one scope's net change may reach in a batch before it is sent: the most a live
+/// figure can trail per scope per thread.
 pub const FLUSH_NET_BYTES: u64 = 64 * 1024;
+/// Bytes allocated, or bytes freed, between two looks at a thread's batch bounds. Allocations
+/// count down in the sampler's countdown ([`crate::sampler::tick`]), frees in
+/// [`Local::free_left`]: one subtraction and one branch per event, and nothing else between looks.
+/// Between two looks one scope's net change moves by less than this (plus the one event that
+/// ends the countdown, counted before the look), so a look sends the batch once a scope's net
+/// change reaches `FLUSH_NET_BYTES - CHECK_BYTES` and the bound above holds.
+pub const CHECK_BYTES: u64 = 16 * 1024;
+/// The net change a look sends at (see [`CHECK_BYTES`]).
+const NET_TRIGGER: u64 = FLUSH_NET_BYTES - CHECK_BYTES;
 /// Batches the channel holds: about 85 KB, preallocated. The collector drains it every 10 ms;
 /// a full channel delays counts, it never loses them.
 const CHANNEL_CAPACITY: usize = 256;
@@ -80,6 +93,10 @@ impl Slot {
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.scope.get() == EMPTY
+    }
+
     fn counts(&self) -> Counts {
         Counts {
             allocs: self.allocs.get(),
@@ -87,6 +104,33 @@ impl Slot {
             bytes_allocated: self.bytes_allocated.get(),
             bytes_freed: self.bytes_freed.get(),
         }
+    }
+
+    /// Events counted since the batch was last sent.
+    fn events(&self) -> u64 {
+        self.allocs.get().wrapping_add(self.frees.get())
+    }
+
+    /// The scope's net change in bytes since the batch was last sent, either way.
+    fn net(&self) -> u64 {
+        (self
+            .bytes_allocated
+            .get()
+            .wrapping_sub(self.bytes_freed.get()) as i64)
+            .unsigned_abs()
+    }
+
+    /// Exchanges the contents of two slots (`Cell::swap` has a panic path for overlapping cells;
+    /// these never overlap, and two plain moves have none).
+    fn exchange(&self, other: &Slot) {
+        fn cell<T: Copy>(a: &Cell<T>, b: &Cell<T>) {
+            b.set(a.replace(b.get()));
+        }
+        cell(&self.scope, &other.scope);
+        cell(&self.allocs, &other.allocs);
+        cell(&self.frees, &other.frees);
+        cell(&self.bytes_allocated, &other.bytes_allocated);
+        cell(&self.bytes_freed, &other.bytes_freed);
     }
 
     fn clear(&self) {
@@ -110,25 +154,32 @@ enum Life {
 }
 
 struct Local {
-    slots: [Slot; SLOTS],
-    /// Index of the slot used last: consecutive events usually hit the same scope.
-    last: Cell<usize>,
-    /// Events left until the next send attempt.
-    events_left: Cell<u32>,
-    /// Net bytes in one slot that trigger a send: [`FLUSH_NET_BYTES`], or never while the
+    /// The slot of the scope counted last, at a fixed place in the thread-local, so the hot path
+    /// finds it with one compare and no index. Another scope's event swaps its slot in.
+    hot: Slot,
+    /// The other scopes' slots.
+    others: [Slot; SLOTS - 1],
+    /// Bytes this thread may still free before the next look at the bounds ([`CHECK_BYTES`]);
+    /// the subtraction that borrows is the trigger.
+    free_left: Cell<u64>,
+    /// Events in the slots at which a look sends the batch: [`FLUSH_EVENTS`], or
+    /// [`FLUSH_EVENTS`] more than at a send that found the channel full.
+    send_at_events: Cell<u64>,
+    /// Net bytes in one slot at which a look sends the batch: [`NET_TRIGGER`], or never while the
     /// channel is full (the next attempt then waits for [`FLUSH_EVENTS`] more events, so a full
-    /// channel costs one failed send per 1,024 events, not one per event).
-    net_limit: Cell<i64>,
+    /// channel costs one failed send per 1,024 events, not one per look).
+    net_limit: Cell<u64>,
     life: Cell<Life>,
 }
 
 thread_local! {
     static LOCAL: Local = const {
         Local {
-            slots: [const { Slot::new() }; SLOTS],
-            last: Cell::new(0),
-            events_left: Cell::new(FLUSH_EVENTS),
-            net_limit: Cell::new(FLUSH_NET_BYTES as i64),
+            hot: Slot::new(),
+            others: [const { Slot::new() }; SLOTS - 1],
+            free_left: Cell::new(CHECK_BYTES),
+            send_at_events: Cell::new(FLUSH_EVENTS),
+            net_limit: Cell::new(NET_TRIGGER),
             life: Cell::new(Life::Fresh),
         }
     };
@@ -151,47 +202,67 @@ enum Event {
 }
 
 impl Local {
-    /// The hot path: records one event in the slot used last, if it is this scope's. Returns
-    /// false for everything else, which [`record_slow`] handles.
+    /// Every slot, the hot one first.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        std::iter::once(&self.hot).chain(self.others.iter())
+    }
+
+    /// The hot path: records one event in the hot slot, if it is this scope's. Returns false for
+    /// everything else, which [`record_slow`] handles.
     ///
     /// No look at `life`: a thread that is not batching has every slot empty (a fresh thread's
     /// start that way, and the exit hook empties them before switching to `Exiting`; only
     /// [`Local::record`], which checks `life`, fills a slot), and no scope id is [`EMPTY`].
     #[inline(always)]
     fn record_fast(&self, scope: u32, size: u64, event: Event) -> bool {
-        let slot = &self.slots[self.last.get() % SLOTS];
-        if slot.scope.get() != scope {
+        if self.hot.scope.get() != scope {
             return false;
         }
-        self.count(slot, size, event);
+        self.count(&self.hot, size, event);
         true
     }
 
-    /// Adds one event to `slot`, and sends the batch when a bound is reached.
+    /// Adds one event to `slot`. A free also counts down to the next look at the bounds (an
+    /// allocation did so in the sampler's countdown, before it was made).
     #[inline(always)]
     fn count(&self, slot: &Slot, size: u64, event: Event) {
-        // Only the counter that moved can cross the net bound, so each event checks one
-        // direction: an allocation `allocated - freed`, a free `freed - allocated`.
-        let net = match event {
+        // Wrapping: the hot path must not carry even a debug build's overflow check.
+        match event {
             Event::Alloc => {
                 slot.allocs.set(slot.allocs.get().wrapping_add(1));
-                let a = slot.bytes_allocated.get().wrapping_add(size);
-                slot.bytes_allocated.set(a);
-                a.wrapping_sub(slot.bytes_freed.get())
+                slot.bytes_allocated
+                    .set(slot.bytes_allocated.get().wrapping_add(size));
             }
             Event::Free => {
                 slot.frees.set(slot.frees.get().wrapping_add(1));
-                let f = slot.bytes_freed.get().wrapping_add(size);
-                slot.bytes_freed.set(f);
-                f.wrapping_sub(slot.bytes_allocated.get())
+                slot.bytes_freed
+                    .set(slot.bytes_freed.get().wrapping_add(size));
+                let (left, expired) = self.free_left.get().overflowing_sub(size);
+                self.free_left.set(left);
+                if expired {
+                    self.frees_expired();
+                }
             }
-        };
-        // Never 0 on entry (a send resets it), but the hot path must not carry even a debug
-        // build's overflow check: wrapping costs nothing and cannot panic.
-        let left = self.events_left.get().wrapping_sub(1);
-        self.events_left.set(left);
-        // Signed: `net` is negative when the other direction leads, which is not a crossing.
-        if left == 0 || net as i64 >= self.net_limit.get() {
+        }
+    }
+
+    /// [`CHECK_BYTES`] more bytes freed: look at the bounds, count down again.
+    #[cold]
+    #[inline(never)]
+    fn frees_expired(&self) {
+        self.free_left.set(CHECK_BYTES);
+        self.check();
+    }
+
+    /// A look at the bounds: sends the batch when it holds [`FLUSH_EVENTS`] events or a scope's
+    /// net change reached [`NET_TRIGGER`] (see [`CHECK_BYTES`]).
+    #[cold]
+    #[inline(never)]
+    fn check(&self) {
+        let (events, net) = self.slots().fold((0u64, 0u64), |(e, n), s| {
+            (e.wrapping_add(s.events()), n.max(s.net()))
+        });
+        if events >= self.send_at_events.get() || net >= self.net_limit.get() {
             self.send();
         }
     }
@@ -203,38 +274,35 @@ impl Local {
         if self.life.get() != Life::Live && !self.start() {
             return false;
         }
-        let Some(slot) = self.slot_for(scope) else {
+        if !self.make_hot(scope) {
             return false;
-        };
-        self.count(slot, size, event);
+        }
+        self.count(&self.hot, size, event);
         true
     }
 
-    #[inline]
-    fn slot_for(&self, scope: u32) -> Option<&Slot> {
-        let last = &self.slots[self.last.get() % SLOTS];
-        if last.scope.get() == scope {
-            return Some(last);
-        }
-        self.find_slot(scope)
-    }
-
+    /// Makes `scope`'s slot the hot one: swaps in its slot, or an empty one (sending the batch
+    /// when there is none). Returns false when every slot is another scope's and the channel is
+    /// full.
     #[cold]
-    fn find_slot(&self, scope: u32) -> Option<&Slot> {
-        let index = match self.slots.iter().position(|s| s.scope.get() == scope) {
-            Some(i) => i,
-            None => {
-                let i = match self.slots.iter().position(|s| s.scope.get() == EMPTY) {
-                    Some(i) => i,
-                    None if self.send() => 0,
-                    None => return None,
-                };
-                self.slots[i].scope.set(scope);
-                i
+    fn make_hot(&self, scope: u32) -> bool {
+        if self.hot.scope.get() == scope {
+            return true;
+        }
+        if let Some(slot) = self.others.iter().find(|s| s.scope.get() == scope) {
+            self.hot.exchange(slot);
+            return true;
+        }
+        if !self.hot.is_empty() {
+            match self.others.iter().find(|s| s.is_empty()) {
+                Some(slot) => self.hot.exchange(slot),
+                // After a send every slot is empty.
+                None if self.send() => {}
+                None => return false,
             }
-        };
-        self.last.set(index);
-        Some(&self.slots[index])
+        }
+        self.hot.scope.set(scope);
+        true
     }
 
     /// Registers the exit hook on a thread's first event. Returns false once the thread exits.
@@ -257,37 +325,41 @@ impl Local {
     }
 
     fn is_empty(&self) -> bool {
-        self.slots.iter().all(|s| s.scope.get() == EMPTY)
+        self.slots().all(Slot::is_empty)
     }
 
     /// Tries to send the batch. Returns true when the batch is now empty.
     #[cold]
     #[inline(never)]
     fn send(&self) -> bool {
-        self.events_left.set(FLUSH_EVENTS);
         if self.is_empty() {
-            self.net_limit.set(FLUSH_NET_BYTES as i64);
+            self.send_at_events.set(FLUSH_EVENTS);
+            self.net_limit.set(NET_TRIGGER);
             return true;
         }
         let _untracked = Untracked::enter();
         let mut deltas = [Delta::default(); SLOTS];
         let mut len = 0;
-        for s in self.slots.iter().filter(|s| s.scope.get() != EMPTY) {
+        let mut events = 0u64;
+        for s in self.slots().filter(|s| !s.is_empty()) {
             deltas[len] = Delta {
                 scope: s.scope.get(),
                 counts: s.counts(),
             };
+            events = events.wrapping_add(s.events());
             len += 1;
         }
         match CHANNEL.try_send(Message::Counts { len, deltas }) {
             Ok(()) => {
-                self.slots.iter().for_each(Slot::clear);
-                self.net_limit.set(FLUSH_NET_BYTES as i64);
+                self.slots().for_each(Slot::clear);
+                self.send_at_events.set(FLUSH_EVENTS);
+                self.net_limit.set(NET_TRIGGER);
                 true
             }
             Err(_) => {
                 CHANNEL_FULL.fetch_add(1, Relaxed);
-                self.net_limit.set(i64::MAX);
+                self.send_at_events.set(events.saturating_add(FLUSH_EVENTS));
+                self.net_limit.set(u64::MAX);
                 false
             }
         }
@@ -295,10 +367,12 @@ impl Local {
 
     /// Hands every slot to `apply` and empties the batch.
     fn take(&self, apply: &mut dyn FnMut(u32, &Counts)) {
-        for s in self.slots.iter().filter(|s| s.scope.get() != EMPTY) {
+        for s in self.slots().filter(|s| !s.is_empty()) {
             apply(s.scope.get(), &s.counts());
             s.clear();
         }
+        self.send_at_events.set(FLUSH_EVENTS);
+        self.net_limit.set(NET_TRIGGER);
     }
 
     /// The exit hook: send what is left, or park it in the fallback table, and route whatever
@@ -410,4 +484,16 @@ pub(crate) fn send_thread() -> bool {
 /// for, applied directly by a flush).
 pub(crate) fn take_thread(apply: &mut dyn FnMut(u32, &Counts)) {
     let _ = LOCAL.try_with(|l| l.take(apply));
+}
+
+/// A look at the calling thread's batch bounds after [`CHECK_BYTES`] more bytes allocated (the
+/// sampler's countdown ran out: see [`crate::alloc`]). Sends the batch when one is due. Inside
+/// leakscope's own code the batch may be mid-update (an allocation during a send), so the look
+/// waits for the next countdown.
+#[cold]
+#[inline(never)]
+pub(crate) fn check_thread() {
+    if !reentry::is_busy() {
+        let _ = LOCAL.try_with(Local::check);
+    }
 }

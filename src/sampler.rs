@@ -6,7 +6,8 @@
 //! whatever the allocation pattern, and a sample weighs `s/p` bytes and `1/p` blocks (an unbiased
 //! estimate). `R = 1` samples every allocation with weight 1.
 //!
-//! The fast path is one subtraction and a branch ([`tick`]). A sampled allocation:
+//! The fast path is one subtraction and a branch ([`tick`]), on a countdown that also tells the
+//! batch when to look at its bounds ([`CHECK_BYTES`]). A sampled allocation:
 //! 1. takes a *slot* (a sample id) from a lock-free bitmap of [`SLOTS`] ids;
 //! 2. captures raw return addresses, up to `max_frames`, without allocating or locking;
 //! 3. sends them with the size, owner scope and thread on the sample channel (`try_send`);
@@ -21,6 +22,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
+use crate::batch::CHECK_BYTES;
 use crate::channel::LazyChannel;
 use crate::reentry::{self, Untracked};
 
@@ -34,10 +36,6 @@ const WORDS: usize = SLOTS / 64;
 /// 140 KB, preallocated. At the default interval that is 128 MiB allocated per 10 ms before a
 /// sample would be dropped (and counted).
 const CHANNEL_CAPACITY: usize = 256;
-/// Bytes between two looks at the global setting while sampling is off: switching sampling on
-/// reaches another thread within this many bytes it allocates (the calling thread at once).
-const RECHECK_BYTES: i64 = 1 << 20;
-
 /// The mean sampling interval in bytes; 0 means sampling is off.
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 static MAX_FRAMES_SET: AtomicUsize = AtomicUsize::new(25);
@@ -53,7 +51,7 @@ pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
         CHANNEL.create();
     }
     INTERVAL.store(interval_bytes, Relaxed);
-    let _ = COUNTDOWN.try_with(|c| c.set(0));
+    restart_thread();
 }
 
 /// Samples sent, and samples dropped (no free slot, or the channel was full).
@@ -62,46 +60,95 @@ pub(crate) fn counts() -> (u64, u64) {
 }
 
 thread_local! {
-    /// Bytes left until this thread's next sample. Starts at 0, so a thread's first allocation
-    /// takes the slow path once and draws its first real countdown there.
-    static COUNTDOWN: Cell<i64> = const { Cell::new(0) };
+    /// Bytes this thread may allocate before its next slow allocation ([`expire`]): the next
+    /// sample or the next look at the batch bounds ([`CHECK_BYTES`]), whichever comes first. The
+    /// subtraction that borrows is the trigger. Starts at 0, so a thread's first allocation takes
+    /// the slow path once and draws its first real countdown there.
+    static COUNTDOWN: Cell<u64> = const { Cell::new(0) };
+    /// What [`COUNTDOWN`] was last set to: the bytes allocated since are `ARMED - COUNTDOWN`.
+    static ARMED: Cell<u64> = const { Cell::new(0) };
+    /// Bytes to allocate until the next sample, as of the last [`expire`]. 0 samples the
+    /// allocation that next ends the countdown: a thread's first one, the first after sampling
+    /// is switched on.
+    static SAMPLE_LEFT: Cell<u64> = const { Cell::new(0) };
     /// xorshift64* state; 0 until the thread's first draw.
     static RNG: Cell<u64> = const { Cell::new(0) };
     /// The thread's OS id and name, read once (a syscall each) at its first sample.
     static THREAD: Cell<Option<(u32, [u8; 16])>> = const { Cell::new(None) };
 }
 
-/// Charges `size` bytes to the countdown; true when this allocation is to be sampled.
-#[inline]
+/// Charges `size` bytes to the countdown; true when this allocation must take the slow path,
+/// [`expire`] (then a look at the batch bounds: see [`crate::alloc`]). One subtraction and one
+/// branch: the sampler's countdown and the batch's allocation countdown are one.
+#[inline(always)]
 pub(crate) fn tick(size: usize) -> bool {
-    let expired = COUNTDOWN
+    COUNTDOWN
         .try_with(|c| {
-            let left = c.get().wrapping_sub(size as i64);
+            let (left, expired) = c.get().overflowing_sub(size as u64);
             c.set(left);
-            left <= 0
+            expired
         })
-        .unwrap_or(false);
-    expired && draw()
+        .unwrap_or(false)
 }
 
-/// The countdown expired: decide, and draw the next countdown.
+/// The countdown ran out at the allocation just charged by [`tick`]: settles the bytes allocated
+/// since it was set against the bytes left to the next sample, decides whether this allocation
+/// is sampled, and sets the countdown again, to the next sample or [`CHECK_BYTES`], whichever
+/// is nearer. An allocation is sampled exactly when the bytes since the last sample reach the
+/// drawn interval, as with a countdown of its own: every allocation in between was charged, and
+/// the countdown never runs past the sample point.
 #[cold]
-fn draw() -> bool {
-    let interval = INTERVAL.load(Relaxed);
-    if interval == 0 {
-        let _ = COUNTDOWN.try_with(|c| c.set(RECHECK_BYTES));
+#[inline(never)]
+pub(crate) fn expire() -> bool {
+    let (Ok(countdown), Ok(armed), Ok(left)) = (
+        COUNTDOWN.try_with(Cell::get),
+        ARMED.try_with(Cell::get),
+        SAMPLE_LEFT.try_with(Cell::get),
+    ) else {
         return false;
-    }
-    let next = if interval == 1 {
+    };
+    // The bytes charged since the countdown was set, this allocation's included.
+    let allocated = armed.wrapping_sub(countdown);
+    let interval = INTERVAL.load(Relaxed);
+    let (sampled, left) = if interval == 0 {
+        // Off: the next allocation to end a countdown once it is on is sampled.
+        (false, 0)
+    } else if allocated >= left {
+        // leakscope's own allocations are never sampled; the draw keeps the process unbiased.
+        (!reentry::is_busy(), draw(interval))
+    } else {
+        (false, left - allocated)
+    };
+    let next = if left == 0 {
+        CHECK_BYTES
+    } else {
+        left.min(CHECK_BYTES)
+    };
+    // Borrowing ends the countdown: set to `next - 1`, it ends at the allocation that makes
+    // the bytes charged reach `next`.
+    let _ = SAMPLE_LEFT.try_with(|c| c.set(left));
+    let _ = ARMED.try_with(|c| c.set(next - 1));
+    let _ = COUNTDOWN.try_with(|c| c.set(next - 1));
+    sampled
+}
+
+/// The bytes to the next sample at mean interval `interval` (at least 1).
+fn draw(interval: u64) -> u64 {
+    if interval == 1 {
         1
     } else {
         // -ln(U) * R with U uniform in (0, 1]: exponential with mean R.
         let u = ((next_random() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-        ((-u.ln() * interval as f64) as i64).max(1)
-    };
-    let _ = COUNTDOWN.try_with(|c| c.set(next));
-    // leakscope's own allocations are never sampled; the draw above keeps the process unbiased.
-    !reentry::is_busy()
+        ((-u.ln() * interval as f64) as u64).max(1)
+    }
+}
+
+/// Makes the calling thread's next allocation end its countdown and be sampled (when sampling
+/// is on).
+fn restart_thread() {
+    let _ = COUNTDOWN.try_with(|c| c.set(0));
+    let _ = ARMED.try_with(|c| c.set(0));
+    let _ = SAMPLE_LEFT.try_with(|c| c.set(0));
 }
 
 fn next_random() -> u64 {
@@ -132,7 +179,7 @@ fn splitmix64(seed: u64) -> u64 {
 /// Seeds the calling thread's sampler and restarts its countdown, for reproducible tests.
 pub(crate) fn seed_thread(seed: u64) {
     let _ = RNG.try_with(|r| r.set(splitmix64(seed)));
-    let _ = COUNTDOWN.try_with(|c| c.set(0));
+    restart_thread();
 }
 
 /// Probability that an allocation of `size` bytes is sampled at mean interval `interval`.

@@ -55,11 +55,22 @@ impl Scope {
     }
 
     /// The scope's id, registering the name on first use (one lock, once per `Scope`).
+    ///
+    /// Inlined: entering a scope is on the path of every operation a program scopes, and after
+    /// the first use it is one load and one compare.
+    #[inline]
     pub(crate) fn id(&self) -> u32 {
         let id = self.id.load(Relaxed);
         if id != UNREGISTERED {
             return id;
         }
+        self.register()
+    }
+
+    /// [`Scope::id`] on first use.
+    #[cold]
+    #[inline(never)]
+    fn register(&self) -> u32 {
         let id = registry::id_of(self.name);
         self.id.store(id, Relaxed);
         id
