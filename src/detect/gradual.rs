@@ -33,7 +33,8 @@
 //!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
-//!    floor first pauses, if that is sooner ([`warm_up_end`]).
+//!    floor first pauses, if that is sooner ([`warm_up_end`]); and while a fill at one rate
+//!    may still be going on, growth at its rate cannot open a finding ([`still_filling`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
 //!
 //! Rate, model (linear or exponential) and time to budget come from the span's bucket floors.
@@ -77,18 +78,32 @@ const STAIRS_LIKE: f64 = 1.0 / 3.0;
 const STAIRS_SLACK: f64 = 1.5;
 /// Each third of the span must add at least this share of the rise.
 const THIRD_SHARE: f64 = 0.1;
+/// A fill right after start may go on this many detection windows (4 hours at the defaults).
+const FILL_WINDOWS: f64 = 8.0;
+/// Rates within this factor of each other are one rate (a fill's halves, the fill and the
+/// growth after it).
+const FILL_RATIO: f64 = 1.4;
 /// The largest residual autocorrelation used in the variance correction.
 const RHO_MAX: f64 = 0.9;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     let settled_from = warm_up_end(ctx);
+    let fill = still_filling(ctx, settled_from);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
             break;
         }
         match detect_at(ctx, span) {
+            Some(mut f)
+                if fill.is_some_and(|r| {
+                    (r / FILL_RATIO..=r * FILL_RATIO).contains(&f.rate_bytes_per_min)
+                }) =>
+            {
+                f.hold_only = true;
+                held.get_or_insert(f);
+            }
             Some(f) if !f.hold_only => return Some(f),
             Some(f) => {
                 held.get_or_insert(f);
@@ -128,6 +143,39 @@ pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
         }
     }
     limit
+}
+
+/// The rate (bytes per minute) of the fill right after start, while it may still be going on:
+/// the floor has not paused since the first snapshot (`settled_from` is a whole baseline window
+/// after it) and less than [`FILL_WINDOWS`] detection windows have passed. A cache filling for
+/// its first TTL rises at the rate it started with until the TTL sweeps begin; growth at that
+/// rate may keep an open leak, not open one.
+fn still_filling(ctx: &Ctx, settled_from: f64) -> Option<f64> {
+    let k = &ctx.k;
+    let t0 = ctx.times[0];
+    if settled_from < t0 + k.baseline || ctx.t_end > t0 + FILL_WINDOWS * k.window {
+        return None;
+    }
+    let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
+    let n = floor.len();
+    if n < 2 * LEVEL_POINTS {
+        return None;
+    }
+    let level = |s: &[super::Point]| {
+        let v: Vec<f64> = s.iter().map(|p| p.bytes).collect();
+        stats::median(&v)
+    };
+    let (a, b) = (
+        level(&floor[..LEVEL_POINTS])?,
+        level(&floor[n - LEVEL_POINTS..])?,
+    );
+    let mid = level(&floor[n / 2 - 1..n / 2 + 2])?;
+    let minutes = (floor[n - 2].t - floor[1].t) / 60.0;
+    // A fill at one rate: each half of the window adds about half of it. A cold cache filling
+    // by misses slows as it fills; a leak that began within the window speeds the second half.
+    let halves = (mid - a) / (b - mid).max(f64::MIN_POSITIVE);
+    let steady = (1.0 / FILL_RATIO..=FILL_RATIO).contains(&halves);
+    (b - a >= k.spike_min_bytes && minutes > 0.0 && steady).then(|| (b - a) / minutes)
 }
 
 /// A staircase (docs/detectors.md, "Staircases"): the span's floor is three flat levels, the

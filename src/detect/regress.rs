@@ -217,3 +217,29 @@ fn fast_leaks_are_found_fast_and_stay_one_leak() {
         assert!(latency <= most, "{rate} MB/min found after {latency} min");
     }
 }
+
+/// Failure mode 5, a fill that lasts longer than the warm-up allowance: a TTL cache filling at
+/// one rate for its first 3-hour TTL (1.5 MB/min, to 270 MB) then holding, is no leak; the same
+/// rate from a leak that begins after a cold cache has filled and paused is found within 2 h.
+#[test]
+fn a_fill_at_one_rate_for_its_first_ttl_is_not_a_leak() {
+    let ttl = 180.0;
+    let s = Series::new(12.0, move |m| 1.5 * MB * m.min(ttl));
+    let leaks = s.leaks(&DetectorConfig::default());
+    assert_eq!(
+        alarms(&leaks),
+        vec![],
+        "{:#?}",
+        leaks.iter().map(|l| &l.summary).collect::<Vec<_>>()
+    );
+    // A cold cache fills in about 40 minutes and pauses; a leak at the fill's rate from 90.
+    let start = 90.0;
+    let s = Series::new(12.0, move |m| {
+        300.0 * MB * (1.0 - (-m / 8.0).exp()) + 1.5 * MB * (m - start).max(0.0)
+    });
+    let leaks = s.leaks(&DetectorConfig::default());
+    let growth = growth_leaks(&leaks);
+    assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
+    let latency = growth[0].first_detected / 60.0 - start;
+    assert!(latency <= 120.0, "found after {latency} min");
+}
