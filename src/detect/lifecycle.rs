@@ -207,15 +207,16 @@ impl LeakTracker {
             let cooldown = self.cooldown(ty);
             let recur_secs = self.recur_secs;
             let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
-            if ty == LeakType::GradualGrowth {
+            if matches!(ty, LeakType::GradualGrowth | LeakType::SustainedHigh) {
                 if slot.open.is_none() {
                     slot.longest_evidence = 0.0;
                 }
                 slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
             }
             // Severity settles as the leak resolves: over the detector's window, and for a
-            // growth leak over its longest evidence, so a rate estimate near a severity's bar
-            // does not flip the leak between levels run after run.
+            // growth leak or a sustained level over its longest evidence, so a rate estimate
+            // near a severity's bar (or a leak that slows every night) does not flip the leak
+            // between levels run after run.
             let settle = cooldown.max(slot.longest_evidence.min(recur_secs));
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
@@ -433,6 +434,37 @@ mod tests {
         (0..)
             .map(move |i| from + 30.0 * i as f64)
             .take_while(move |&t| t <= to)
+    }
+
+    #[test]
+    fn a_sustained_level_settles_its_severity_over_its_evidence() {
+        // A SustainedHigh finding whose rising-or-flat verdict reads 40 minutes (four 10-minute
+        // windows): Medium (rising) then Low (flat) for 30 minutes, longer than the window but
+        // shorter than the evidence, is one severity and no change; Low for the whole 40 is one.
+        let mut tr = LeakTracker::new(&config());
+        let at = |severity, t: f64| {
+            let mut f = finding("a", LeakType::SustainedHigh, severity);
+            f.window = [t - 2400.0, t];
+            f
+        };
+        let run_at = |tr: &mut LeakTracker, from: f64, to: f64, severity| {
+            every_30s(from, to)
+                .flat_map(|t| tr.observe("a", t, vec![at(severity, t)]))
+                .collect::<Vec<_>>()
+        };
+        let ev = run_at(&mut tr, 2400.0, 3000.0, LeakSeverity::Medium);
+        assert!(matches!(&ev[..], [LeakEvent::New(l)] if l.severity == LeakSeverity::Medium));
+        assert!(run_at(&mut tr, 3030.0, 4800.0, LeakSeverity::Low).is_empty());
+        assert!(run_at(&mut tr, 4830.0, 5400.0, LeakSeverity::Medium).is_empty());
+        let ev = run_at(&mut tr, 5430.0, 8400.0, LeakSeverity::Low);
+        assert!(
+            matches!(
+                &ev[..],
+                [LeakEvent::SeverityChanged { leak, from: LeakSeverity::Medium }]
+                    if leak.severity == LeakSeverity::Low && leak.last_detected >= 5430.0 + 2400.0
+            ),
+            "{ev:?}"
+        );
     }
 
     #[test]

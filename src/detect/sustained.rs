@@ -80,7 +80,12 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
     let rising = mk.z > Z_CRITICAL && mk.tau >= TAU_MIN && growth.linear.slope > 0.0;
     let current = ctx.current_bytes();
-    let mut f = ctx.finding(LeakType::SustainedHigh, [from.max(ctx.times[0]), ctx.t_end]);
+    // The evidence is the span the rising-or-flat verdict reads, so the lifecycle settles a
+    // severity change over it (a leak that slows for an hour is still rising).
+    let mut f = ctx.finding(
+        LeakType::SustainedHigh,
+        [(ctx.t_end - span).max(ctx.times[0]), ctx.t_end],
+    );
     f.hold_only = hold_only;
     f.confidence = above;
     f.baseline_bytes = to_bytes(p20);
