@@ -53,9 +53,12 @@ fn main() -> Result<(), leakscope::Error> {
     leakscope::on_leak(|event| match event {
         LeakEvent::New(leak) => println!(
             "  leak: {} {:?} {:?} — {}",
-            leak.scope, leak.leak_type, leak.severity, leak.summary
+            leak.finding.scope, leak.finding.leak_type, leak.finding.severity, leak.finding.summary
         ),
-        LeakEvent::Resolved(leak) => println!("  resolved: {} {:?}", leak.scope, leak.leak_type),
+        LeakEvent::Resolved(leak) => println!(
+            "  resolved: {} {:?}",
+            leak.finding.scope, leak.finding.leak_type
+        ),
         _ => {}
     });
     let collector = leakscope::start(config)?;

@@ -99,7 +99,7 @@ pub use snapshot::ScopeStats;
 pub mod leaks {
     pub use crate::detect::LeakEvent;
     pub use crate::leak::{
-        GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
+        Finding, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
     };
 }
 

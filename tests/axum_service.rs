@@ -14,11 +14,16 @@ fn the_memo_leaks_in_its_scope_moka_is_quiet_and_unscoped_holds_still() {
     let answered = service::run(config, 10.0, 4000).unwrap();
     assert_eq!(answered, 4000);
     let dump = leakscope::dump::read_dump(&path).unwrap();
-    let leaks_of =
-        |scope: &str| -> Vec<_> { dump.leaks.iter().filter(|l| l.scope == scope).collect() };
+    let leaks_of = |scope: &str| -> Vec<_> {
+        dump.leaks
+            .iter()
+            .filter(|l| l.finding.scope == scope)
+            .collect()
+    };
     let memo = leaks_of("render_memo");
     assert!(!memo.is_empty(), "no leak on the memo: {:#?}", dump.leaks);
     let top = memo[0]
+        .finding
         .top_sites
         .first()
         .expect("the memo's leak names a call site");

@@ -152,7 +152,7 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     leakscope::on_leak(|_| panic!("a hook that panics must not stop the collector"));
     leakscope::on_leak(|e| {
         if let LeakEvent::New(leak) = e {
-            if leak.scope == "col_memo" {
+            if leak.finding.scope == "col_memo" {
                 NEW_LEAKS.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -184,12 +184,13 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     let leak = &check.leaks[0];
     assert!(
         matches!(
-            leak.leak_type,
+            leak.finding.leak_type,
             LeakType::GradualGrowth | LeakType::RapidGrowth
         ),
         "{leak:?}"
     );
     let site = leak
+        .finding
         .top_sites
         .first()
         .expect("the leak names its call sites");
@@ -200,9 +201,12 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
         site.frames
     );
     assert!(
-        leak.recommendations.iter().any(|r| r.contains("col_memo")),
+        leak.finding
+            .recommendations
+            .iter()
+            .any(|r| r.contains("col_memo")),
         "{:?}",
-        leak.recommendations
+        leak.finding.recommendations
     );
     let findings = leakscope::live::analyze(&MEMO).unwrap();
     assert!(!findings.is_empty());
@@ -215,7 +219,7 @@ fn a_growing_scope_raises_a_leak_with_its_call_site() {
     assert!(text.contains(&bytes), "{bytes} not in\n{text}");
     let open = format!(
         "leakscope_scope_open_leaks{{scope=\"col_memo\",type=\"{}\",",
-        match leak.leak_type {
+        match leak.finding.leak_type {
             LeakType::GradualGrowth => "gradual_growth",
             _ => "rapid_growth",
         }

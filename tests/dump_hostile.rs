@@ -359,7 +359,7 @@ fn ten_million_entries_elsewhere_parse_in_bounded_memory() {
         let dump = read_dump(p).unwrap();
         format!(
             "ok, {} thread names",
-            dump.leaks[0].top_sites[0].threads.len()
+            dump.leaks[0].finding.top_sites[0].threads.len()
         )
     }) else {
         return;

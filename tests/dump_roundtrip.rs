@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use leakscope::analysis::{ProcessSnapshot, Snapshot};
+use leakscope::analysis::{Finding, ProcessSnapshot, Snapshot};
 use leakscope::dump::{read_dump, read_dump_from_slice, write_dump, Dump, ProcessInfo, ScopeDump};
 use leakscope::sites::{CallSite, Frame};
 use leakscope::{
@@ -170,29 +170,33 @@ fn leak() -> impl Strategy<Value = Leak> {
             ((id, baseline_bytes, current_bytes, growth_bytes), budget_bytes, peak_bytes),
         )| Leak {
             id,
-            scope,
-            leak_type,
-            severity,
             status,
-            confidence: f[0],
             first_detected: f[1],
             last_detected: f[2],
             resolved_at,
-            window: [f[3], f[4]],
-            baseline_bytes,
-            current_bytes,
-            growth_bytes,
-            rate_bytes_per_min: f[5],
-            model,
-            statistics: statistics
-                .into_iter()
-                .map(|(name, value)| Statistic { name, value })
-                .collect(),
-            budget_bytes,
-            time_to_budget_secs,
-            summary,
-            top_sites,
-            recommendations,
+            finding: Finding {
+                scope,
+                leak_type,
+                severity,
+                confidence: f[0],
+                window: [f[3], f[4]],
+                baseline_bytes,
+                current_bytes,
+                growth_bytes,
+                rate_bytes_per_min: f[5],
+                model,
+                statistics: statistics
+                    .into_iter()
+                    .map(|(name, value)| Statistic { name, value })
+                    .collect(),
+                budget_bytes,
+                time_to_budget_secs,
+                summary,
+                top_sites,
+                recommendations,
+                t: f[2],
+                hold_only: false,
+            },
             sites_at_detection,
             peak_bytes,
             sites_at_peak,

@@ -145,7 +145,7 @@ fn an_unbounded_memo_table_is_a_gradual_leak() {
         if leakscope::check_leaks("real_memo")
             .leaks
             .iter()
-            .any(|l| l.leak_type == LeakType::GradualGrowth)
+            .any(|l| l.finding.leak_type == LeakType::GradualGrowth)
         {
             break;
         }
@@ -154,9 +154,10 @@ fn an_unbounded_memo_table_is_a_gradual_leak() {
     let leak = check
         .leaks
         .iter()
-        .find(|l| l.leak_type == LeakType::GradualGrowth)
+        .find(|l| l.finding.leak_type == LeakType::GradualGrowth)
         .unwrap_or_else(|| panic!("no GradualGrowth: {:#?}", check.leaks));
     let top = leak
+        .finding
         .top_sites
         .first()
         .expect("the leak names its call sites");

@@ -80,9 +80,9 @@ pub fn run(dump: &Dump, settings: &[String]) -> Result<Analysis, String> {
         let open = |l: &Leak| l.status == LeakStatus::Open;
         open(b)
             .cmp(&open(a))
-            .then(b.severity.cmp(&a.severity))
-            .then(a.scope.cmp(&b.scope))
-            .then(a.leak_type.cmp(&b.leak_type))
+            .then(b.finding.severity.cmp(&a.finding.severity))
+            .then(a.finding.scope.cmp(&b.finding.scope))
+            .then(a.finding.leak_type.cmp(&b.finding.leak_type))
             .then(a.first_detected.total_cmp(&b.first_detected))
     });
     Ok(Analysis {
@@ -100,7 +100,7 @@ fn sites_of(dump: &Dump, name: &str) -> Vec<CallSite> {
     let candidates = dump
         .top_call_sites
         .iter()
-        .chain(dump.leaks.iter().flat_map(|l| l.top_sites.iter()));
+        .chain(dump.leaks.iter().flat_map(|l| l.finding.top_sites.iter()));
     for site in candidates.filter(|s| s.scope == name) {
         if !sites.iter().any(|s| s.frames == site.frames) {
             sites.push(site.clone());

@@ -195,9 +195,9 @@ pub fn compare(old: &Dump, new: &Dump) -> Diff {
         let mut v: Vec<LeakKey> = d
             .open_leaks()
             .map(|l| LeakKey {
-                scope: l.scope.clone(),
-                leak_type: l.leak_type,
-                severity: l.severity,
+                scope: l.finding.scope.clone(),
+                leak_type: l.finding.leak_type,
+                severity: l.finding.severity,
             })
             .collect();
         v.sort();

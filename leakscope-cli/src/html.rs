@@ -253,12 +253,7 @@ fn churn_table(out: &mut String, dump: &Dump) {
 
 fn sorted_open(dump: &Dump) -> Vec<&Leak> {
     let mut open: Vec<&Leak> = dump.open_leaks().collect();
-    open.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.rate_bytes_per_min.total_cmp(&a.rate_bytes_per_min))
-            .then(a.id.cmp(&b.id))
-    });
+    open.sort_by(|a, b| crate::report::most_urgent_first(a, b));
     open
 }
 
@@ -336,7 +331,7 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
     );
     for leak in open {
         let evidence = evidence_list(leak);
-        let budget = match (leak.time_to_budget_secs, leak.budget_bytes) {
+        let budget = match (leak.finding.time_to_budget_secs, leak.finding.budget_bytes) {
             (Some(t), Some(b)) => format!(
                 "{}<br/>of {}",
                 esc(&fmt::duration(t)),
@@ -345,7 +340,7 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
             (None, Some(b)) => format!("not projected<br/>({})", esc(&fmt::bytes_u(b))),
             _ => "no budget".to_owned(),
         };
-        let site = match leak.top_sites.first() {
+        let site = match leak.finding.top_sites.first() {
             Some(s) => format!(
                 "<code>{}</code><br/>{} live",
                 code(&fmt::site(s)),
@@ -354,6 +349,7 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
             None => "not sampled".to_owned(),
         };
         let recs: String = leak
+            .finding
             .recommendations
             .iter()
             .map(|r| format!("<li>{}</li>", esc(r)))
@@ -372,19 +368,19 @@ fn leak_table(out: &mut String, dump: &Dump, open: &[&Leak]) {
              <td class=\"num\" data-label=\"Rate\">{}</td><td class=\"num\" data-label=\"Growth\">{}\
              <br/><span class=\"note\">{} → {}</span></td><td class=\"evidence\" data-label=\"Evidence\">{evidence}</td>\
              <td class=\"num\" data-label=\"Budget in\">{budget}</td><td class=\"site\" data-label=\"Top call site\">{site}</td></tr>",
-            sev_badge(leak.severity),
-            esc(&leak.scope),
-            esc(fmt::leak_type(leak.leak_type)),
-            esc(&leak.summary),
+            sev_badge(leak.finding.severity),
+            esc(&leak.finding.scope),
+            esc(fmt::leak_type(leak.finding.leak_type)),
+            esc(&leak.finding.summary),
             leak.id,
-            esc(&fmt::percent(leak.confidence, 1.0)),
+            esc(&fmt::percent(leak.finding.confidence, 1.0)),
             esc(&fmt::clock(dump, leak.first_detected)),
-            esc(&fmt::clock(dump, leak.window[0])),
-            esc(&fmt::clock(dump, leak.window[1])),
-            esc(&fmt::rate(leak.rate_bytes_per_min)),
-            esc(&fmt::delta(leak.growth_bytes as f64)),
-            esc(&fmt::bytes_u(leak.baseline_bytes)),
-            esc(&fmt::bytes_u(leak.current_bytes)),
+            esc(&fmt::clock(dump, leak.finding.window[0])),
+            esc(&fmt::clock(dump, leak.finding.window[1])),
+            esc(&fmt::rate(leak.finding.rate_bytes_per_min)),
+            esc(&fmt::delta(leak.finding.growth_bytes as f64)),
+            esc(&fmt::bytes_u(leak.finding.baseline_bytes)),
+            esc(&fmt::bytes_u(leak.finding.current_bytes)),
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -396,6 +392,7 @@ const EVIDENCE: usize = 4;
 /// A leak's statistics as a list, the first [`EVIDENCE`] shown and the rest folded.
 fn evidence_list(leak: &Leak) -> String {
     let items: Vec<String> = leak
+        .finding
         .statistics
         .iter()
         .map(|s| format!("<li>{}</li>", esc(&fmt::statistic(&s.name, s.value))))
@@ -447,12 +444,12 @@ fn resolved_table(out: &mut String, dump: &Dump, resolved: &[&Leak]) {
             out,
             "<tr><td>{}</td><td data-label=\"Scope\">{}</td><td data-label=\"Finding\">{}</td>\
              <td class=\"num\" data-label=\"Open\">{}–{} UTC</td><td>{}</td></tr>",
-            sev_badge(leak.severity),
-            esc(&leak.scope),
-            esc(fmt::leak_type(leak.leak_type)),
+            sev_badge(leak.finding.severity),
+            esc(&leak.finding.scope),
+            esc(fmt::leak_type(leak.finding.leak_type)),
             esc(&fmt::clock(dump, leak.first_detected)),
             esc(&fmt::clock(dump, until)),
-            esc(&leak.summary)
+            esc(&leak.finding.summary)
         );
     }
     out.push_str("</tbody>\n</table>\n");
@@ -586,12 +583,12 @@ fn scope_chart(
     let leaks: Vec<&Leak> = dump
         .leaks
         .iter()
-        .filter(|l| l.scope == scope.name)
+        .filter(|l| l.finding.scope == scope.name)
         .collect();
     let badges: String = leaks
         .iter()
         .filter(|l| l.status == leakscope::leaks::LeakStatus::Open)
-        .map(|l| format!(" {}", sev_badge(l.severity)))
+        .map(|l| format!(" {}", sev_badge(l.finding.severity)))
         .collect();
     let _ = writeln!(
         out,
@@ -611,7 +608,7 @@ fn scope_chart(
         );
     }
     if !leaks.is_empty() {
-        let c = severity_colour(leaks[0].severity);
+        let c = severity_colour(leaks[0].finding.severity);
         let _ = write!(
             out,
             "<i class=\"box\" style=\"background:{c}\"></i>leak, from first detection \
@@ -674,10 +671,10 @@ impl Axes {
 /// resolution for a resolved leak, else the later of its last detection and its window.
 /// `None` for NaN bounds from a hostile dump.
 pub fn leak_span(leak: &Leak) -> Option<(f64, f64)> {
-    let start = leak.first_detected.min(leak.window[0]);
+    let start = leak.first_detected.min(leak.finding.window[0]);
     let end = match (leak.status, leak.resolved_at) {
         (leakscope::leaks::LeakStatus::Resolved, Some(r)) => r,
-        _ => leak.last_detected.max(leak.window[1]),
+        _ => leak.last_detected.max(leak.finding.window[1]),
     };
     (start.is_finite() && end.is_finite() && start <= end).then_some((start, end))
 }
@@ -766,7 +763,7 @@ fn svg(
     shown.sort_by(|(a, ..), (b, ..)| {
         (b.status == leakscope::leaks::LeakStatus::Open)
             .cmp(&(a.status == leakscope::leaks::LeakStatus::Open))
-            .then(b.severity.cmp(&a.severity))
+            .then(b.finding.severity.cmp(&a.finding.severity))
             .then(a.first_detected.total_cmp(&b.first_detected))
     });
     let spans: Vec<(f64, f64, String)> = shown
@@ -778,8 +775,8 @@ fn svg(
             };
             let text = format!(
                 "{} {} ({status}, #{})",
-                fmt::severity(l.severity),
-                fmt::leak_type(l.leak_type),
+                fmt::severity(l.finding.severity),
+                fmt::leak_type(l.finding.leak_type),
                 l.id
             );
             (ax.x(*a), ax.x(*b), text)
@@ -802,14 +799,14 @@ fn svg(
     // evidence window; a resolved leak is paler (history, not the current problem). The
     // label sits in its lane above the plot, over a bar as long as the shading.
     for (((leak, a, b), (xa, xb, text)), lab) in shown.iter().zip(&spans).zip(&labels) {
-        let colour = severity_colour(leak.severity);
+        let colour = severity_colour(leak.finding.severity);
         let open = leak.status == leakscope::leaks::LeakStatus::Open;
         let tip = format!(
             "{text}: first detected {} UTC, evidence window {}–{} UTC. {}",
             fmt::clock(dump, leak.first_detected),
-            fmt::clock(dump, leak.window[0]),
-            fmt::clock(dump, leak.window[1]),
-            leak.summary
+            fmt::clock(dump, leak.finding.window[0]),
+            fmt::clock(dump, leak.finding.window[1]),
+            leak.finding.summary
         );
         let _ = writeln!(
             out,
@@ -820,8 +817,8 @@ fn svg(
             if open { 0.09 } else { 0.05 },
             esc(&tip)
         );
-        let ea = leak.window[0].max(*a);
-        let eb = leak.window[1].min(*b);
+        let ea = leak.finding.window[0].max(*a);
+        let eb = leak.finding.window[1].min(*b);
         if ea <= eb {
             let (ea, eb) = (ax.x(ea), ax.x(eb));
             let _ = writeln!(
@@ -1054,13 +1051,13 @@ mod tests {
         .unwrap();
         assert_eq!(leak_span(&leak), Some((1000.0, 4000.0)));
         // A window that began before the first detection: from the window.
-        leak.window = [600.0, 1000.0];
+        leak.finding.window = [600.0, 1000.0];
         assert_eq!(leak_span(&leak), Some((600.0, 4000.0)));
         leak.status = leakscope::leaks::LeakStatus::Resolved;
         leak.resolved_at = Some(5000.0);
         assert_eq!(leak_span(&leak), Some((600.0, 5000.0)));
         leak.first_detected = f64::NAN;
-        leak.window = [f64::NAN, f64::NAN];
+        leak.finding.window = [f64::NAN, f64::NAN];
         assert_eq!(leak_span(&leak), None);
     }
 

@@ -462,7 +462,16 @@ fn heading(out: &mut String, title: &str, note: &str, style: Style) {
 }
 
 fn scope_has_open_leak(dump: &Dump, name: &str) -> bool {
-    dump.open_leaks().any(|l| l.scope == name)
+    dump.open_leaks().any(|l| l.finding.scope == name)
+}
+
+/// The order open leaks are listed in: most severe first, then fastest growing, then oldest.
+pub fn most_urgent_first(a: &Leak, b: &Leak) -> std::cmp::Ordering {
+    let (fa, fb) = (&a.finding, &b.finding);
+    fb.severity
+        .cmp(&fa.severity)
+        .then(fb.rate_bytes_per_min.total_cmp(&fa.rate_bytes_per_min))
+        .then(a.id.cmp(&b.id))
 }
 
 /// The leak sections: open leaks in detail, most severe first, then resolved leaks in a line or
@@ -470,12 +479,7 @@ fn scope_has_open_leak(dump: &Dump, name: &str) -> bool {
 pub fn leaks(dump: &Dump, open: &[&Leak], resolved: &[&Leak], style: Style) -> String {
     let mut out = String::new();
     let mut open = open.to_vec();
-    open.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(b.rate_bytes_per_min.total_cmp(&a.rate_bytes_per_min))
-            .then(a.id.cmp(&b.id))
-    });
+    open.sort_by(|a, b| most_urgent_first(a, b));
     let _ = writeln!(
         out,
         "{}  {}",
@@ -512,22 +516,22 @@ pub fn leaks(dump: &Dump, open: &[&Leak], resolved: &[&Leak], style: Style) -> S
 }
 
 fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
-    let sev = fmt::severity(leak.severity);
+    let sev = fmt::severity(leak.finding.severity);
     let title = format!(
         "{}: {}",
-        fmt::clean(&leak.scope),
-        fmt::leak_type(leak.leak_type)
+        fmt::clean(&leak.finding.scope),
+        fmt::leak_type(leak.finding.leak_type)
     );
     let id = format!(
         "#{}, confidence {}",
         leak.id,
-        fmt::percent(leak.confidence, 1.0)
+        fmt::percent(leak.finding.confidence, 1.0)
     );
     // "  SEV title" on the left, the id right-aligned at the report's edge; when both do not
     // fit, the title wraps under itself and the id gets a line of its own.
     let width = style.prose();
     let lead = 2 + fmt::width(sev) + 1;
-    let sev = style.paint(Paint::Severity(leak.severity), sev);
+    let sev = style.paint(Paint::Severity(leak.finding.severity), sev);
     if lead + fmt::width(&title) + 2 + fmt::width(&id) <= width {
         let pad = width - lead - fmt::width(&title) - fmt::width(&id);
         let _ = writeln!(
@@ -555,21 +559,22 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
             );
         }
     }
-    for line in fmt::wrap(&fmt::clean(&leak.summary), width - DETAIL) {
+    for line in fmt::wrap(&fmt::clean(&leak.finding.summary), width - DETAIL) {
         let _ = writeln!(out, "{}{line}", " ".repeat(DETAIL));
     }
     detail(out, "growth", &growth_text(leak), style);
-    if !leak.statistics.is_empty() {
+    if !leak.finding.statistics.is_empty() {
         let mut evidence: Vec<String> = leak
+            .finding
             .statistics
             .iter()
             .take(EVIDENCE)
             .map(|s| fmt::statistic(&fmt::clean(&s.name), s.value))
             .collect();
-        if leak.statistics.len() > EVIDENCE {
+        if leak.finding.statistics.len() > EVIDENCE {
             evidence.push(format!(
                 "{} more in --json",
-                leak.statistics.len() - EVIDENCE
+                leak.finding.statistics.len() - EVIDENCE
             ));
         }
         detail(out, "evidence", &evidence.join(", "), style);
@@ -582,12 +587,12 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
             "first {} UTC, last {} UTC; evidence window {}–{} UTC",
             fmt::clock(dump, leak.first_detected),
             fmt::clock(dump, leak.last_detected),
-            fmt::clock(dump, leak.window[0]),
-            fmt::clock(dump, leak.window[1]),
+            fmt::clock(dump, leak.finding.window[0]),
+            fmt::clock(dump, leak.finding.window[1]),
         ),
         style,
     );
-    if leak.top_sites.is_empty() {
+    if leak.finding.top_sites.is_empty() {
         detail(
             out,
             "sites",
@@ -595,7 +600,13 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
             style,
         );
     }
-    for (i, site) in leak.top_sites.iter().take(SITES_PER_LEAK).enumerate() {
+    for (i, site) in leak
+        .finding
+        .top_sites
+        .iter()
+        .take(SITES_PER_LEAK)
+        .enumerate()
+    {
         let label = if i == 0 { "sites" } else { "" };
         site_lines(out, label, site, &age_label(dump), style);
     }
@@ -603,6 +614,7 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
     // (its memory may have been freed before this dump).
     if let Some(site) = leak.sites_at_peak.first() {
         if !leak
+            .finding
             .top_sites
             .first()
             .is_some_and(|now| crate::sites::same(now, site))
@@ -615,7 +627,7 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
             site_lines(out, "", site, &age_label(dump), style);
         }
     }
-    for (i, rec) in leak.recommendations.iter().enumerate() {
+    for (i, rec) in leak.finding.recommendations.iter().enumerate() {
         // A bullet per recommendation, its continuation lines indented under the text.
         let lines = fmt::wrap(&fmt::clean(rec), style.prose() - DETAIL - LABEL - 2);
         for (j, line) in lines.iter().enumerate() {
@@ -632,31 +644,31 @@ fn open_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
 }
 
 fn growth_text(leak: &Leak) -> String {
-    let model = match leak.model {
+    let model = match leak.finding.model {
         leakscope::leaks::GrowthModel::Linear => "linear fit",
         leakscope::leaks::GrowthModel::Exponential => "exponential fit",
     };
     format!(
         "{} over {} ({} → {}), {}, {model}",
-        fmt::delta(leak.growth_bytes as f64),
-        fmt::duration(leak.window[1] - leak.window[0]),
-        fmt::bytes_u(leak.baseline_bytes),
-        fmt::bytes_u(leak.current_bytes),
-        fmt::rate(leak.rate_bytes_per_min),
+        fmt::delta(leak.finding.growth_bytes as f64),
+        fmt::duration(leak.finding.window[1] - leak.finding.window[0]),
+        fmt::bytes_u(leak.finding.baseline_bytes),
+        fmt::bytes_u(leak.finding.current_bytes),
+        fmt::rate(leak.finding.rate_bytes_per_min),
     )
 }
 
 fn budget_text(leak: &Leak) -> String {
-    match (leak.budget_bytes, leak.time_to_budget_secs) {
+    match (leak.finding.budget_bytes, leak.finding.time_to_budget_secs) {
         (Some(b), Some(t)) => format!(
             "{} now, {} budget reached in {} at this rate",
-            fmt::percent(leak.current_bytes as f64, b as f64),
+            fmt::percent(leak.finding.current_bytes as f64, b as f64),
             fmt::bytes_u(b),
             fmt::duration(t)
         ),
         (Some(b), None) => format!(
             "{} of {}; not projected to reach it",
-            fmt::percent(leak.current_bytes as f64, b as f64),
+            fmt::percent(leak.finding.current_bytes as f64, b as f64),
             fmt::bytes_u(b)
         ),
         (None, _) => "none set (budget.<scope> in the config)".to_owned(),
@@ -737,11 +749,11 @@ fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         Some(t) => format!("resolved {} UTC", fmt::clock(dump, t)),
         None => "resolved".to_owned(),
     };
-    let sev = fmt::severity(leak.severity);
+    let sev = fmt::severity(leak.finding.severity);
     let line = format!(
         "{}: {}, open {}–{} UTC, {when}",
-        fmt::clean(&leak.scope),
-        fmt::leak_type(leak.leak_type),
+        fmt::clean(&leak.finding.scope),
+        fmt::leak_type(leak.finding.leak_type),
         fmt::clock(dump, leak.first_detected),
         fmt::clock(dump, leak.last_detected),
     );
@@ -751,7 +763,7 @@ fn resolved_leak(out: &mut String, dump: &Dump, leak: &Leak, style: Style) {
         style.paint(Paint::Good, sev),
         fmt::truncate(&line, style.width() - 3 - fmt::width(sev))
     );
-    for line in fmt::wrap(&fmt::clean(&leak.summary), style.prose() - DETAIL) {
+    for line in fmt::wrap(&fmt::clean(&leak.finding.summary), style.prose() - DETAIL) {
         let _ = writeln!(
             out,
             "{}{}",

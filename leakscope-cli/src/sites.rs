@@ -61,7 +61,7 @@ pub fn merged(sites: &[CallSite]) -> Vec<CallSite> {
 pub fn merge_identical(dump: &mut Dump) {
     dump.top_call_sites = merged(&dump.top_call_sites);
     for leak in &mut dump.leaks {
-        leak.top_sites = merged(&leak.top_sites);
+        leak.finding.top_sites = merged(&leak.finding.top_sites);
         leak.sites_at_detection = merged(&leak.sites_at_detection);
         leak.sites_at_peak = merged(&leak.sites_at_peak);
     }

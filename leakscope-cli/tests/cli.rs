@@ -241,16 +241,17 @@ fn hostile_text_dump(dir: &Path) -> PathBuf {
     }
     let long_word = format!("{}::f", "very_long_module_name".repeat(10));
     for (i, leak) in dump.leaks.iter_mut().enumerate() {
-        leak.scope = names[i % names.len()].clone();
-        leak.summary = format!(
+        leak.finding.scope = names[i % names.len()].clone();
+        leak.finding.summary = format!(
             "{}: floor rose {long_word} \u{1b}[1A{}",
-            leak.scope,
+            leak.finding.scope,
             "\u{7}".repeat(40)
         );
-        leak.recommendations
+        leak.finding
+            .recommendations
             .push(format!("{long_word} {}", names[2]));
-        for site in &mut leak.top_sites {
-            site.scope = leak.scope.clone();
+        for site in &mut leak.finding.top_sites {
+            site.scope = leak.finding.scope.clone();
             site.threads.push("\u{1b}]0;pwned\u{7}".repeat(10));
         }
     }
@@ -545,7 +546,7 @@ fn html_is_well_formed_self_contained_and_has_one_chart_per_scope() {
 fn html_escapes_text_from_the_dump() {
     let mut dump = fixture_dump();
     dump.scopes[0].name = "<script>alert(1)</script>&\"'".into();
-    dump.leaks[0].summary = "</td><img src=x onerror=alert(1)>".into();
+    dump.leaks[0].finding.summary = "</td><img src=x onerror=alert(1)>".into();
     dump.scopes[1].name = "non\u{fffe}\u{ffff}char".into();
     dump.scopes[2].name = "users\u{202e}ehcac\u{200b}".into();
     let dir = tempfile::tempdir().unwrap();
@@ -586,11 +587,11 @@ fn a_freed_leak_shows_its_site_at_peak() {
     let leak = dump
         .leaks
         .iter_mut()
-        .find(|l| !l.top_sites.is_empty())
+        .find(|l| !l.finding.top_sites.is_empty())
         .unwrap();
-    let site = leak.top_sites[0].clone();
+    let site = leak.finding.top_sites[0].clone();
     let function = site.frames[0].function.clone().unwrap();
-    leak.top_sites.clear();
+    leak.finding.top_sites.clear();
     leak.sites_at_peak = vec![site];
     leak.peak_bytes = 987_654_321;
     let dir = tempfile::tempdir().unwrap();
@@ -629,9 +630,9 @@ fn identical_call_sites_are_one_row_everywhere() {
     let leak = dump
         .leaks
         .iter_mut()
-        .find(|l| l.top_sites.iter().any(record))
+        .find(|l| l.finding.top_sites.iter().any(record))
         .unwrap();
-    leak.top_sites.push(twin);
+    leak.finding.top_sites.push(twin);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("twins.json");
     std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
@@ -703,11 +704,11 @@ fn prom_passes_promtool_and_the_python_parser() {
         assert!(samples.contains(&bytes), "{bytes} not in {samples:#?}");
     }
     for leak in dump.open_leaks() {
-        if let Some(secs) = leak.time_to_budget_secs {
+        if let Some(secs) = leak.finding.time_to_budget_secs {
             let ttb = format!(
                 "leakscope_leak_time_to_budget_seconds{{scope='{}',type='{}'}} {secs:?}",
-                leak.scope,
-                snake(&format!("{:?}", leak.leak_type))
+                leak.finding.scope,
+                snake(&format!("{:?}", leak.finding.leak_type))
             );
             assert!(samples.contains(&ttb), "{ttb} not in {samples:#?}");
         }
@@ -963,7 +964,12 @@ fn analyze_with_other_thresholds_changes_the_verdict() {
     // The dump's own settings reproduce the dump's open leaks.
     let recorded: Vec<(String, String)> = fixture_dump()
         .open_leaks()
-        .map(|l| (l.scope.clone(), format!("{:?}", l.leak_type)))
+        .map(|l| {
+            (
+                l.finding.scope.clone(),
+                format!("{:?}", l.finding.leak_type),
+            )
+        })
         .collect();
     for leak in &recorded {
         assert!(found.contains(leak), "{leak:?} not replayed: {found:?}");
@@ -1235,12 +1241,12 @@ fn extreme_but_valid_dumps_render_without_panicking() {
         s.entries = Some(u64::MAX);
     }
     for leak in &mut dump.leaks {
-        leak.window = [1e308, -1e308];
-        leak.confidence = -5.0;
-        leak.rate_bytes_per_min = 1e308;
-        leak.time_to_budget_secs = Some(1e308);
-        leak.growth_bytes = i64::MIN;
-        leak.statistics.push(leakscope::leaks::Statistic {
+        leak.finding.window = [1e308, -1e308];
+        leak.finding.confidence = -5.0;
+        leak.finding.rate_bytes_per_min = 1e308;
+        leak.finding.time_to_budget_secs = Some(1e308);
+        leak.finding.growth_bytes = i64::MIN;
+        leak.finding.statistics.push(leakscope::leaks::Statistic {
             name: "x\u{7}_bytes".into(),
             value: -1e308,
         });

@@ -52,15 +52,16 @@ pub struct Event {
 }
 
 fn rising(l: &Leak) -> bool {
-    l.statistics
+    l.finding
+        .statistics
         .iter()
         .any(|s| s.name == "minima_rising" && s.value > 0.0)
 }
 
 fn is_alarm(l: &Leak) -> bool {
-    match l.leak_type {
+    match l.finding.leak_type {
         LeakType::SustainedHigh => false,
-        LeakType::PeriodicSpike => l.severity > LeakSeverity::Low || rising(l),
+        LeakType::PeriodicSpike => l.finding.severity > LeakSeverity::Low || rising(l),
         _ => true,
     }
 }
@@ -75,11 +76,11 @@ fn event(process: bool, t: f64, e: &LeakEvent) -> Event {
             _ => "severity",
         },
         id: (process, l.id),
-        ty: l.leak_type,
-        severity: l.severity,
+        ty: l.finding.leak_type,
+        severity: l.finding.severity,
         alarm: is_alarm(l),
-        settled: l.summary.to_lowercase().contains("settled"),
-        summary: l.summary.clone(),
+        settled: l.finding.summary.to_lowercase().contains("settled"),
+        summary: l.finding.summary.clone(),
     }
 }
 
@@ -99,7 +100,7 @@ type TtbAtNew = Vec<((bool, u64), Option<f64>)>;
 
 fn record(process: bool, t: f64, e: LeakEvent, events: &mut Vec<Event>, ttb: &mut TtbAtNew) {
     if let LeakEvent::New(l) = &e {
-        ttb.push(((process, l.id), l.time_to_budget_secs));
+        ttb.push(((process, l.id), l.finding.time_to_budget_secs));
     }
     events.push(event(process, t, &e));
 }
@@ -356,8 +357,9 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
                     if !case.sites.is_empty() && !e.id.0 {
                         let last = run.leaks.iter().find(|(p, l)| (*p, l.id) == e.id);
                         let kept = last.is_some_and(|(_, l)| {
-                            !l.top_sites.is_empty()
+                            !l.finding.top_sites.is_empty()
                                 && !l
+                                    .finding
                                     .recommendations
                                     .iter()
                                     .any(|r| r.to_lowercase().contains("enable stack"))

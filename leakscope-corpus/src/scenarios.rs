@@ -593,8 +593,8 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
             events.push(Event {
                 minute,
                 what,
-                ty: leak.leak_type,
-                severity: leak.severity,
+                ty: leak.finding.leak_type,
+                severity: leak.finding.severity,
             });
         }
         if stop_when_detected && judge(s, &events).typed_after_min.is_some() {

@@ -142,18 +142,18 @@ fn replay_reports_the_leak_with_a_recommendation() {
     .unwrap();
     let g = leaks
         .iter()
-        .find(|l| l.leak_type == LeakType::GradualGrowth)
+        .find(|l| l.finding.leak_type == LeakType::GradualGrowth)
         .unwrap();
     assert!(g.first_detected >= 60.0 * 60.0, "{}", g.first_detected);
     assert!(
-        g.recommendations[0].contains(&s.name),
+        g.finding.recommendations[0].contains(&s.name),
         "{:?}",
-        g.recommendations
+        g.finding.recommendations
     );
     assert!(
-        g.recommendations[0].contains("MB/min"),
+        g.finding.recommendations[0].contains("MB/min"),
         "{:?}",
-        g.recommendations
+        g.finding.recommendations
     );
 }
 
@@ -215,7 +215,7 @@ proptest! {
     ) {
         let series = stationary(level, noise, interval, seed);
         let leaks = replay_series("s", &series, &DetectorConfig::from(&corpus_config(interval)), &[]).unwrap();
-        prop_assert!(leaks.is_empty(), "{:?}", leaks.iter().map(|l| &l.summary).collect::<Vec<_>>());
+        prop_assert!(leaks.is_empty(), "{:?}", leaks.iter().map(|l| &l.finding.summary).collect::<Vec<_>>());
     }
 
     #[test]

@@ -126,14 +126,17 @@ fn make_finite(leak: &mut Leak) {
             *x = 0.0;
         }
     };
-    fix(&mut leak.confidence);
+    fix(&mut leak.finding.confidence);
     fix(&mut leak.first_detected);
     fix(&mut leak.last_detected);
-    fix(&mut leak.rate_bytes_per_min);
-    leak.window.iter_mut().for_each(fix);
-    leak.statistics.iter_mut().for_each(|s| fix(&mut s.value));
+    fix(&mut leak.finding.rate_bytes_per_min);
+    leak.finding.window.iter_mut().for_each(fix);
+    leak.finding
+        .statistics
+        .iter_mut()
+        .for_each(|s| fix(&mut s.value));
     leak.resolved_at = leak.resolved_at.filter(|x| x.is_finite());
-    leak.time_to_budget_secs = leak.time_to_budget_secs.filter(|x| x.is_finite());
+    leak.finding.time_to_budget_secs = leak.finding.time_to_budget_secs.filter(|x| x.is_finite());
 }
 
 /// The history a dump carries: every point from `keep_from` on, and the points before it
@@ -173,15 +176,18 @@ mod tests {
             "top_sites": [], "recommendations": []
         });
         let mut leak: Leak = serde_json::from_value(finding_json).unwrap();
-        leak.confidence = f64::NAN;
-        leak.rate_bytes_per_min = f64::INFINITY;
-        leak.statistics[0].value = f64::NEG_INFINITY;
-        leak.time_to_budget_secs = Some(f64::NAN);
+        leak.finding.confidence = f64::NAN;
+        leak.finding.rate_bytes_per_min = f64::INFINITY;
+        leak.finding.statistics[0].value = f64::NEG_INFINITY;
+        leak.finding.time_to_budget_secs = Some(f64::NAN);
         make_finite(&mut leak);
         let json = serde_json::to_string(&leak).unwrap();
         assert!(!json.contains("null"), "{json}");
-        assert_eq!((leak.confidence, leak.rate_bytes_per_min), (0.0, 0.0));
-        assert_eq!(leak.time_to_budget_secs, None);
+        assert_eq!(
+            (leak.finding.confidence, leak.finding.rate_bytes_per_min),
+            (0.0, 0.0)
+        );
+        assert_eq!(leak.finding.time_to_budget_secs, None);
     }
 
     #[test]

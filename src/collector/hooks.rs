@@ -68,6 +68,7 @@ fn emit_tracing(event: &LeakEvent) {
     };
     // The top call site's first frame, as the report names it: "function (file:line)".
     let top_site = leak
+        .finding
         .top_sites
         .first()
         .and_then(|s| s.frames.first())
@@ -85,23 +86,23 @@ fn emit_tracing(event: &LeakEvent) {
                 target: "leakscope",
                 event = kind,
                 leak_id = leak.id,
-                scope = %leak.scope,
-                leak_type = ?leak.leak_type,
-                severity = ?leak.severity,
-                confidence = leak.confidence,
-                growth_bytes = leak.growth_bytes,
+                scope = %leak.finding.scope,
+                leak_type = ?leak.finding.leak_type,
+                severity = ?leak.finding.severity,
+                confidence = leak.finding.confidence,
+                growth_bytes = leak.finding.growth_bytes,
                 top_site = %top_site,
-                rate_bytes_per_min = leak.rate_bytes_per_min,
-                current_bytes = leak.current_bytes,
-                time_to_budget_secs = leak.time_to_budget_secs,
+                rate_bytes_per_min = leak.finding.rate_bytes_per_min,
+                current_bytes = leak.finding.current_bytes,
+                time_to_budget_secs = leak.finding.time_to_budget_secs,
                 "{}",
-                leak.summary
+                leak.finding.summary
             )
         };
     }
     match event {
         LeakEvent::Resolved(_) => emit!(info),
-        _ if leak.severity >= LeakSeverity::High => emit!(error),
+        _ if leak.finding.severity >= LeakSeverity::High => emit!(error),
         _ => emit!(warn),
     }
 }

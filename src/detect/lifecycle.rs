@@ -58,7 +58,7 @@ impl LeakEvent {
     pub fn is_escalation(&self) -> bool {
         match self {
             LeakEvent::New(_) => true,
-            LeakEvent::SeverityChanged { leak, from } => leak.severity > *from,
+            LeakEvent::SeverityChanged { leak, from } => leak.finding.severity > *from,
             LeakEvent::Resolved(_) => false,
         }
     }
@@ -221,7 +221,7 @@ impl LeakTracker {
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
                 slot.misses = 0;
-                let from = leak.severity;
+                let from = leak.finding.severity;
                 // Escalate at once; de-escalate only when the findings have asked for a lower
                 // severity for the detector's whole window, to the highest of them.
                 let severity = if f.severity >= from {
@@ -239,8 +239,8 @@ impl LeakTracker {
                     }
                 };
                 update(leak, f, t);
-                leak.severity = severity;
-                if leak.severity != from {
+                leak.finding.severity = severity;
+                if leak.finding.severity != from {
                     events.push(LeakEvent::SeverityChanged {
                         leak: leak.clone(),
                         from,
@@ -300,7 +300,7 @@ impl LeakTracker {
                 }
             }
         }
-        events.sort_by_key(|e| e.leak().leak_type);
+        events.sort_by_key(|e| e.leak().finding.leak_type);
         events
     }
 
@@ -326,9 +326,10 @@ impl LeakTracker {
             .filter_map(|(_, slot)| slot.open.clone())
             .collect();
         leaks.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(a.leak_type.cmp(&b.leak_type))
+            b.finding
+                .severity
+                .cmp(&a.finding.severity)
+                .then(a.finding.leak_type.cmp(&b.finding.leak_type))
         });
         LeakCheck {
             leak_count: leaks.len(),
@@ -352,29 +353,14 @@ impl LeakTracker {
 fn open(id: u64, f: Finding, t: f64) -> Leak {
     Leak {
         id,
-        scope: f.scope,
-        leak_type: f.leak_type,
-        severity: f.severity,
         status: LeakStatus::Open,
-        confidence: f.confidence,
         first_detected: t,
         last_detected: t,
         resolved_at: None,
-        window: f.window,
-        baseline_bytes: f.baseline_bytes,
-        current_bytes: f.current_bytes,
-        growth_bytes: f.growth_bytes,
-        rate_bytes_per_min: f.rate_bytes_per_min,
-        model: f.model,
-        statistics: f.statistics,
-        budget_bytes: f.budget_bytes,
-        time_to_budget_secs: f.time_to_budget_secs,
-        summary: f.summary,
         sites_at_detection: f.top_sites.clone(),
         peak_bytes: f.current_bytes,
         sites_at_peak: f.top_sites.clone(),
-        top_sites: f.top_sites,
-        recommendations: f.recommendations,
+        finding: f,
     }
 }
 
@@ -383,9 +369,9 @@ fn open(id: u64, f: Finding, t: f64) -> Leak {
 fn update(leak: &mut Leak, f: Finding, t: f64) {
     let old = std::mem::replace(leak, open(leak.id, f, t));
     leak.first_detected = old.first_detected;
-    if leak.top_sites.is_empty() && !old.top_sites.is_empty() {
-        leak.top_sites = old.top_sites;
-        leak.recommendations = old.recommendations;
+    if leak.finding.top_sites.is_empty() && !old.finding.top_sites.is_empty() {
+        leak.finding.top_sites = old.finding.top_sites;
+        leak.finding.recommendations = old.finding.recommendations;
     }
     // The sites at detection are the first the leak had; those at its peak follow the highest
     // run, keeping the last sites seen when that run had none.
@@ -510,7 +496,7 @@ mod tests {
             ),
             "{ev:?}"
         );
-        assert_eq!(ev[0].leak().severity, LeakSeverity::Low);
+        assert_eq!(ev[0].leak().finding.severity, LeakSeverity::Low);
         // Misses resolve only after three runs *and* a window without a finding.
         assert!(run(&mut tr, every_30s(1410.0, 1950.0), &[]).is_empty());
         let ev = tr.observe("a", 1980.0, vec![]);
@@ -559,7 +545,7 @@ mod tests {
         assert!(run(&mut tr, every_30s(60.0, 3000.0), &gradual).is_empty());
         let all = tr.all_leaks();
         assert_eq!(all.len(), 1);
-        assert_eq!(all[0].leak_type, LeakType::GradualGrowth);
+        assert_eq!(all[0].finding.leak_type, LeakType::GradualGrowth);
     }
 
     #[test]
@@ -576,8 +562,11 @@ mod tests {
         let bare = [finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
         run(&mut tr, every_30s(60.0, 300.0), &bare);
         let leak = &tr.all_leaks()[0];
-        assert_eq!(leak.top_sites.len(), 1);
-        assert_eq!(leak.recommendations, vec!["top call site".to_owned()]);
+        assert_eq!(leak.finding.top_sites.len(), 1);
+        assert_eq!(
+            leak.finding.recommendations,
+            vec!["top call site".to_owned()]
+        );
     }
 
     #[test]
@@ -604,9 +593,9 @@ mod tests {
         assert_eq!(leak.sites_at_detection, vec![site(5)]);
         assert_eq!(leak.peak_bytes, 900);
         assert_eq!(leak.sites_at_peak, vec![site(700)]);
-        assert_eq!(leak.current_bytes, 50);
+        assert_eq!(leak.finding.current_bytes, 50);
         // The current sites are the last ones seen.
-        assert_eq!(leak.top_sites, vec![site(300)]);
+        assert_eq!(leak.finding.top_sites, vec![site(300)]);
     }
 
     #[test]
@@ -625,7 +614,7 @@ mod tests {
         let open = tr.open_leaks();
         let keys: Vec<(&str, LeakType, u64)> = open
             .iter()
-            .map(|l| (l.scope.as_str(), l.leak_type, l.id))
+            .map(|l| (l.finding.scope.as_str(), l.finding.leak_type, l.id))
             .collect();
         assert_eq!(
             keys,
@@ -638,8 +627,8 @@ mod tests {
         );
         let check = tr.check("a");
         assert_eq!(check.leak_count, 2);
-        assert_eq!(check.leaks[0].leak_type, LeakType::GradualGrowth); // Medium before Low
-                                                                       // Observing one scope never counts a miss for another.
+        assert_eq!(check.leaks[0].finding.leak_type, LeakType::GradualGrowth); // Medium before Low
+                                                                               // Observing one scope never counts a miss for another.
         for t in every_30s(120.0, 720.0) {
             tr.observe("a", t, vec![]);
         }

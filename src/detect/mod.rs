@@ -54,12 +54,11 @@ mod series;
 mod stats;
 mod sustained;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::Error;
 #[cfg(doc)]
 use crate::error::ErrorKind;
 use crate::history::ScopeHistory;
+pub use crate::leak::Finding;
 use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic};
 use crate::snapshot::{ProcessSnapshot, Snapshot};
 pub use config::DetectorConfig;
@@ -72,52 +71,6 @@ pub const PROCESS_SCOPE: &str = "process";
 
 /// How many call sites a finding carries.
 const MAX_SITES: usize = 5;
-
-/// One detector's verdict on one run: what it saw and why. The [`LeakTracker`] turns findings
-/// that hold on consecutive runs into [`Leak`]s, which carry the same fields.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Finding {
-    /// The scope, or [`PROCESS_SCOPE`].
-    pub scope: String,
-    /// The kind of problem.
-    pub leak_type: LeakType,
-    /// How urgent it is.
-    pub severity: LeakSeverity,
-    /// Confidence in [0, 1].
-    pub confidence: f64,
-    /// The time of the newest snapshot the detector saw (seconds).
-    pub t: f64,
-    /// The evidence window `[start, end]` in seconds.
-    pub window: [f64; 2],
-    /// Bytes at the start of the evidence (the baseline).
-    pub baseline_bytes: u64,
-    /// Bytes now (the newest snapshot).
-    pub current_bytes: u64,
-    /// Growth over the evidence window.
-    pub growth_bytes: i64,
-    /// Growth rate now, in bytes per minute.
-    pub rate_bytes_per_min: f64,
-    /// The better-fitting growth model.
-    pub model: GrowthModel,
-    /// The statistics that decided it, the deciding one first.
-    pub statistics: Vec<Statistic>,
-    /// The budget used for the projection, if any.
-    pub budget_bytes: Option<u64>,
-    /// Projected seconds until the budget is reached, if a budget is set and bytes grow.
-    pub time_to_budget_secs: Option<f64>,
-    /// One-line description.
-    pub summary: String,
-    /// The scope's top call sites as passed in (at most five).
-    pub top_sites: Vec<CallSite>,
-    /// What to do about it, most useful first.
-    pub recommendations: Vec<String>,
-    /// True when the finding only keeps an open leak from resolving and cannot open one: the
-    /// hysteresis band of sustained usage (between 70% and 100% of its threshold), and of
-    /// gradual growth's plateau rule (a recent slope below half the window's by less than two
-    /// standard errors).
-    pub hold_only: bool,
-}
 
 impl Finding {
     /// The value of the statistic called `name`, if the detector recorded it.

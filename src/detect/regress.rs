@@ -76,16 +76,22 @@ fn alarms(leaks: &[Leak]) -> Vec<(LeakType, f64)> {
     leaks
         .iter()
         .filter(|l| {
-            l.leak_type != LeakType::SustainedHigh && l.leak_type != LeakType::PeriodicSpike
+            l.finding.leak_type != LeakType::SustainedHigh
+                && l.finding.leak_type != LeakType::PeriodicSpike
         })
-        .map(|l| (l.leak_type, l.first_detected / 60.0))
+        .map(|l| (l.finding.leak_type, l.first_detected / 60.0))
         .collect()
 }
 
 fn growth_leaks(leaks: &[Leak]) -> Vec<&Leak> {
     leaks
         .iter()
-        .filter(|l| matches!(l.leak_type, LeakType::GradualGrowth | LeakType::RapidGrowth))
+        .filter(|l| {
+            matches!(
+                l.finding.leak_type,
+                LeakType::GradualGrowth | LeakType::RapidGrowth
+            )
+        })
         .collect()
 }
 
@@ -104,10 +110,10 @@ fn a_slow_leak_is_found_within_two_hours() {
     let growth = growth_leaks(&leaks);
     assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
     let g = growth[0];
-    assert_eq!(g.leak_type, LeakType::GradualGrowth);
+    assert_eq!(g.finding.leak_type, LeakType::GradualGrowth);
     let latency = g.first_detected / 60.0 - start;
     assert!(latency <= 120.0, "found after {latency} min");
-    let rate = g.rate_bytes_per_min / MB;
+    let rate = g.finding.rate_bytes_per_min / MB;
     assert!((0.3..0.8).contains(&rate), "rate {rate} MB/min");
 }
 
@@ -127,7 +133,7 @@ fn a_budget_within_the_horizon_is_reported_with_its_time() {
     let g = growth[0];
     let detected = g.first_detected / 60.0;
     let truth = (start + 720.0 - detected) * 60.0;
-    let ttb = g.time_to_budget_secs.unwrap();
+    let ttb = g.finding.time_to_budget_secs.unwrap();
     assert!(
         ttb > truth / 2.0 && ttb < truth * 2.0,
         "ttb {ttb} truth {truth}"
@@ -198,7 +204,7 @@ fn warm_up_and_saturation_are_not_leaks() {
         "{:#?}",
         leaks
             .iter()
-            .map(|l| (&l.summary, &l.statistics))
+            .map(|l| (&l.finding.summary, &l.finding.statistics))
             .collect::<Vec<_>>()
     );
 }

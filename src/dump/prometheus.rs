@@ -44,7 +44,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         scopes
             .iter()
             .map(|s| s.name.as_str())
-            .chain(dump.open_leaks().map(|l| l.scope.as_str())),
+            .chain(dump.open_leaks().map(|l| l.finding.scope.as_str())),
     );
     let mut out = Exposition {
         text: String::new(),
@@ -139,7 +139,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         for severity in SEVERITIES {
             let count = dump
                 .open_leaks()
-                .filter(|l| l.leak_type == leak_type && l.severity == severity)
+                .filter(|l| l.finding.leak_type == leak_type && l.finding.severity == severity)
                 .count();
             out.sample(
                 &[
@@ -348,12 +348,17 @@ fn leak_families(out: &mut Exposition, dump: &Dump) {
     let mut counts: BTreeMap<(&str, LeakType, LeakSeverity), usize> = BTreeMap::new();
     for leak in dump.open_leaks() {
         *counts
-            .entry((leak.scope.as_str(), leak.leak_type, leak.severity))
+            .entry((
+                leak.finding.scope.as_str(),
+                leak.finding.leak_type,
+                leak.finding.severity,
+            ))
             .or_insert(0) += 1;
         let slot = worst
-            .entry((leak.scope.as_str(), leak.leak_type))
+            .entry((leak.finding.scope.as_str(), leak.finding.leak_type))
             .or_insert(leak);
-        if (leak.severity, leak.last_detected) > (slot.severity, slot.last_detected) {
+        if (leak.finding.severity, leak.last_detected) > (slot.finding.severity, slot.last_detected)
+        {
             *slot = leak;
         }
     }
@@ -378,17 +383,17 @@ fn leak_families(out: &mut Exposition, dump: &Dump) {
         (
             "leakscope_leak_time_to_budget_seconds",
             "Projected seconds until the scope reaches its budget at the open leak's fitted growth.",
-            |l| l.time_to_budget_secs,
+            |l| l.finding.time_to_budget_secs,
         ),
         (
             "leakscope_leak_growth_bytes_per_second",
             "The open leak's fitted growth rate.",
-            |l| Some(l.rate_bytes_per_min / 60.0),
+            |l| Some(l.finding.rate_bytes_per_min / 60.0),
         ),
         (
             "leakscope_leak_confidence",
             "The open leak's confidence, from 0 to 1.",
-            |l| Some(l.confidence),
+            |l| Some(l.finding.confidence),
         ),
     ];
     for (name, help, figure) in figures {
@@ -854,11 +859,11 @@ leakscope_process_major_faults_total 42
         let mut dump = example_dump();
         let mut second = dump.leaks[0].clone();
         second.id = 3;
-        second.scope = "process".into();
-        second.leak_type = LeakType::Fragmentation;
-        second.severity = LeakSeverity::Critical;
-        second.time_to_budget_secs = None;
-        second.rate_bytes_per_min = 90.0;
+        second.finding.scope = "process".into();
+        second.finding.leak_type = LeakType::Fragmentation;
+        second.finding.severity = LeakSeverity::Critical;
+        second.finding.time_to_budget_secs = None;
+        second.finding.rate_bytes_per_min = 90.0;
         dump.leaks.push(second);
         let text = prometheus_text(&dump);
         let of = |family: &str| -> Vec<String> {
