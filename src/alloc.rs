@@ -50,22 +50,40 @@ const _: () = assert!(sampler::SLOTS <= 1 << 16);
 ///
 /// Any other allocator can be wrapped, e.g.
 /// `leakscope::Alloc<tikv_jemallocator::Jemalloc> = leakscope::Alloc::new(tikv_jemallocator::Jemalloc)`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Alloc<A = System> {
     inner: A,
+    /// `inner` is [`System`]: it never allocates through the global allocator, so calls into it
+    /// need no re-entrancy guard ([`Alloc::in_inner`]), and it is leakscope's own heap too
+    /// ([`Alloc::home_alloc`]). A constant of the `static` the shim lives in, so the optimizer
+    /// folds every test of it.
+    system: bool,
 }
 
 impl Alloc<System> {
     /// The shim over the operating system's allocator.
     pub const fn system() -> Self {
-        Alloc { inner: System }
+        Alloc {
+            inner: System,
+            system: true,
+        }
     }
 }
 
 impl<A> Alloc<A> {
     /// The shim over `inner`.
     pub const fn new(inner: A) -> Self {
-        Alloc { inner }
+        Alloc {
+            inner,
+            system: false,
+        }
+    }
+}
+
+impl<A: Default> Default for Alloc<A> {
+    /// The shim over `A::default()` ([`Alloc::new`]: every call into it guarded).
+    fn default() -> Self {
+        Alloc::new(A::default())
     }
 }
 
@@ -214,24 +232,39 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
     u16::from_ne_bytes(bytes).into()
 }
 
-/// Runs `call`, a call into the inner allocator, with leakscope as the thread's owner, and
-/// returns its result with the owner the thread had before.
-///
-/// An inner allocator may allocate through the global allocator, that is through this shim
-/// (dhat-rs does, for its own tables). Those blocks are the inner allocator's bookkeeping, not
-/// the program's: under the guard they are charged to leakscope's own memory and marked as
-/// leakscope's, so their frees are credited there too, and the program's scope sees exactly the
-/// blocks it asked for.
-///
-/// `call` is handed that owner too: it decides which heap serves the block ([`Alloc::home_alloc`]).
-#[inline(always)]
-fn in_inner<T>(call: impl FnOnce(u32) -> T) -> (T, u32) {
-    let guard = reentry::Untracked::enter();
-    let result = call(guard.previous());
-    (result, guard.previous())
-}
-
 impl<A: GlobalAlloc> Alloc<A> {
+    /// Runs `call`, a call into the inner allocator, with leakscope as the thread's owner, and
+    /// returns its result with the owner the thread had before.
+    ///
+    /// An inner allocator may allocate through the global allocator, that is through this shim
+    /// (dhat-rs does, for its own tables). Those blocks are the inner allocator's bookkeeping,
+    /// not the program's: under the guard they are charged to leakscope's own memory and marked
+    /// as leakscope's, so their frees are credited there too, and the program's scope sees
+    /// exactly the blocks it asked for. [`System`] (the C library's malloc) never calls back,
+    /// so over it the guard, two stores per event that also keep `dealloc` from ending in a
+    /// tail call, is left out.
+    ///
+    /// `call` is handed that owner too: it decides which heap serves the block
+    /// ([`Alloc::home_alloc`]).
+    #[inline(always)]
+    fn in_inner<T>(&self, call: impl FnOnce(u32) -> T) -> (T, u32) {
+        if self.system {
+            let owner = reentry::owner();
+            return (call(owner), owner);
+        }
+        let guard = reentry::Untracked::enter();
+        let result = call(guard.previous());
+        (result, guard.previous())
+    }
+
+    /// Whether a block of `owner` lives in [`System`]'s heap rather than the inner allocator's
+    /// (see [`Alloc::home_alloc`]): leakscope's own blocks do, unless the inner allocator is
+    /// `System` itself and the two heaps are one.
+    #[inline(always)]
+    fn in_system_heap(&self, owner: u32) -> bool {
+        owner == SELF_SCOPE && !self.system
+    }
+
     /// Allocates `outer` from the heap that serves blocks of `owner`: [`System`] for leakscope's
     /// own ([`SELF_SCOPE`]), the inner allocator for everyone else's.
     ///
@@ -248,7 +281,7 @@ impl<A: GlobalAlloc> Alloc<A> {
     unsafe fn home_alloc<const ZEROED: bool>(&self, owner: u32, outer: Layout) -> *mut u8 {
         // SAFETY: forwarded contract.
         unsafe {
-            match (owner == SELF_SCOPE, ZEROED) {
+            match (self.in_system_heap(owner), ZEROED) {
                 (true, true) => System.alloc_zeroed(outer),
                 (true, false) => System.alloc(outer),
                 (false, true) => self.inner.alloc_zeroed(outer),
@@ -265,7 +298,7 @@ impl<A: GlobalAlloc> Alloc<A> {
     unsafe fn home_dealloc(&self, owner: u32, ptr: *mut u8, outer: Layout) {
         // SAFETY: forwarded contract: the same heap, the same layout.
         unsafe {
-            if owner == SELF_SCOPE {
+            if self.in_system_heap(owner) {
                 System.dealloc(ptr, outer)
             } else {
                 self.inner.dealloc(ptr, outer)
@@ -283,7 +316,8 @@ impl<A: GlobalAlloc> Alloc<A> {
             return ptr::null_mut();
         };
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
-        let (ptr, owner) = in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
+        let (ptr, owner) =
+            self.in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
         if !ptr.is_null() {
             batch::on_alloc(owner, layout.size());
             // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
@@ -329,7 +363,8 @@ impl<A: GlobalAlloc> Alloc<A> {
             return unsafe { self.alloc_plain::<ZEROED>(layout) };
         };
         // SAFETY: `outer` has a non-zero size and a valid alignment.
-        let (ptr, owner) = in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
+        let (ptr, owner) =
+            self.in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
         if ptr.is_null() {
             // The sample was sent; tell the collector its block never existed.
             sampler::freed(slot);
@@ -432,7 +467,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         // SAFETY: (1) `ptr` came from the home heap of its owner (the mark's) with exactly this
         // outer layout, which the mark's trailer length reconstructs; (2) that layout was valid
         // at allocation.
-        in_inner(|_| unsafe { self.home_dealloc(owner, ptr, outer_unchecked(layout, mark)) });
+        self.in_inner(|_| unsafe { self.home_dealloc(owner, ptr, outer_unchecked(layout, mark)) });
     }
 
     #[inline]
@@ -480,7 +515,10 @@ impl<A: GlobalAlloc> Alloc<A> {
         // the one `batch::on_realloc` gives it: the current scope, else the block's owner.
         let current = reentry::owner();
         let new_owner = if current != UNSCOPED { current } else { mark };
-        if sample || mark & SAMPLED != 0 || (mark == SELF_SCOPE) != (new_owner == SELF_SCOPE) {
+        if sample
+            || mark & SAMPLED != 0
+            || self.in_system_heap(mark) != self.in_system_heap(new_owner)
+        {
             // SAFETY: forwarded contract; `mark` is the block's mark.
             return unsafe { self.realloc_by_copy(ptr, layout, new_size, mark, sample) };
         }
@@ -495,9 +533,9 @@ impl<A: GlobalAlloc> Alloc<A> {
         // SAFETY: (1) `ptr` came from `self.inner` with the outer layout of `layout` and an
         // unsampled mark; (2) `new_outer.size()` is non-zero and valid for the alignment.
         // (3) `mark` is the block's owner (unsampled), and it stays in that heap (checked above).
-        let (new_ptr, current) = in_inner(|_| unsafe {
+        let (new_ptr, current) = self.in_inner(|_| unsafe {
             let old_outer = outer_unchecked(layout, mark);
-            if mark == SELF_SCOPE {
+            if self.in_system_heap(mark) {
                 System.realloc(ptr, old_outer, new_outer.size())
             } else {
                 self.inner.realloc(ptr, old_outer, new_outer.size())
