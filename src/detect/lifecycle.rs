@@ -439,7 +439,9 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let ev = run_at(&mut tr, 2400.0, 3000.0, LeakSeverity::Medium);
-        assert!(matches!(&ev[..], [LeakEvent::New(l)] if l.severity == LeakSeverity::Medium));
+        assert!(
+            matches!(&ev[..], [LeakEvent::New(l)] if l.finding.severity == LeakSeverity::Medium)
+        );
         assert!(run_at(&mut tr, 3030.0, 4800.0, LeakSeverity::Low).is_empty());
         assert!(run_at(&mut tr, 4830.0, 5400.0, LeakSeverity::Medium).is_empty());
         let ev = run_at(&mut tr, 5430.0, 8400.0, LeakSeverity::Low);
@@ -447,7 +449,7 @@ mod tests {
             matches!(
                 &ev[..],
                 [LeakEvent::SeverityChanged { leak, from: LeakSeverity::Medium }]
-                    if leak.severity == LeakSeverity::Low && leak.last_detected >= 5430.0 + 2400.0
+                    if leak.finding.severity == LeakSeverity::Low && leak.last_detected >= 5430.0 + 2400.0
             ),
             "{ev:?}"
         );

@@ -236,7 +236,7 @@ fn a_fill_at_one_rate_for_its_first_ttl_is_not_a_leak() {
         alarms(&leaks),
         vec![],
         "{:#?}",
-        leaks.iter().map(|l| &l.summary).collect::<Vec<_>>()
+        leaks.iter().map(|l| &l.finding.summary).collect::<Vec<_>>()
     );
     // A cold cache fills in about 40 minutes and pauses; a leak at the fill's rate from 90.
     let start = 90.0;
