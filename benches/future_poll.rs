@@ -16,7 +16,8 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use leakscope::{InScope, Scope};
+use leakscope::tasks::InScope;
+use leakscope::Scope;
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();

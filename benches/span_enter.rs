@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use leakscope::spans::ScopeLayer;
+use leakscope::tasks::ScopeLayer;
 use leakscope::Scope;
 use tracing::Span;
 use tracing_subscriber::layer::SubscriberExt;

@@ -23,7 +23,7 @@ use crate::scope::Scope;
 /// ```
 /// # #[global_allocator]
 /// # static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
-/// use leakscope::InScope;
+/// use leakscope::tasks::InScope;
 ///
 /// static RENDER: leakscope::Scope = leakscope::Scope::new("doc_render");
 ///

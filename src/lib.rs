@@ -3,7 +3,7 @@
 //! # Reading the output
 //!
 //! The dump (`docs/dump-format.md`) holds every scope's totals and history, the open and
-//! resolved [`Leak`]s with their evidence, time to budget, top [`CallSite`](sites::CallSite)s and
+//! resolved [`Leak`]s with their evidence, time to budget, top [`CallSite`](leaks::CallSite)s and
 //! recommendations, and leakscope's own figures. The `leakscope` CLI renders it (`report`,
 //! `html`), compares two dumps (`diff`), re-runs the detectors with other thresholds
 //! (`analyze`), and exports folded stacks (`collapsed`) and Prometheus text (`prom`).
@@ -79,8 +79,8 @@ mod scope;
 mod sinks;
 mod snapshot;
 #[cfg(feature = "tracing")]
-pub mod spans;
-pub mod units;
+mod spans;
+mod units;
 
 // The root holds what a program needs to install the allocator, scope its caches, run the
 // collector and hear about leaks; the rest is in the modules below (`scripts/root-names.sh`
@@ -89,18 +89,31 @@ pub use alloc::Alloc;
 pub use collector::runtime::Handle;
 pub use config::Config;
 pub use error::{Error, ErrorKind};
-pub use future::{InScope, Scoped};
 pub use leak::Leak;
 pub use scope::{scope, Scope, ScopeGuard};
 pub use snapshot::ScopeStats;
 
 /// Leaks as the running collector reports them and the dump carries them: [`Leak`] and what it
-/// is made of, the events [`on_leak`] hooks receive, and [`check_leaks`]'s answer.
+/// is made of (its [`Finding`](leaks::Finding), the [`CallSite`](leaks::CallSite)s that sampling
+/// attributes its memory to), the events [`on_leak`] hooks receive, and [`check_leaks`]'s answer.
 pub mod leaks {
     pub use crate::detect::LeakEvent;
     pub use crate::leak::{
-        Finding, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType, Statistic,
+        CallSite, Finding, Frame, GrowthModel, Leak, LeakCheck, LeakSeverity, LeakStatus, LeakType,
+        Statistic,
     };
+}
+
+/// Scopes across `.await` and tasks: a [`ScopeGuard`] belongs to a thread, but a future runs in
+/// slices on whichever worker polls it. [`InScope`](tasks::InScope) (`.in_scope(&SCOPE)` on any
+/// future, giving a [`Scoped`](tasks::Scoped)) enters the scope around every poll and the drop;
+/// with the feature `tracing`, `ScopeLayer` does the same for every span that names a scope, so
+/// an instrumented future or block is charged to the span's scope (`info_span!("render",
+/// leakscope.scope = "memo")`, or `ScopeLayer::span` by span name).
+pub mod tasks {
+    pub use crate::future::{InScope, Scoped};
+    #[cfg(feature = "tracing")]
+    pub use crate::spans::{ScopeLayer, MAX_NESTED_SPANS, SCOPE_FIELD};
 }
 
 /// The offline analysis: the detectors and the leak lifecycle as pure functions over snapshot
@@ -119,33 +132,6 @@ pub mod analysis {
     };
 }
 
-/// Call sites from byte-interval sampling (`sample_interval_bytes`): where live memory was
-/// allocated, and how that changed between two moments.
-pub mod sites {
-    pub use crate::leak::{CallSite, Frame};
-    pub use crate::samples::{SampleSnapshot, SiteDiff};
-    use crate::Scope;
-
-    /// The top `n` call sites by estimated live bytes across all scopes, largest first, with
-    /// symbols resolved and leakscope's and the allocator's frames trimmed.
-    ///
-    /// Estimates come from byte-interval sampling (`sample_interval_bytes`): each sample stands
-    /// for `size / (1 - exp(-size / interval))` bytes. Empty while sampling is off.
-    pub fn top_sites(n: usize) -> Vec<CallSite> {
-        crate::registry::top_sites(None, n)
-    }
-
-    /// The top `n` call sites of `scope` by estimated live bytes (see [`top_sites`]).
-    pub fn top_sites_in(scope: &Scope, n: usize) -> Vec<CallSite> {
-        crate::registry::top_sites(Some(scope.id()), n)
-    }
-
-    /// Every call site with live sampled memory now, for [`SampleSnapshot::compare_to`].
-    pub fn sample_snapshot() -> SampleSnapshot {
-        crate::registry::sample_snapshot()
-    }
-}
-
 use leaks::{LeakCheck, LeakEvent};
 
 /// The running process, live: every scope's statistics, leakscope's own figures, and what the
@@ -154,6 +140,8 @@ use leaks::{LeakCheck, LeakEvent};
 pub mod live {
     use crate::analysis::{Finding, Snapshot};
     pub use crate::dump::TrackerStats;
+    use crate::leaks::CallSite;
+    pub use crate::samples::{SampleSnapshot, SiteDiff};
     use crate::{collector, dump, ids, reentry, registry};
     use crate::{Error, Scope, ScopeStats};
 
@@ -162,6 +150,25 @@ pub mod live {
     /// named `unscoped` is shown as `~unscoped` ([`scope`](crate::scope()) says why).
     pub fn stats_by_name(name: &str) -> Option<ScopeStats> {
         registry::stats_named(name)
+    }
+
+    /// The top `n` call sites by estimated live bytes across all scopes, largest first, with
+    /// symbols resolved and leakscope's and the allocator's frames trimmed.
+    ///
+    /// Estimates come from byte-interval sampling (`sample_interval_bytes`): each sample stands
+    /// for `size / (1 - exp(-size / interval))` bytes. Empty while sampling is off.
+    pub fn top_sites(n: usize) -> Vec<CallSite> {
+        registry::top_sites(None, n)
+    }
+
+    /// The top `n` call sites of `scope` by estimated live bytes (see [`top_sites`]).
+    pub fn top_sites_in(scope: &Scope, n: usize) -> Vec<CallSite> {
+        registry::top_sites(Some(scope.id()), n)
+    }
+
+    /// Every call site with live sampled memory now, for [`SampleSnapshot::compare_to`].
+    pub fn sample_snapshot() -> SampleSnapshot {
+        registry::sample_snapshot()
     }
 
     /// Every scope (`unscoped` included) with its statistics, sorted by name.

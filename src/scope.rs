@@ -85,7 +85,7 @@ impl Scope {
     /// Not for async code: a guard held across an `.await` stays on the thread while other
     /// tasks run there, so it charges *their* allocations to this scope (on a `current_thread`
     /// runtime or in a `LocalSet`, where such a future compiles), and misses the rest of the
-    /// future's. Scope a future with [`crate::InScope::in_scope`] instead.
+    /// future's. Scope a future with [`crate::tasks::InScope::in_scope`] instead.
     #[inline]
     pub fn enter(&self) -> ScopeGuard {
         ScopeGuard::enter(self.id())
@@ -138,7 +138,7 @@ pub fn scope(name: &str) -> ScopeGuard {
 /// Not `Send`: the guard restores the scope of the thread that created it. So a future that
 /// holds one across an `.await` is not `Send` and does not compile in `tokio::spawn`; where it
 /// does compile (a `current_thread` runtime, a `LocalSet`) it charges other tasks' memory to the
-/// scope. Scope futures with [`crate::InScope`]; `clippy::await_holding_invalid_type` flags the
+/// scope. Scope futures with [`crate::tasks::InScope`]; `clippy::await_holding_invalid_type` flags the
 /// mistake with `await-holding-invalid-types = ["leakscope::ScopeGuard"]` in `clippy.toml`.
 #[must_use = "the scope is current only while the guard lives"]
 #[derive(Debug)]

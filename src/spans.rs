@@ -5,7 +5,7 @@
 //! every poll and around its drop, on whichever thread polls it; `span.in_scope(|| ...)` and
 //! `let _e = span.enter()` enter it around a block. So a service that already has a span per
 //! component gets its futures and blocks charged to scopes by naming the scope in the span, with
-//! no `.in_scope(&SCOPE)` of its own: the span is the scope's carrier, as [`crate::Scoped`] is for
+//! no `.in_scope(&SCOPE)` of its own: the span is the scope's carrier, as [`crate::tasks::Scoped`] is for
 //! a bare future.
 //!
 //! Each thread keeps the scopes its entered spans replaced in a small fixed stack (no
@@ -46,7 +46,7 @@ pub const MAX_NESTED_SPANS: usize = 32;
 /// static RENDER: leakscope::Scope = leakscope::Scope::new("doc_span_render");
 ///
 /// let subscriber = tracing_subscriber::registry()
-///     .with(leakscope::spans::ScopeLayer::new().span("render", &RENDER));
+///     .with(leakscope::tasks::ScopeLayer::new().span("render", &RENDER));
 /// tracing::subscriber::with_default(subscriber, || {
 ///     // Spans named "render" charge RENDER; any span can name its scope in a field.
 ///     let body = tracing::info_span!("render").in_scope(|| vec![0u8; 100]);

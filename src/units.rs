@@ -1,4 +1,4 @@
-//! Human units, one way everywhere: the detectors' summaries and recommendations and the CLI's
+//! Human units (public as `leakscope::dump::units`), one way everywhere: the detectors' summaries and recommendations and the CLI's
 //! reports print the same numbers the same way.
 //!
 //! Bytes are decimal with one decimal ("4.2 KB", "6.1 MB"), like the configuration's MB of 10^6

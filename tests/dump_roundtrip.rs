@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use leakscope::analysis::{Finding, ProcessSnapshot, Snapshot};
 use leakscope::dump::{read_dump, read_dump_from_slice, write_dump, Dump, ProcessInfo, ScopeDump};
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 use leakscope::{
     leaks::GrowthModel, leaks::LeakSeverity, leaks::LeakStatus, leaks::LeakType, leaks::Statistic,
     Config, Leak,

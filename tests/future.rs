@@ -14,7 +14,8 @@ use std::sync::atomic::AtomicU32;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 
-use leakscope::{flush, stats, InScope, Scope, Scoped};
+use leakscope::tasks::{InScope, Scoped};
+use leakscope::{flush, stats, Scope};
 
 #[path = "common/tasks.rs"]
 mod tasks;

@@ -6,8 +6,8 @@
 
 use std::hint::black_box;
 
-use leakscope::sites::{top_sites_in, CallSite};
 use leakscope::{flush, Scope};
+use leakscope::{leaks::CallSite, live::top_sites_in};
 
 mod common;
 
@@ -229,12 +229,12 @@ fn compare_ranks_the_growing_site_first() {
         allocate_blocks(100, 512)
     };
     leakscope::__configure_sampling(1, 32);
-    let before = leakscope::sites::sample_snapshot();
+    let before = leakscope::live::sample_snapshot();
     {
         let _g = S.enter();
         grow_the_cache(&mut cache, 1000);
     }
-    let after = leakscope::sites::sample_snapshot();
+    let after = leakscope::live::sample_snapshot();
     leakscope::__configure_sampling(0, 25);
     let diffs = after.compare_to(&before);
     let top = &diffs[0];

@@ -10,8 +10,9 @@ use std::hint::black_box;
 use std::sync::{Mutex, Once};
 
 use leakscope::live::stats_by_name;
-use leakscope::spans::ScopeLayer;
-use leakscope::{flush, stats, InScope, Scope};
+use leakscope::tasks::InScope;
+use leakscope::tasks::ScopeLayer;
+use leakscope::{flush, stats, Scope};
 use tracing::{info_span, Instrument};
 use tracing_subscriber::layer::SubscriberExt;
 

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use leakscope::analysis::{replay_process, replay_series, DetectorConfig};
 use leakscope::dump::Dump;
-use leakscope::sites::CallSite;
+use leakscope::leaks::CallSite;
 use leakscope::{leaks::LeakStatus, Config, Leak};
 use serde::Serialize;
 

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 
 use leakscope::dump::Dump;
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 
 use crate::fmt;
 

@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use leakscope::dump::Dump;
-use leakscope::sites::CallSite;
+use leakscope::leaks::CallSite;
 use leakscope::{leaks::LeakSeverity, leaks::LeakType};
 use serde::Serialize;
 

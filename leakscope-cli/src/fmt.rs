@@ -1,16 +1,16 @@
 //! Human units and small text helpers shared by every renderer.
 //!
-//! Bytes and durations come from the library (`leakscope::units`), so the numbers a report
+//! Bytes and durations come from the library (`leakscope::dump::units`), so the numbers a report
 //! prints beside a leak's own summary and advice read the same: decimal bytes with one decimal
 //! ("4.2 KB", "6.1 MB", like the config's MB of 10^6 bytes), rates per minute, durations in the
 //! largest sensible unit. Everything here is pure and total: NaN, infinities and negative
 //! durations print as `?` instead of panicking, because a dump is untrusted input.
 
 use leakscope::dump::Dump;
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 use leakscope::{leaks::LeakSeverity, leaks::LeakType};
 
-pub use leakscope::units::{bytes, duration};
+pub use leakscope::dump::units::{bytes, duration};
 
 /// [`bytes`] of an unsigned count.
 pub fn bytes_u(b: u64) -> String {

@@ -22,7 +22,7 @@
 use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
-use leakscope::sites::CallSite;
+use leakscope::leaks::CallSite;
 use leakscope::{leaks::LeakSeverity, Leak};
 
 use crate::{fmt, report};

@@ -14,7 +14,7 @@
 use std::fmt::Write as _;
 
 use leakscope::dump::{Dump, ScopeDump};
-use leakscope::sites::CallSite;
+use leakscope::leaks::CallSite;
 use leakscope::{leaks::LeakStatus, Leak};
 
 use crate::fmt;

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use leakscope::dump::Dump;
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 
 /// A frame as a reader tells frames apart: by function, file and line when any of them is
 /// known, else by address.

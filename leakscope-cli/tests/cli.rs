@@ -612,7 +612,7 @@ fn a_freed_leak_shows_its_site_at_peak() {
 #[test]
 fn identical_call_sites_are_one_row_everywhere() {
     let mut dump = fixture_dump();
-    let record = |s: &leakscope::sites::CallSite| {
+    let record = |s: &leakscope::leaks::CallSite| {
         s.frames[0].function.as_deref() == Some("photo_api::session::SessionStore::record_event")
     };
     let original = dump
@@ -638,7 +638,7 @@ fn identical_call_sites_are_one_row_everywhere() {
     std::fs::write(&path, serde_json::to_string(&dump).unwrap()).unwrap();
     let p = path.to_str().unwrap();
     let merged = original.live_bytes + 1_000_000;
-    let shown = leakscope::units::bytes(merged as f64);
+    let shown = leakscope::dump::units::bytes(merged as f64);
 
     let page = ok(&["html", p, "-o", "-"]);
     let rows = page

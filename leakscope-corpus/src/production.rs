@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::f64::consts::PI;
 
 use leakscope::analysis::{ProcessSnapshot, Snapshot};
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 use leakscope::{leaks::LeakType, Config};
 
 use crate::rng::SplitMix64;

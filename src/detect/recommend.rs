@@ -229,7 +229,7 @@ pub(crate) fn charged_elsewhere(
         "{scope} holds only {max_blocks} blocks while its entry count rose {} → {} and \
          unscoped grew {} (about {} per entry) in step: the values {scope} keeps are allocated \
          outside the scope. Scope their producer, not just the insert: `let v = \
-         produce(key).in_scope(&SCOPE).await;` (leakscope::InScope) or \
+         produce(key).in_scope(&SCOPE).await;` (leakscope::tasks::InScope) or \
          `SCOPE.in_scope(|| produce(key))`",
         first.0,
         last.0,

@@ -25,6 +25,14 @@ pub use schema::{
 };
 pub use write::{write_atomic, write_dump, DUMP_MODE, PROMETHEUS_MODE};
 
+/// Human units, one way everywhere: the detectors' summaries and recommendations and the
+/// reports rendered from a dump print the same numbers the same way. Bytes are decimal with one
+/// decimal ("4.2 KB"), durations take the largest sensible unit; a non-finite value prints as
+/// `?` instead of panicking.
+pub mod units {
+    pub use crate::units::{bytes, duration};
+}
+
 /// A small dump exercising every field, shared by the tests of each part of the format and by
 /// the example in `docs/dump-format.md`.
 #[cfg(test)]

@@ -161,6 +161,18 @@ pub fn prometheus_text(dump: &Dump) -> String {
             t.self_bytes,
         ),
         (
+            "leakscope_self_blocks",
+            "gauge",
+            "leakscope's own live blocks.",
+            t.self_blocks,
+        ),
+        (
+            "leakscope_symbolizer_peak_bytes",
+            "gauge",
+            "The most memory resolving call-site symbols has loaded at once (part of self bytes while a dump resolves symbols).",
+            t.symbolizer_peak_bytes,
+        ),
+        (
             "leakscope_samples_taken_total",
             "counter",
             "Allocations sampled with a stack trace.",
@@ -189,6 +201,12 @@ pub fn prometheus_text(dump: &Dump) -> String {
             "counter",
             "Dump writes that failed.",
             t.dump_errors,
+        ),
+        (
+            "leakscope_gauges_dropped_total",
+            "counter",
+            "Entry-count gauges dropped because their scope name found no free scope id.",
+            t.gauges_dropped,
         ),
     ] {
         out.family(name, kind, help);
@@ -655,6 +673,12 @@ leakscope_leak_confidence{scope="users_cache",type="gradual_growth"} 0.97
 # HELP leakscope_self_bytes leakscope's own live bytes (collector tables, history, symbol cache).
 # TYPE leakscope_self_bytes gauge
 leakscope_self_bytes 812000
+# HELP leakscope_self_blocks leakscope's own live blocks.
+# TYPE leakscope_self_blocks gauge
+leakscope_self_blocks 2400
+# HELP leakscope_symbolizer_peak_bytes The most memory resolving call-site symbols has loaded at once (part of self bytes while a dump resolves symbols).
+# TYPE leakscope_symbolizer_peak_bytes gauge
+leakscope_symbolizer_peak_bytes 3100000
 # HELP leakscope_samples_taken_total Allocations sampled with a stack trace.
 # TYPE leakscope_samples_taken_total counter
 leakscope_samples_taken_total 5120
@@ -670,6 +694,9 @@ leakscope_dumps_written_total 60
 # HELP leakscope_dump_errors_total Dump writes that failed.
 # TYPE leakscope_dump_errors_total counter
 leakscope_dump_errors_total 0
+# HELP leakscope_gauges_dropped_total Entry-count gauges dropped because their scope name found no free scope id.
+# TYPE leakscope_gauges_dropped_total counter
+leakscope_gauges_dropped_total 0
 # HELP leakscope_process_rss_bytes Resident set size of the process.
 # TYPE leakscope_process_rss_bytes gauge
 leakscope_process_rss_bytes 268435456

@@ -17,7 +17,7 @@
 
 use leakscope::analysis::{replay_series, DetectorConfig, Pressure, ProcessSnapshot, Snapshot};
 use leakscope::dump::{Dump, ProcessInfo, ScopeDump, TrackerStats};
-use leakscope::sites::{CallSite, Frame};
+use leakscope::leaks::{CallSite, Frame};
 use leakscope::{Config, Leak, ScopeHistory};
 use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
