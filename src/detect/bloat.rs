@@ -149,7 +149,12 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     }
     let ttb = time_to_budget(&growth, ctx.current_bytes() as f64, ctx.budget);
     let base_bytes = stats::median(&base_b)?;
-    let mut f = ctx.finding(LeakType::CacheBloat, [start.max(ctx.times[0]), ctx.t_end]);
+    // The evidence is the baseline and the window together, so a bloat that grows in steps
+    // (one an hour) stays one leak through the flat stretch between them.
+    let mut f = ctx.finding(
+        LeakType::CacheBloat,
+        [(start - k.baseline).max(ctx.times[0]), ctx.t_end],
+    );
     let mut severity = k.severity(growth.rate_per_min.max(0.0), None);
     if bpe_ratio >= 2.0 {
         severity = severity.max(LeakSeverity::Medium);

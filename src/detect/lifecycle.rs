@@ -207,16 +207,14 @@ impl LeakTracker {
             let cooldown = self.cooldown(ty);
             let recur_secs = self.recur_secs;
             let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
-            if matches!(ty, LeakType::GradualGrowth | LeakType::SustainedHigh) {
-                if slot.open.is_none() {
-                    slot.longest_evidence = 0.0;
-                }
-                slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
+            if slot.open.is_none() {
+                slot.longest_evidence = 0.0;
             }
-            // Severity settles as the leak resolves: over the detector's window, and for a
-            // growth leak or a sustained level over its longest evidence, so a rate estimate
-            // near a severity's bar (or a leak that slows every night) does not flip the leak
-            // between levels run after run.
+            slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
+            // Severity settles as the leak resolves: over the detector's window, and over the
+            // longest evidence that held the leak, so a rate estimate near a severity's bar (or
+            // a leak that slows every night) does not flip the leak between levels run after
+            // run.
             let settle = cooldown.max(slot.longest_evidence.min(recur_secs));
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
