@@ -218,7 +218,7 @@ pub struct ProcessSnapshot {
 }
 
 /// The process's memory pressure at one instant, as Linux reports it. Each part is `None` when
-/// its files are absent (no cgroup v2, a kernel without pressure stall information) or could not
+/// its files are absent (no memory cgroup, a kernel without pressure stall information) or could not
 /// be read: absent, never zero.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -227,7 +227,8 @@ pub struct Pressure {
     /// one, else the system's `/proc/pressure/memory`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub psi: Option<Psi>,
-    /// The cgroup v2 memory controller's figures for the process's cgroup.
+    /// The memory controller's figures for the process's cgroup (v2, or v1 where there is no
+    /// v2 memory controller).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<CgroupMemory>,
     /// Major page faults of the process since it started (`/proc/self/stat`, field 12): pages
@@ -272,7 +273,8 @@ pub struct Stall {
     pub total_us: u64,
 }
 
-/// The memory figures of a cgroup v2.
+/// The memory figures of a cgroup: v2's files, or v1's `memory.usage_in_bytes` and
+/// `memory.limit_in_bytes` in `current_bytes` and `max_bytes` (v1 has no `memory.events`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CgroupMemory {

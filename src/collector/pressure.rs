@@ -1,7 +1,8 @@
 //! The process's memory pressure, read once per snapshot with churn monitoring on: pressure
 //! stall information for memory (the cgroup's `memory.pressure`, else the system's
 //! `/proc/pressure/memory`), the cgroup v2 memory controller (`memory.current`, `memory.max`,
-//! `memory.events`) and the process's major page faults (`/proc/self/stat`).
+//! `memory.events`), or on a cgroup v1 host the memory controller's `memory.usage_in_bytes`
+//! and `memory.limit_in_bytes`, and the process's major page faults (`/proc/self/stat`).
 //!
 //! Every file is read under a root directory (`/` in production, a fixture tree in tests), so
 //! the parsing is tested on files of known content whatever machine runs the tests. A file that
@@ -36,9 +37,18 @@ pub(crate) struct Reading {
 /// Reads the process's memory pressure from the files under `root`.
 pub(crate) fn read_in(root: &Path) -> Reading {
     let mut r = Reading::default();
-    let cgroup_dir = r
-        .file(root.join("proc/self/cgroup"))
-        .and_then(|text| cgroup_v2_path(&text).and_then(|path| cgroup_dir_in(root, path)));
+    let proc_cgroup = r.file(root.join("proc/self/cgroup"));
+    let proc_cgroup = proc_cgroup.as_deref().unwrap_or("");
+    let cgroup_dir = cgroup_v2_path(proc_cgroup)
+        .and_then(|path| cgroup_dir_in(&root.join(V2_HIERARCHY), path, "memory.current"));
+    // cgroup v1 (or a hybrid host whose v2 hierarchy has no memory controller): the memory
+    // controller's own hierarchy, without pressure files or events.
+    let v1_dir = match cgroup_dir {
+        Some(_) => None,
+        None => cgroup_v1_memory_path(proc_cgroup).and_then(|path| {
+            cgroup_dir_in(&root.join(V1_HIERARCHY), path, "memory.usage_in_bytes")
+        }),
+    };
     let psi = |source| move |(some, full)| Psi { source, some, full };
     if let Some(dir) = &cgroup_dir {
         let psi_cgroup = r.parsed(dir.join("memory.pressure"), parse_psi);
@@ -53,6 +63,15 @@ pub(crate) fn read_in(root: &Path) -> Reading {
             current_bytes: r.parsed(dir.join("memory.current"), parse_u64),
             max_bytes: r.parsed(dir.join("memory.max"), parse_limit).flatten(),
             events: r.parsed(dir.join("memory.events"), parse_events),
+        };
+        r.pressure.cgroup = Some(cgroup).filter(|c| *c != CgroupMemory::default());
+    } else if let Some(dir) = &v1_dir {
+        let cgroup = CgroupMemory {
+            current_bytes: r.parsed(dir.join("memory.usage_in_bytes"), parse_u64),
+            max_bytes: r
+                .parsed(dir.join("memory.limit_in_bytes"), parse_v1_limit)
+                .flatten(),
+            events: None,
         };
         r.pressure.cgroup = Some(cgroup).filter(|c| *c != CgroupMemory::default());
     }
@@ -88,23 +107,45 @@ fn is_absent(e: &std::io::Error) -> bool {
         || e.raw_os_error() == Some(libc::EOPNOTSUPP)
 }
 
+/// Where the cgroup v2 hierarchy is mounted, under the root.
+const V2_HIERARCHY: &str = "sys/fs/cgroup";
+/// Where the cgroup v1 memory controller's hierarchy is mounted, under the root.
+pub(super) const V1_HIERARCHY: &str = "sys/fs/cgroup/memory";
+/// Values at or above this in v1 `memory.limit_in_bytes` mean "no limit": the kernel writes
+/// `PAGE_COUNTER_MAX` rounded to pages (9223372036854771712 with 4 KiB pages).
+pub(super) const V1_UNLIMITED: u64 = 1 << 62;
+
 /// The cgroup v2 path in `/proc/self/cgroup` (its `0::PATH` line), if there is one.
 fn cgroup_v2_path(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
-/// The directory of the process's cgroup under `root`: the deepest directory along `path` that
-/// has a `memory.current`. Inside a container without a cgroup namespace the path names the
-/// host's hierarchy, which is not mounted there, and the container's own cgroup is the mount's
-/// root; the root cgroup of a host has no `memory.current`, so a process there has none.
-fn cgroup_dir_in(root: &Path, path: &str) -> Option<PathBuf> {
-    let hierarchy = root.join("sys/fs/cgroup");
+/// The cgroup v1 path of the memory controller in `/proc/self/cgroup` (its `ID:...memory...:PATH`
+/// line), if there is one.
+fn cgroup_v1_memory_path(proc_cgroup: &str) -> Option<&str> {
+    proc_cgroup.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then_some(path)
+    })
+}
+
+/// The directory of the process's cgroup in `hierarchy`: the deepest directory along `path`
+/// that has the controller's `marker` file (`memory.current` in v2, `memory.usage_in_bytes` in
+/// v1). Inside a container without a cgroup namespace the path names the host's hierarchy,
+/// which is not mounted there, and the container's own cgroup is the mount's root; the root
+/// cgroup of a v2 host has no `memory.current`, so a process there has none (a v1 root cgroup
+/// has the files, and gives the machine's usage with no limit).
+fn cgroup_dir_in(hierarchy: &Path, path: &str, marker: &str) -> Option<PathBuf> {
     let mut dir = hierarchy.join(path.trim().trim_start_matches('/'));
     loop {
-        if dir.join("memory.current").exists() {
+        if dir.join(marker).exists() {
             return Some(dir);
         }
-        if dir == hierarchy || !dir.pop() || !dir.starts_with(&hierarchy) {
+        if dir == hierarchy || !dir.pop() || !dir.starts_with(hierarchy) {
             return None;
         }
     }
@@ -186,6 +227,15 @@ pub(crate) fn parse_limit(text: &str) -> Result<Option<u64>, String> {
             .map(Some)
             .map_err(|_| format!("expected a number of bytes or `max`, found {v:?}")),
     }
+}
+
+/// v1 `memory.limit_in_bytes`: bytes, where [`V1_UNLIMITED`] and above mean no limit.
+pub(crate) fn parse_v1_limit(text: &str) -> Result<Option<u64>, String> {
+    let v = text.trim();
+    let bytes: u64 = v
+        .parse()
+        .map_err(|_| format!("expected a number of bytes, found {v:?}"))?;
+    Ok((bytes < V1_UNLIMITED).then_some(bytes))
 }
 
 /// `memory.events`: `KEY COUNT` lines; `high`, `max`, `oom` and `oom_kill` must be there (every
@@ -357,6 +407,60 @@ mod tests {
         let cgroup = r.pressure.cgroup.unwrap();
         assert_eq!((cgroup.current_bytes, cgroup.max_bytes), (Some(1000), None));
         assert_eq!((r.pressure.psi, r.pressure.major_faults), (None, None));
+    }
+
+    #[test]
+    fn a_cgroup_v1_memory_controller_gives_usage_and_limit() {
+        let r = read_in(&fixture("v1"));
+        assert_eq!(r.errors, Vec::new());
+        let p = r.pressure;
+        // v1 has no pressure file per cgroup: the system's is read.
+        assert_eq!(p.psi.unwrap().source, PsiSource::System);
+        assert_eq!(
+            p.cgroup,
+            Some(CgroupMemory {
+                current_bytes: Some(314_572_800),
+                max_bytes: Some(536_870_912),
+                events: None,
+            })
+        );
+        assert_eq!(p.major_faults, Some(42));
+    }
+
+    #[test]
+    fn a_cgroup_v1_without_a_limit_has_usage_only() {
+        let r = read_in(&fixture("v1-unlimited"));
+        assert_eq!(r.errors, Vec::new());
+        let cgroup = r.pressure.cgroup.unwrap();
+        assert_eq!(
+            (cgroup.current_bytes, cgroup.max_bytes),
+            (Some(1_048_576), None)
+        );
+    }
+
+    #[test]
+    fn cgroup_v1_files_absent_or_malformed() {
+        // The memory controller is named but its hierarchy is not mounted: nothing, no error.
+        assert_eq!(read_in(&fixture("v1-absent")), Reading::default());
+        let root = fixture("v1-malformed");
+        let r = read_in(&root);
+        let dir = root.join("sys/fs/cgroup/memory/docker/abc");
+        assert_eq!(
+            r.errors,
+            vec![
+                (
+                    dir.join("memory.usage_in_bytes"),
+                    "expected one unsigned number, found \"12 MB\"".to_owned()
+                ),
+                (
+                    dir.join("memory.limit_in_bytes"),
+                    "expected a number of bytes, found \"-1\"".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(r.pressure.cgroup, None);
+        assert_eq!(parse_v1_limit("9223372036854771712\n"), Ok(None));
+        assert_eq!(parse_v1_limit("4096"), Ok(Some(4096)));
     }
 
     #[test]

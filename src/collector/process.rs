@@ -58,15 +58,12 @@ pub fn pid() -> u32 {
 /// The pure parsers behind the readings, apart so they are tested on any platform.
 mod parse {
     use super::Path;
+    use crate::collector::pressure::{V1_HIERARCHY, V1_UNLIMITED};
 
     /// `AT_PAGESZ`: the system page size.
     pub(super) const AT_PAGESZ: u64 = 6;
     /// `AT_CLKTCK`: the frequency of `times()` and of `/proc/*/stat` times.
     pub(super) const AT_CLKTCK: u64 = 17;
-
-    /// Values at or above this in v1 `memory.limit_in_bytes` mean "no limit": the kernel writes
-    /// `PAGE_COUNTER_MAX` rounded to pages (9223372036854771712 with 4 KiB pages).
-    const V1_UNLIMITED: u64 = 1 << 62;
 
     /// The value of `key` in an auxiliary vector: native-endian (key, value) word pairs ending
     /// with `AT_NULL`.
@@ -140,7 +137,7 @@ mod parse {
         }
         let v2_root = root.join("sys/fs/cgroup");
         let v2_limit = v2.and_then(|p| smallest_limit(&v2_root, p, "memory.max"));
-        let v1_root = root.join("sys/fs/cgroup/memory");
+        let v1_root = root.join(V1_HIERARCHY);
         v2_limit.or_else(|| {
             v1.and_then(|p| smallest_limit(&v1_root, p, "memory.limit_in_bytes"))
                 .filter(|&l| l < V1_UNLIMITED)
