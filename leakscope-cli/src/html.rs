@@ -46,6 +46,10 @@ const BUDGET_DRAWN_UP_TO: f64 = 2.0;
 const BYTES_COLOUR: &str = "#2563eb";
 const ENTRIES_COLOUR: &str = "#059669";
 const BUDGET_COLOUR: &str = "#9333ea";
+const ALLOC_COLOUR: &str = "#ea580c";
+const FREE_COLOUR: &str = "#0891b2";
+const PRESSURE_COLOUR: &str = "#dc2626";
+const FULL_PRESSURE_COLOUR: &str = "#7f1d1d";
 
 /// Escapes text for element content and quoted attribute values.
 pub fn esc(s: &str) -> String {
@@ -178,6 +182,7 @@ pub fn render(dump: &Dump) -> String {
     for (scope, growth) in report::ranked(dump) {
         scope_chart(&mut out, dump, scope, growth, span);
     }
+    process_chart(&mut out, dump, span);
     churn_table(&mut out, dump);
     let _ = writeln!(
         out,
@@ -618,7 +623,18 @@ fn scope_chart(
     out.push_str("</div>\n");
     out.push_str("<div class=\"chart\">\n");
     svg(out, dump, scope, &leaks, span);
-    out.push_str("</div>\n</div>\n");
+    out.push_str("</div>\n");
+    let aria = format!("allocation and free rates of {} over time", scope.name);
+    series_chart(
+        out,
+        dump,
+        &aria,
+        span,
+        &rate_series(scope),
+        rate_axis,
+        rate_axis,
+    );
+    out.push_str("</div>\n");
 }
 
 /// Maps data to SVG coordinates.
@@ -847,9 +863,265 @@ fn svg(
         );
     }
 
-    // Horizontal grid and the bytes axis.
+    grid(out, &ax, ystep, fmt::bytes);
+    if entries_max > 0.0 {
+        right_axis(out, &ax, estep, ENTRIES_COLOUR, compact_count);
+    }
+
+    time_axis(out, dump, &ax);
+
+    if let Some(b) = budget {
+        let y = ax.y(b);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{BUDGET_COLOUR}\" \
+             stroke-dasharray=\"2 3\"/><text x=\"{:.1}\" y=\"{:.1}\" \
+             style=\"fill:{BUDGET_COLOUR}\">budget {}</text>",
+            W - RIGHT,
+            LEFT + 6.0,
+            y - 4.0,
+            esc(&fmt::bytes(b))
+        );
+    }
+    // A budget far above the data is stated in the facts line above the chart instead.
+
+    if has_any(&points, |p| p.2.is_some()) {
+        let line = points.iter().filter_map(|p| Some((ax.x(p.0), ax.ye(p.2?))));
+        polyline(out, ENTRIES_COLOUR, 1.5, true, line);
+    }
+    if points.is_empty() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no history recorded</text>",
+            LEFT + (W - LEFT - RIGHT) / 2.0,
+            ax.top + PLOT / 2.0
+        );
+    } else {
+        let line = points.iter().map(|p| (ax.x(p.0), ax.y(p.1)));
+        polyline(out, BYTES_COLOUR, 2.0, false, line);
+    }
+    out.push_str("</svg>\n");
+}
+
+/// One line of a [`series_chart`]: its legend text, colour, points `(t, value)`, and whether it
+/// reads on the right axis.
+struct Series {
+    label: String,
+    colour: &'static str,
+    points: Vec<(f64, f64)>,
+    right: bool,
+}
+
+/// A chart of a few lines over the shared time axis: the left axis labelled by `left`, the
+/// right (for the series that read on it) by `right`. Nothing when no series has a point.
+fn series_chart(
+    out: &mut String,
+    dump: &Dump,
+    aria: &str,
+    span: Option<(f64, f64)>,
+    series: &[Series],
+    left: fn(f64) -> String,
+    right: fn(f64) -> String,
+) {
+    if series.iter().all(|s| s.points.is_empty()) {
+        return;
+    }
+    let max = |on_right: bool| {
+        series
+            .iter()
+            .filter(|s| s.right == on_right)
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max)
+            .max(1e-9)
+    };
+    let (lmax, rmax) = (max(false), max(true));
+    let (lstep, rstep) = (nice_step(lmax, 5.0), nice_step(rmax, 5.0));
+    let (t0, t1) = span.unwrap_or((0.0, 1.0));
+    let ax = Axes {
+        t0,
+        t1,
+        ymax: (lmax / lstep).ceil() * lstep,
+        emax: (rmax / rstep).ceil() * rstep,
+        top: TOP,
+    };
+    out.push_str("<div class=\"legend\">");
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let dash = if s.right { " class=\"dash\"" } else { "" };
+        let side = if s.right { " (right axis)" } else { "" };
+        let _ = write!(
+            out,
+            "<i{dash} style=\"border-color:{}\"></i>{}{side}",
+            s.colour,
+            esc(&s.label)
+        );
+    }
+    out.push_str("</div>\n<div class=\"chart\">\n");
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {:.0}\" role=\"img\" \
+         aria-label=\"{}\">",
+        ax.height(),
+        esc(aria)
+    );
+    grid(out, &ax, lstep, left);
+    if series.iter().any(|s| s.right && !s.points.is_empty()) {
+        right_axis(
+            out,
+            &ax,
+            rstep,
+            series
+                .iter()
+                .find(|s| s.right)
+                .map_or("#475569", |s| s.colour),
+            right,
+        );
+    }
+    time_axis(out, dump, &ax);
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let y = |v: f64| if s.right { ax.ye(v) } else { ax.y(v) };
+        let line = s
+            .points
+            .iter()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .map(|p| (ax.x(p.0), y(p.1)));
+        polyline(out, s.colour, 1.5, s.right, line);
+    }
+    out.push_str("</svg>\n</div>\n");
+}
+
+/// A scope's allocation and free rates (bytes per second) per history interval: each point's
+/// bytes over the time since the point before (a coarse point's run included).
+fn rate_series(scope: &ScopeDump) -> [Series; 2] {
+    let rates = |pick: fn(&leakscope::analysis::Snapshot) -> u64| {
+        scope
+            .history
+            .windows(2)
+            .filter(|w| w[1].t > w[0].t)
+            .map(|w| (w[1].t, pick(&w[1]) as f64 / (w[1].t - w[0].t)))
+            .collect()
+    };
+    [
+        Series {
+            label: "allocated / s".to_owned(),
+            colour: ALLOC_COLOUR,
+            points: rates(|s| s.bytes_allocated),
+            right: false,
+        },
+        Series {
+            label: "freed / s".to_owned(),
+            colour: FREE_COLOUR,
+            points: rates(|s| s.bytes_freed),
+            right: false,
+        },
+    ]
+}
+
+/// The process chart: RSS, tracked bytes and the cgroup's usage, with the memory stall shares
+/// (pressure stall information, `some` and `full` over 10 s) on the right axis.
+fn process_chart(out: &mut String, dump: &Dump, span: Option<(f64, f64)>) {
+    let h = &dump.process_history;
+    let pick =
+        |f: &dyn Fn(&leakscope::analysis::ProcessSnapshot) -> Option<f64>| -> Vec<(f64, f64)> {
+            h.iter().filter_map(|p| Some((p.t, f(p)?))).collect()
+        };
+    let psi = |p: &leakscope::analysis::ProcessSnapshot| {
+        p.pressure.as_deref().and_then(|x| x.psi.as_ref()).cloned()
+    };
+    let series = [
+        Series {
+            label: "RSS".to_owned(),
+            colour: BYTES_COLOUR,
+            points: pick(&|p| p.rss_bytes.map(|b| b as f64)),
+            right: false,
+        },
+        Series {
+            label: "tracked live bytes".to_owned(),
+            colour: ENTRIES_COLOUR,
+            points: pick(&|p| Some(p.tracked_bytes as f64)),
+            right: false,
+        },
+        Series {
+            label: "cgroup memory".to_owned(),
+            colour: BUDGET_COLOUR,
+            points: pick(&|p| {
+                p.pressure
+                    .as_deref()?
+                    .cgroup
+                    .as_ref()?
+                    .current_bytes
+                    .map(|b| b as f64)
+            }),
+            right: false,
+        },
+        Series {
+            label: "memory stall, some (avg10)".to_owned(),
+            colour: PRESSURE_COLOUR,
+            points: pick(&|p| psi(p).map(|x| x.some.avg10)),
+            right: true,
+        },
+        Series {
+            label: "memory stall, full (avg10)".to_owned(),
+            colour: FULL_PRESSURE_COLOUR,
+            points: pick(&|p| psi(p)?.full.map(|f| f.avg10)),
+            right: true,
+        },
+    ];
+    if series.iter().all(|s| s.points.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2 id=\"process\">Process</h2>\n<p class=\"note\">Resident memory against what \
+         leakscope tracks and the cgroup's usage; memory pressure is the share of the last 10 s \
+         in which some (or all) tasks stalled waiting for memory.</p>"
+    );
+    series_chart(
+        out,
+        dump,
+        "process memory and memory pressure over time",
+        span,
+        &series,
+        fmt::bytes,
+        percent_axis,
+    );
+}
+
+/// Bytes per second for an axis: "0 B/s", "2.5 MB/s".
+fn rate_axis(v: f64) -> String {
+    format!("{}/s", fmt::bytes(v))
+}
+
+/// A share in percent for an axis: "0%", "2.5%".
+fn percent_axis(v: f64) -> String {
+    format!("{}%", trim(v))
+}
+
+/// A line through `points` (SVG coordinates), dashed or solid.
+fn polyline(
+    out: &mut String,
+    colour: &str,
+    width: f64,
+    dashed: bool,
+    points: impl Iterator<Item = (f64, f64)>,
+) {
+    let line: Vec<String> = points.map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let dash = if dashed {
+        " stroke-dasharray=\"5 3\""
+    } else {
+        " stroke-linejoin=\"round\""
+    };
+    let _ = writeln!(
+        out,
+        "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"{width}\"{dash} points=\"{}\"/>",
+        line.join(" ")
+    );
+}
+
+/// The horizontal grid and the left axis, labelled by `label`, every `step` up to `ax.ymax`.
+fn grid(out: &mut String, ax: &Axes, step: f64, label: fn(f64) -> String) {
     let mut v = 0.0;
-    while v <= ymax + ystep / 2.0 {
+    while v <= ax.ymax + step / 2.0 {
         let y = ax.y(v);
         let _ = writeln!(
             out,
@@ -858,25 +1130,31 @@ fn svg(
             W - RIGHT,
             LEFT - 6.0,
             y + 4.0,
-            esc(&fmt::bytes(v))
+            esc(&label(v))
         );
-        v += ystep;
+        v += step;
     }
-    if entries_max > 0.0 {
-        let mut e = 0.0;
-        while e <= emax + estep / 2.0 {
-            let _ = writeln!(
-                out,
-                "<text x=\"{:.1}\" y=\"{:.1}\" style=\"fill:{ENTRIES_COLOUR}\">{}</text>",
-                W - RIGHT + 6.0,
-                ax.ye(e) + 4.0,
-                esc(&compact_count(e))
-            );
-            e += estep;
-        }
-    }
+}
 
-    // Time axis: ticks at whole clock steps, labelled in UTC.
+/// The right axis (`ax.emax`), in `colour`, labelled by `label` every `step`.
+fn right_axis(out: &mut String, ax: &Axes, step: f64, colour: &str, label: fn(f64) -> String) {
+    let mut e = 0.0;
+    while e <= ax.emax + step / 2.0 {
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" style=\"fill:{colour}\">{}</text>",
+            W - RIGHT + 6.0,
+            ax.ye(e) + 4.0,
+            esc(&label(e))
+        );
+        e += step;
+    }
+}
+
+/// The time axis shared by every chart: ticks at whole clock steps, labelled in UTC, and the
+/// plot's frame.
+fn time_axis(out: &mut String, dump: &Dump, ax: &Axes) {
+    let (t0, t1) = (ax.t0, ax.t1);
     let range = t1 - t0;
     let step = time_step(range);
     let wall0 = fmt::wall(dump, t0);
@@ -918,54 +1196,6 @@ fn svg(
         LEFT + (W - LEFT - RIGHT) / 2.0,
         ax.height() - 6.0
     );
-
-    if let Some(b) = budget {
-        let y = ax.y(b);
-        let _ = writeln!(
-            out,
-            "<line x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"{BUDGET_COLOUR}\" \
-             stroke-dasharray=\"2 3\"/><text x=\"{:.1}\" y=\"{:.1}\" \
-             style=\"fill:{BUDGET_COLOUR}\">budget {}</text>",
-            W - RIGHT,
-            LEFT + 6.0,
-            y - 4.0,
-            esc(&fmt::bytes(b))
-        );
-    }
-    // A budget far above the data is stated in the facts line above the chart instead.
-
-    if has_any(&points, |p| p.2.is_some()) {
-        let line: Vec<String> = points
-            .iter()
-            .filter_map(|p| p.2.map(|e| format!("{:.1},{:.1}", ax.x(p.0), ax.ye(e))))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{ENTRIES_COLOUR}\" stroke-width=\"1.5\" \
-             stroke-dasharray=\"5 3\" points=\"{}\"/>",
-            line.join(" ")
-        );
-    }
-    if points.is_empty() {
-        let _ = writeln!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no history recorded</text>",
-            LEFT + (W - LEFT - RIGHT) / 2.0,
-            ax.top + PLOT / 2.0
-        );
-    } else {
-        let line: Vec<String> = points
-            .iter()
-            .map(|p| format!("{:.1},{:.1}", ax.x(p.0), ax.y(p.1)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "<polyline fill=\"none\" stroke=\"{BYTES_COLOUR}\" stroke-width=\"2\" \
-             stroke-linejoin=\"round\" points=\"{}\"/>",
-            line.join(" ")
-        );
-    }
-    out.push_str("</svg>\n");
 }
 
 fn has_any<T>(v: &[T], f: impl Fn(&T) -> bool) -> bool {

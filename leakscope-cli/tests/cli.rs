@@ -522,9 +522,34 @@ fn html_is_well_formed_self_contained_and_has_one_chart_per_scope() {
     }
     assert_eq!(depth, 0, "unclosed elements");
     assert!(max_depth > 3);
-    let scopes = fixture_dump().scopes.len();
-    assert_eq!(svgs, scopes, "one chart per scope");
-    assert_eq!(page.matches("<svg").count(), scopes);
+    let dump = fixture_dump();
+    let scopes = dump.scopes.len();
+    // Per scope its live bytes and its allocation and free rates; then the process chart.
+    assert_eq!(
+        svgs,
+        2 * scopes + 1,
+        "two charts per scope and the process chart"
+    );
+    assert_eq!(page.matches("<svg").count(), 2 * scopes + 1);
+    for s in &dump.scopes {
+        let rates = format!("aria-label=\"allocation and free rates of {}", s.name);
+        assert_eq!(page.matches(&rates).count(), 1, "{}", s.name);
+    }
+    assert_eq!(
+        page.matches("aria-label=\"process memory and memory pressure over time\"")
+            .count(),
+        1
+    );
+    for legend in ["allocated / s", "freed / s"] {
+        assert_eq!(page.matches(legend).count(), scopes, "{legend}");
+    }
+    for legend in [
+        "</i>RSS<",
+        "memory stall, some (avg10)",
+        "memory stall, full (avg10)",
+    ] {
+        assert_eq!(page.matches(legend).count(), 1, "{legend}");
+    }
     for e in ["script", "link", "img", "iframe", "object", "embed"] {
         assert!(!elements.contains(e), "<{e}> in a self-contained page");
     }
