@@ -89,7 +89,7 @@ const RHO_MAX: f64 = 0.9;
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     let settled_from = warm_up_end(ctx);
-    let fill = still_filling(ctx, settled_from);
+    let fill = still_filling(ctx);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
@@ -114,16 +114,14 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     held
 }
 
-/// When the warm-up ends (module docs, rule 5): one baseline window after the first snapshot,
-/// or earlier, where the first stretch of half a detection window begins in which the floor
-/// stays within the smallest spike: a scope that pauses is not filling, so what rises after
-/// the pause is not the fill right after start.
-pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
+/// Where the floor first pauses within the first baseline window: the start of the first
+/// stretch of half a detection window in which it stays within the smallest spike. A scope
+/// that pauses is not filling, so what rises after the pause is not the fill right after start.
+fn first_pause(ctx: &Ctx) -> Option<f64> {
     let k = &ctx.k;
     let t0 = ctx.times[0];
-    let limit = t0 + k.baseline;
     let stretch = k.window / 2.0;
-    let floor = ctx.points(t0 - ctx.dt, limit, k.floor_bucket, Pick::Min);
+    let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
     let mut j = 0;
     for i in 0..floor.len() {
         j = j.max(i);
@@ -131,7 +129,7 @@ pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
             j += 1;
         }
         if floor[j].t - floor[i].t < stretch - k.floor_bucket {
-            break;
+            return None;
         }
         let (lo, hi) = floor[i..=j]
             .iter()
@@ -139,21 +137,29 @@ pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
                 (a.min(p.bytes), b.max(p.bytes))
             });
         if hi - lo < k.spike_min_bytes {
-            return floor[i].t.max(t0);
+            return Some(floor[i].t.max(t0));
         }
     }
-    limit
+    None
+}
+
+/// When the warm-up ends (module docs, rule 5): one baseline window after the first snapshot,
+/// or where the floor first pauses if that is sooner. (A shorter allowance finds leaks that
+/// begin within the first hour sooner, and pages on more warm-ups: docs/detectors.md.)
+pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
+    let limit = ctx.times[0] + ctx.k.baseline;
+    first_pause(ctx).map_or(limit, |t| t.min(limit))
 }
 
 /// The rate (bytes per minute) of the fill right after start, while it may still be going on:
-/// the floor has not paused since the first snapshot (`settled_from` is a whole baseline window
-/// after it) and less than [`FILL_WINDOWS`] detection windows have passed. A cache filling for
+/// the floor did not pause in the first baseline window and less than [`FILL_WINDOWS`]
+/// detection windows have passed. A cache filling for
 /// its first TTL rises at the rate it started with until the TTL sweeps begin; growth at that
 /// rate may keep an open leak, not open one.
-fn still_filling(ctx: &Ctx, settled_from: f64) -> Option<f64> {
+fn still_filling(ctx: &Ctx) -> Option<f64> {
     let k = &ctx.k;
     let t0 = ctx.times[0];
-    if settled_from < t0 + k.baseline || ctx.t_end > t0 + FILL_WINDOWS * k.window {
+    if ctx.t_end > t0 + FILL_WINDOWS * k.window || first_pause(ctx).is_some() {
         return None;
     }
     let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
