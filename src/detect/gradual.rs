@@ -99,6 +99,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
             Some(mut f)
                 if fill.is_some_and(|r| {
                     (r / FILL_RATIO..=r * FILL_RATIO).contains(&f.rate_bytes_per_min)
+                        && f.rate_bytes_per_min < k.rate_per_min
                 }) =>
             {
                 f.hold_only = true;
@@ -153,7 +154,8 @@ pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
 
 /// The rate (bytes per minute) of the fill right after start, while it may still be going on:
 /// the floor did not pause in the first baseline window and less than [`FILL_WINDOWS`]
-/// detection windows have passed. A cache filling for
+/// detection windows have passed. Growth at R or faster is never held as a fill: a cache
+/// that fills that fast for hours is a leak until it stops. A cache filling for
 /// its first TTL rises at the rate it started with until the TTL sweeps begin; growth at that
 /// rate may keep an open leak, not open one.
 fn still_filling(ctx: &Ctx) -> Option<f64> {
