@@ -32,6 +32,34 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// This thread's CPU time in milliseconds.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1e3 + ts.tv_nsec as f64 / 1e6
+}
+
+/// Runs `f`, recording its wall and CPU milliseconds in `phase`.
+fn timed<T>(phase: &mut (&str, Vec<f64>, Vec<f64>), f: impl FnOnce() -> T) -> T {
+    let (t, cpu) = (Instant::now(), thread_cpu_ms());
+    let out = f();
+    phase.1.push(t.elapsed().as_secs_f64() * 1e3);
+    phase.2.push(thread_cpu_ms() - cpu);
+    out
+}
+
+/// With `PERF_CTL` naming `perf record --control=fifo:...`'s control fifo (and `-D -1`), starts
+/// the recording here, so a profile holds the file-writing rounds only.
+fn perf_enable() {
+    if let Ok(path) = std::env::var("PERF_CTL") {
+        std::fs::write(path, "enable\n").unwrap();
+    }
+}
+
 fn main() {
     let scopes = env("SCOPES", 1000);
     let intervals = env("INTERVALS", 1000);
@@ -51,6 +79,7 @@ fn main() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut kept: Vec<Vec<Vec<u8>>> = (0..scopes).map(|_| Vec::new()).collect();
     let mut snapshot_ms = Vec::new();
+    let mut snapshot_cpu_ms = Vec::new();
     let self_before = leakscope::live::tracker_stats().self_bytes;
     for i in 0..intervals {
         for (s, name) in names.iter().enumerate() {
@@ -72,27 +101,53 @@ fn main() {
         }
         leakscope::flush();
         clock.advance(config.snapshot_interval_seconds);
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), thread_cpu_ms());
         collector.snapshot_and_detect(clock.now());
         if i + 20 >= intervals {
             snapshot_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            snapshot_cpu_ms.push(thread_cpu_ms() - cpu);
         }
     }
-    let mut build_ms = Vec::new();
-    let mut json_ms = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
-        let dump = collector.build_dump();
-        build_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        let t = Instant::now();
-        black_box(serde_json::to_vec(&dump).unwrap());
-        json_ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
+    // Each phase of the files alone, wall clock and this thread's CPU time (fsync waits for the
+    // disk without using the core: the 50 ms budget is of one core).
+    let dump_path = dir.join("dump.json");
+    let prom_path = dir.join("leakscope.prom");
+    let mut phases: [(&str, Vec<f64>, Vec<f64>); 5] = [
+        ("build", Vec::new(), Vec::new()),
+        ("serialize", Vec::new(), Vec::new()),
+        ("prometheus text", Vec::new(), Vec::new()),
+        (
+            "write_dump (serialize + write + fsync)",
+            Vec::new(),
+            Vec::new(),
+        ),
+        (
+            "write_prometheus (text + write + fsync)",
+            Vec::new(),
+            Vec::new(),
+        ),
+    ];
     let mut dump_ms = Vec::new();
-    for _ in 0..5 {
-        let t = Instant::now();
+    let mut dump_cpu_ms = Vec::new();
+    perf_enable();
+    for _ in 0..env("ROUNDS", 5) {
+        let dump = timed(&mut phases[0], || collector.build_dump());
+        timed(&mut phases[1], || {
+            black_box(serde_json::to_vec(&dump).unwrap())
+        });
+        timed(&mut phases[2], || {
+            black_box(leakscope::dump::prometheus_text(&dump))
+        });
+        timed(&mut phases[3], || {
+            leakscope::dump::write_dump(&dump_path, &dump).unwrap()
+        });
+        timed(&mut phases[4], || {
+            leakscope::dump::write_prometheus(&prom_path, &dump).unwrap()
+        });
+        let (t, cpu) = (Instant::now(), thread_cpu_ms());
         let (dumped, prom) = collector.write_files();
         dump_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        dump_cpu_ms.push(thread_cpu_ms() - cpu);
         dumped.unwrap();
         prom.unwrap();
     }
@@ -104,15 +159,21 @@ fn main() {
     println!(
         "collector cycle, {scopes} scopes ({noisy} noisy), {intervals} intervals of history (medians)"
     );
-    println!("  snapshot + detection: {snap:8.2} ms");
+    println!(
+        "  snapshot + detection: {snap:8.2} ms  (cpu {:.2} ms)",
+        median(&mut snapshot_cpu_ms)
+    );
     println!(
         "  dump + prometheus:    {dump:8.2} ms  ({:.1} MB of JSON)",
         dump_bytes as f64 / 1e6
     );
+    println!("    of which (wall ms, cpu ms):");
+    for (name, wall, cpu) in &mut phases {
+        println!("      {name:42} {:8.2} {:8.2}", median(wall), median(cpu));
+    }
     println!(
-        "    of which: build {:.2} ms, serialize {:.2} ms, the rest is write + fsync",
-        median(&mut build_ms),
-        median(&mut json_ms)
+        "    write_files cpu:    {:8.2} ms",
+        median(&mut dump_cpu_ms)
     );
     println!("  one full cycle:       {:8.2} ms", snap + dump);
     println!(

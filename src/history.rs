@@ -17,11 +17,11 @@
 //!
 //! A coarse point is a [`Snapshot`] standing for a run of consecutive intervals:
 //!
-//! - `t` and the state fields (`curr_bytes`, `curr_blocks`, `entries`, `rss_bytes`) are those of
-//!   the **last** snapshot of the run, so a coarse point is an exact sample of the state at its
-//!   time and consecutive points of the merged series still reconcile:
-//!   `curr_bytes[i] - curr_bytes[i-1] = bytes_allocated[i] - bytes_freed[i]` for memory the
-//!   allocator sees, across tier boundaries too;
+//! - `t` and the state fields (`curr_bytes`, `curr_blocks`, `entries`, `rss_bytes`,
+//!   `live_age`) are those of the **last** snapshot of the run, so a coarse point is an exact
+//!   sample of the state at its time and consecutive points of the merged series still
+//!   reconcile: `curr_bytes[i] - curr_bytes[i-1] = bytes_allocated[i] - bytes_freed[i]` for
+//!   memory the allocator sees, across tier boundaries too;
 //! - the interval fields (`allocs`, `frees`, `bytes_allocated`, `bytes_freed`) are **summed**
 //!   over the run (saturating), so rates and free ratios over coarse points stay exact;
 //! - the **minimum** and maximum of `curr_bytes` over the run are kept beside it. The minimum is
@@ -29,16 +29,24 @@
 //!   50 minutes, while the minimum of each run is exactly the floor the detectors compute
 //!   (docs/detectors.md, "The floor"). [`ScopeHistory::floor_series`] gives the merged series with these minima.
 //!
-//! The age profile ([`Snapshot::live_age`]) is state too: a coarse point carries that of its
-//! run's last snapshot.
+//! One rule, [`merge_into`], forms these runs and the older runs of the dump.
 //!
-//! # The age column
+//! # How points are stored
 //!
-//! The rings keep every field but the age profile (88 bytes a point); the profiles live in a
-//! column beside them, 6 bytes a point, with the same tiers and evictions, created only when the
-//! first profile arrives. With `enable_churn_monitoring` off (or stack sampling off, or a scope
-//! that never had a live sample) no profile ever arrives, and the column costs nothing: the off
-//! switch gives back 6 bytes a point, 18 KB a scope at the default 1,000 points a tier.
+//! A point as a struct is 112 bytes (a snapshot and its run's minimum and maximum), most of them
+//! zeros and repeats: counters that move by a few units, a time that advances by the same step.
+//! The rings keep their points in encoded chunks of [`TIER_FACTOR`] (a run of the next tier, so
+//! the rings evict whole chunks), column by column. A column of a chunk is one header byte and
+//! little-endian values of one width (0, 1, 2, 4 or 8 bytes) for the whole column: either the
+//! values themselves, or the first value and then each later one's zigzagged difference from a
+//! prediction, whichever is shorter. The predictions: the previous value for the counters; the
+//! previous value plus what the interval allocated minus what it freed for `curr_bytes` (and
+//! blocks likewise), which holds exactly for memory the allocator sees; the previous step
+//! repeated for the bits of `t`. Optional fields have a presence mask per chunk and values only
+//! where present. Every difference is taken wrapping, so any value decodes exactly, and readers
+//! decode a chunk at a time on demand. At the bench's 1,000 scopes that is about 10 bytes a
+//! point (benches/collector.rs prints it); since no value is assumed small, the bound is the
+//! case where every column takes 8 bytes a value.
 //!
 //! # Merging without overlap
 //!
@@ -57,109 +65,36 @@ use crate::snapshot::Snapshot;
 /// How many points of one tier make one point of the next coarser tier.
 pub const TIER_FACTOR: usize = 10;
 
-/// A snapshot as the rings keep it: every field but the age profile, which the age column holds
-/// (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Kept {
-    t: f64,
-    curr_bytes: u64,
-    curr_blocks: u64,
-    allocs: u64,
-    frees: u64,
-    bytes_allocated: u64,
-    bytes_freed: u64,
-    entries: Option<u64>,
-    rss_bytes: Option<u64>,
-}
-
-impl Kept {
-    fn of(s: &Snapshot) -> Self {
-        Kept {
-            t: s.t,
-            curr_bytes: s.curr_bytes,
-            curr_blocks: s.curr_blocks,
-            allocs: s.allocs,
-            frees: s.frees,
-            bytes_allocated: s.bytes_allocated,
-            bytes_freed: s.bytes_freed,
-            entries: s.entries,
-            rss_bytes: s.rss_bytes,
-        }
-    }
-
-    /// The snapshot again, with its age profile from the column.
-    fn snapshot(&self, live_age: Option<[u16; 3]>) -> Snapshot {
-        let mut s = Snapshot::new(self.t, self.curr_bytes, self.curr_blocks);
-        s.allocs = self.allocs;
-        s.frees = self.frees;
-        s.bytes_allocated = self.bytes_allocated;
-        s.bytes_freed = self.bytes_freed;
-        s.entries = self.entries;
-        s.rss_bytes = self.rss_bytes;
-        s.live_age = live_age;
-        s
-    }
-
-    /// Extends the run this point stands for with the later point `next`, as [`merge_into`]
-    /// does for snapshots.
-    fn fold(&mut self, next: &Kept) {
-        *self = Kept {
-            allocs: self.allocs.saturating_add(next.allocs),
-            frees: self.frees.saturating_add(next.frees),
-            bytes_allocated: self.bytes_allocated.saturating_add(next.bytes_allocated),
-            bytes_freed: self.bytes_freed.saturating_add(next.bytes_freed),
-            ..*next
-        };
-    }
-}
-
-/// An age profile as the column stores it: [`NO_AGE`] for a point without one.
-type Age = [u16; 3];
-
-/// A point without an age profile. Shares are at most [`AGE_SHARE_SCALE`](crate::snapshot::AGE_SHARE_SCALE)
-/// (10,000), so no profile is this.
-const NO_AGE: Age = [u16::MAX; 3];
-
-fn age_of(a: &Age) -> Option<[u16; 3]> {
-    (*a != NO_AGE).then_some(*a)
-}
-
-/// The age profiles of one history, point for point beside its three rings.
-#[derive(Clone, Debug, Default)]
-struct AgeColumn {
-    fine: VecDeque<Age>,
-    tiers: [VecDeque<Age>; 2],
-}
-
-/// A run of consecutive intervals folded into one point (see the module docs).
-#[derive(Clone, Debug, PartialEq)]
+/// A run of consecutive intervals folded into one point (see the module docs); a fine point is
+/// a run of one.
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Coarse {
     /// Sums of the interval fields, state of the last snapshot.
-    point: Kept,
+    point: Snapshot,
     min_bytes: u64,
     max_bytes: u64,
 }
 
 impl Coarse {
-    fn of(s: Kept) -> Self {
+    fn of(s: Snapshot) -> Self {
         Coarse {
-            point: s,
             min_bytes: s.curr_bytes,
             max_bytes: s.curr_bytes,
+            point: s,
         }
     }
 
     /// Extends the run with the next, later run.
     fn fold(&mut self, next: &Coarse) {
-        self.point.fold(&next.point);
+        merge_into(&mut self.point, &next.point);
         self.min_bytes = self.min_bytes.min(next.min_bytes);
         self.max_bytes = self.max_bytes.max(next.max_bytes);
     }
 }
 
 /// Extends the run `run` stands for with the later point `next`: the state fields and `t` become
-/// `next`'s, the interval counters are summed (saturating). The dump's older runs are formed by
-/// it, as the coarse tiers are by the same rule on the points the rings keep.
+/// `next`'s, the interval counters are summed (saturating). The coarse tiers' runs and the
+/// dump's older runs are both formed by it.
 pub(crate) fn merge_into(run: &mut Snapshot, next: &Snapshot) {
     let (allocs, frees) = (
         run.allocs.saturating_add(next.allocs),
@@ -169,19 +104,479 @@ pub(crate) fn merge_into(run: &mut Snapshot, next: &Snapshot) {
         run.bytes_allocated.saturating_add(next.bytes_allocated),
         run.bytes_freed.saturating_add(next.bytes_freed),
     );
-    *run = next.clone();
+    run.clone_from(next);
     run.allocs = allocs;
     run.frees = frees;
     run.bytes_allocated = allocated;
     run.bytes_freed = freed;
 }
 
-/// One coarse tier: a ring of finished runs and the run being formed.
+/// Points per encoded chunk: one run of the next coarser tier.
+const CHUNK: usize = TIER_FACTOR;
+
+/// The most bytes one column of a chunk takes: its header and every value at 8 bytes.
+const COLUMN_MAX: usize = 1 + 8 * CHUNK;
+/// The most an age share column takes: shares are `u16`, so stored as they are they take 2.
+const AGE_COLUMN_MAX: usize = 1 + 2 * CHUNK;
+/// The most bytes one chunk takes: seven plain columns (`t`, the four interval counters, the
+/// live bytes and blocks), the minimum and maximum in coarse rings, two optional `u64` columns
+/// with their masks, and the age mask with three share columns when profiles can arrive.
+const fn chunk_max(coarse: bool, ages: bool) -> usize {
+    let plain = if coarse { 9 } else { 7 };
+    let age = if ages { 3 * AGE_COLUMN_MAX } else { 0 };
+    plain * COLUMN_MAX + 2 * (2 + COLUMN_MAX) + 2 + age
+}
+
+/// Byte widths a column's values can take; a column header names one by its index.
+const WIDTHS: [usize; 5] = [0, 1, 2, 4, 8];
+
+/// The index in [`WIDTHS`] of the narrowest width that holds `max`.
+fn width_code(max: u64) -> u8 {
+    match max {
+        0 => 0,
+        1..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 3,
+        _ => 4,
+    }
+}
+
+fn zigzag(d: u64) -> u64 {
+    let d = d as i64;
+    ((d << 1) ^ (d >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> u64 {
+    (z >> 1) ^ (z & 1).wrapping_neg()
+}
+
+/// How a column's values are predicted from the earlier values of the chunk.
+#[derive(Clone, Copy)]
+enum Predict<'a> {
+    /// The previous value.
+    Previous,
+    /// The previous step repeated (the first step: the previous value).
+    Step,
+    /// The previous value plus `added[i] - removed[i]`.
+    Net(&'a [u64], &'a [u64]),
+}
+
+impl Predict<'_> {
+    /// The prediction of `v[i]` (`i >= 1`) from `v[..i]`.
+    #[inline]
+    fn at(self, v: &[u64], i: usize) -> u64 {
+        let prev = v[i - 1];
+        match self {
+            Predict::Previous => prev,
+            Predict::Step if i >= 2 => prev.wrapping_add(prev.wrapping_sub(v[i - 2])),
+            Predict::Step => prev,
+            Predict::Net(added, removed) => prev.wrapping_add(added[i].wrapping_sub(removed[i])),
+        }
+    }
+}
+
+/// A chunk being encoded: a fixed buffer, so encoding allocates nothing.
+struct Encoder {
+    buf: [u8; chunk_max(true, true)],
+    len: usize,
+}
+
+impl Encoder {
+    fn put(&mut self, v: u64, width: usize) {
+        self.buf[self.len..self.len + width].copy_from_slice(&v.to_le_bytes()[..width]);
+        self.len += width;
+    }
+
+    /// One column: a header byte, then the values as they are (bit 7 clear, bits 0-2 the
+    /// width) or the first value and the zigzagged residuals of the prediction (bit 7 set, bits
+    /// 0-2 the first value's width, bits 3-5 the residuals'), whichever is shorter.
+    fn column(&mut self, v: &[u64], predict: Predict) {
+        let Some((&first, _)) = v.split_first() else {
+            return;
+        };
+        let n = v.len();
+        let raw = width_code(v.iter().fold(0, |m, &x| m | x));
+        let residual = |i: usize| zigzag(v[i].wrapping_sub(predict.at(v, i)));
+        let resid = width_code((1..n).fold(0, |m, i| m | residual(i)));
+        let first_code = width_code(first);
+        let raw_len = n * WIDTHS[raw as usize];
+        let pred_len = WIDTHS[first_code as usize] + (n - 1) * WIDTHS[resid as usize];
+        if raw_len <= pred_len {
+            self.put(u64::from(raw), 1);
+            v.iter().for_each(|&x| self.put(x, WIDTHS[raw as usize]));
+        } else {
+            self.put(u64::from(0x80 | resid << 3 | first_code), 1);
+            self.put(first, WIDTHS[first_code as usize]);
+            (1..n).for_each(|i| self.put(residual(i), WIDTHS[resid as usize]));
+        }
+    }
+
+    /// An optional column: a 2-byte mask of the points that have a value, then the present
+    /// values as a column (of each of `parts`).
+    fn optional<const K: usize>(&mut self, values: impl Iterator<Item = Option<[u64; K]>>) {
+        let (mut mask, mut cols, mut n) = (0u64, [[0u64; CHUNK]; K], 0);
+        for (i, v) in values.enumerate() {
+            if let Some(v) = v {
+                mask |= 1 << i;
+                (0..K).for_each(|k| cols[k][n] = v[k]);
+                n += 1;
+            }
+        }
+        self.put(mask, 2);
+        cols.iter()
+            .for_each(|c| self.column(&c[..n], Predict::Previous));
+    }
+
+    /// Encodes `points` (at most [`CHUNK`]), with their minimum and maximum if `coarse`.
+    fn chunk(points: &[Coarse], coarse: bool) -> Encoder {
+        let mut e = Encoder {
+            buf: [0; chunk_max(true, true)],
+            len: 0,
+        };
+        let n = points.len();
+        let col = |f: fn(&Coarse) -> u64| {
+            let mut c = [0u64; CHUNK];
+            points.iter().zip(&mut c).for_each(|(p, x)| *x = f(p));
+            c
+        };
+        let t = col(|p| p.point.t.to_bits());
+        let allocated = col(|p| p.point.bytes_allocated);
+        let freed = col(|p| p.point.bytes_freed);
+        let allocs = col(|p| p.point.allocs);
+        let frees = col(|p| p.point.frees);
+        e.column(&t[..n], Predict::Step);
+        e.column(&allocated[..n], Predict::Previous);
+        e.column(&freed[..n], Predict::Previous);
+        e.column(
+            &col(|p| p.point.curr_bytes)[..n],
+            Predict::Net(&allocated, &freed),
+        );
+        e.column(&allocs[..n], Predict::Previous);
+        e.column(&frees[..n], Predict::Previous);
+        e.column(
+            &col(|p| p.point.curr_blocks)[..n],
+            Predict::Net(&allocs, &frees),
+        );
+        if coarse {
+            let below = col(|p| p.point.curr_bytes.wrapping_sub(p.min_bytes));
+            let above = col(|p| p.max_bytes.wrapping_sub(p.point.curr_bytes));
+            e.column(&below[..n], Predict::Previous);
+            e.column(&above[..n], Predict::Previous);
+        }
+        e.optional(points.iter().map(|p| p.point.entries.map(|v| [v])));
+        e.optional(points.iter().map(|p| p.point.rss_bytes.map(|v| [v])));
+        e.optional(
+            points
+                .iter()
+                .map(|p| p.point.live_age.map(|a| a.map(u64::from))),
+        );
+        e
+    }
+}
+
+/// Reads a chunk [`Encoder`] wrote.
+struct Decoder<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Decoder<'_> {
+    #[inline]
+    fn get(&mut self, width: usize) -> u64 {
+        let mut v = [0u8; 8];
+        v[..width].copy_from_slice(&self.bytes[self.pos..self.pos + width]);
+        self.pos += width;
+        u64::from_le_bytes(v)
+    }
+
+    /// `out.len()` values of `width` bytes.
+    #[inline(always)]
+    fn values(&mut self, out: &mut [u64], width: usize) {
+        let n = out.len();
+        let b = &self.bytes[self.pos..self.pos + n * width];
+        self.pos += n * width;
+        match width {
+            0 => out.fill(0),
+            1 => out.iter_mut().zip(b).for_each(|(x, &v)| *x = u64::from(v)),
+            2 => out
+                .iter_mut()
+                .zip(b.chunks_exact(2))
+                .for_each(|(x, v)| *x = u64::from(u16::from_le_bytes([v[0], v[1]]))),
+            4 => out
+                .iter_mut()
+                .zip(b.chunks_exact(4))
+                .for_each(|(x, v)| *x = u64::from(u32::from_le_bytes([v[0], v[1], v[2], v[3]]))),
+            _ => out.iter_mut().zip(b.chunks_exact(8)).for_each(|(x, v)| {
+                *x = u64::from_le_bytes([v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]])
+            }),
+        }
+    }
+
+    // Inlined at each call, so that each column's prediction is known where it is applied.
+    #[inline(always)]
+    fn column(&mut self, out: &mut [u64], predict: Predict) {
+        if out.is_empty() {
+            return;
+        }
+        let header = self.get(1) as usize;
+        if header & 0x80 == 0 {
+            self.values(out, WIDTHS[header & 7]);
+            return;
+        }
+        out[0] = self.get(WIDTHS[header & 7]);
+        let width = WIDTHS[header >> 3 & 7];
+        if width == 0 && matches!(predict, Predict::Previous) {
+            // Every value is the first (the most common column of all).
+            let first = out[0];
+            out.fill(first);
+            return;
+        }
+        self.values(&mut out[1..], width);
+        // Each residual becomes its value, in order: the prediction reads only earlier ones.
+        for i in 1..out.len() {
+            out[i] = predict.at(out, i).wrapping_add(unzigzag(out[i]));
+        }
+    }
+
+    /// An optional column: which of the `n` points have a value, and the values.
+    fn optional<const K: usize>(&mut self, n: usize) -> (u64, [[u64; CHUNK]; K]) {
+        let mask = self.get(2);
+        let present = (mask.count_ones() as usize).min(n);
+        let mut cols = [[0u64; CHUNK]; K];
+        cols.iter_mut()
+            .for_each(|c| self.column(&mut c[..present], Predict::Previous));
+        (mask, cols)
+    }
+
+    /// The `n` points of the chunk at the start of `bytes`, into `out[..n]`.
+    fn chunk(bytes: &[u8], n: usize, coarse: bool, out: &mut [Coarse; CHUNK]) {
+        let mut d = Decoder { bytes, pos: 0 };
+        let mut cols = [[0u64; CHUNK]; 9];
+        let [t, allocated, freed, curr, allocs, frees, blocks, below, above] = &mut cols;
+        d.column(&mut t[..n], Predict::Step);
+        d.column(&mut allocated[..n], Predict::Previous);
+        d.column(&mut freed[..n], Predict::Previous);
+        d.column(&mut curr[..n], Predict::Net(allocated, freed));
+        d.column(&mut allocs[..n], Predict::Previous);
+        d.column(&mut frees[..n], Predict::Previous);
+        d.column(&mut blocks[..n], Predict::Net(allocs, frees));
+        if coarse {
+            d.column(&mut below[..n], Predict::Previous);
+            d.column(&mut above[..n], Predict::Previous);
+        }
+        let (entries_mask, [entries]) = d.optional::<1>(n);
+        let (rss_mask, [rss]) = d.optional::<1>(n);
+        let (age_mask, ages) = d.optional::<3>(n);
+        let (mut e, mut r, mut a) = (0, 0, 0);
+        for (i, c) in out.iter_mut().enumerate().take(n) {
+            let has = |mask: u64| mask >> i & 1 == 1;
+            let s = &mut c.point;
+            s.t = f64::from_bits(t[i]);
+            s.curr_bytes = curr[i];
+            s.curr_blocks = blocks[i];
+            s.allocs = allocs[i];
+            s.frees = frees[i];
+            s.bytes_allocated = allocated[i];
+            s.bytes_freed = freed[i];
+            s.entries = has(entries_mask).then(|| entries[e.min(CHUNK - 1)]);
+            e += usize::from(has(entries_mask));
+            s.rss_bytes = has(rss_mask).then(|| rss[r.min(CHUNK - 1)]);
+            r += usize::from(has(rss_mask));
+            s.live_age = has(age_mask).then(|| ages.map(|col| col[a.min(CHUNK - 1)] as u16));
+            a += usize::from(has(age_mask));
+            c.min_bytes = curr[i].wrapping_sub(below[i]);
+            c.max_bytes = curr[i].wrapping_add(above[i]);
+        }
+    }
+
+    /// Only the times of the `n` points of the chunk at the start of `bytes` (the first column).
+    fn times(bytes: &[u8], n: usize, out: &mut [u64; CHUNK]) {
+        Decoder { bytes, pos: 0 }.column(&mut out[..n], Predict::Step);
+    }
+}
+
+/// A ring of points in encoded chunks of [`CHUNK`], the last one being filled. Chunk `c` holds
+/// the points `c * CHUNK ..` of the ring counted from its first chunk's start; the first
+/// `skip` of them were dropped (only the coarsest ring drops points one at a time).
 #[derive(Clone, Debug, Default)]
+struct Ring {
+    /// The chunks, back to back.
+    bytes: Vec<u8>,
+    /// Where each chunk starts in `bytes`.
+    starts: VecDeque<u32>,
+    /// Points stored, the skipped ones included.
+    stored: usize,
+    skip: usize,
+    /// Whether the points carry a run's minimum and maximum (a fine point's are its bytes).
+    coarse: bool,
+}
+
+impl Ring {
+    fn new(coarse: bool) -> Self {
+        Ring {
+            coarse,
+            ..Ring::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.stored - self.skip
+    }
+
+    /// How many points chunk `c` holds, and its bytes.
+    fn chunk_bytes(&self, c: usize) -> (usize, &[u8]) {
+        let n = (self.stored - c * CHUNK).min(CHUNK);
+        (n, &self.bytes[self.starts[c] as usize..])
+    }
+
+    /// The points of chunk `c`, as many as it holds.
+    fn chunk(&self, c: usize) -> ([Coarse; CHUNK], usize) {
+        let mut out: [Coarse; CHUNK] = Default::default();
+        let (n, bytes) = self.chunk_bytes(c);
+        Decoder::chunk(bytes, n, self.coarse, &mut out);
+        (out, n)
+    }
+
+    /// The chunks holding points `from..to` of the ring, each with the part of it in range.
+    fn chunk_ranges(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> impl DoubleEndedIterator<Item = (usize, usize, usize)> + Clone {
+        let (from, to) = (from + self.skip, to + self.skip);
+        let chunks = if from < to {
+            from / CHUNK..(to - 1) / CHUNK + 1
+        } else {
+            0..0
+        };
+        chunks.map(move |c| {
+            let base = c * CHUNK;
+            (c, from.saturating_sub(base), (to - base).min(CHUNK))
+        })
+    }
+
+    /// Calls `f` on the points `from..to` in order, decoding each chunk into `buf`.
+    fn visit(
+        &self,
+        from: usize,
+        to: usize,
+        buf: &mut [Coarse; CHUNK],
+        f: &mut impl FnMut(&Coarse),
+    ) {
+        for (c, lo, hi) in self.chunk_ranges(from, to) {
+            let (n, bytes) = self.chunk_bytes(c);
+            Decoder::chunk(bytes, n, self.coarse, buf);
+            buf[lo..hi].iter().for_each(&mut *f);
+        }
+    }
+
+    /// Appends the times of points `from..to` to `out`, decoding nothing else.
+    fn times(&self, from: usize, to: usize, out: &mut Vec<f64>) {
+        let mut buf = [0u64; CHUNK];
+        for (c, lo, hi) in self.chunk_ranges(from, to) {
+            let (n, bytes) = self.chunk_bytes(c);
+            Decoder::times(bytes, n, &mut buf);
+            out.extend(buf[lo..hi].iter().map(|&b| f64::from_bits(b)));
+        }
+    }
+
+    /// Appends a point, re-encoding the chunk being filled; `most` points (the ring's bound)
+    /// caps how far the buffer grows.
+    fn push(&mut self, p: Coarse, most: usize) {
+        let filled = self.stored % CHUNK;
+        let mut points: [Coarse; CHUNK];
+        if filled == 0 {
+            points = Default::default();
+            push_bounded(
+                &mut self.starts,
+                self.bytes.len() as u32,
+                most.div_ceil(CHUNK),
+            );
+        } else {
+            let last = self.starts.len() - 1;
+            points = self.chunk(last).0;
+            self.bytes.truncate(self.starts[last] as usize);
+        }
+        points[filled] = p;
+        let e = Encoder::chunk(&points[..=filled], self.coarse);
+        let needed = self.bytes.len() + e.len;
+        if needed > self.bytes.capacity() {
+            // Grow by an eighth, never past the bound, so a full ring costs little slack.
+            // The bound without profiles unless the chunks need more, so that the bound
+            // without them (memory_bound) holds for a history that never has one.
+            let bound = most.div_ceil(CHUNK) * chunk_max(self.coarse, false);
+            let target = (self.bytes.capacity() + self.bytes.capacity() / 8)
+                .max(needed + 256)
+                .min(bound.max(needed));
+            self.bytes.reserve_exact(target - self.bytes.len());
+        }
+        self.bytes.extend_from_slice(&e.buf[..e.len]);
+        self.stored += 1;
+    }
+
+    /// Drops the first chunk (which is full).
+    fn drop_chunk(&mut self) {
+        let end = self.starts.get(1).map_or(self.bytes.len(), |&s| s as usize);
+        self.bytes.drain(..end);
+        self.starts.pop_front();
+        self.starts.iter_mut().for_each(|s| *s -= end as u32);
+        self.stored -= CHUNK;
+    }
+
+    /// Drops the oldest point.
+    fn pop_front(&mut self) {
+        self.skip += 1;
+        if self.skip == CHUNK {
+            self.drop_chunk();
+            self.skip = 0;
+        }
+    }
+
+    /// The points `from..to` of the ring, decoded a chunk at a time.
+    fn range(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> impl DoubleEndedIterator<Item = Coarse> + Clone + '_ {
+        self.chunk_ranges(from, to).flat_map(move |(c, lo, hi)| {
+            let (points, _) = self.chunk(c);
+            points.into_iter().take(hi).skip(lo)
+        })
+    }
+
+    fn last(&self) -> Option<Coarse> {
+        let c = self.starts.len().checked_sub(1)?;
+        let (points, n) = self.chunk(c);
+        points.into_iter().nth(n - 1)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.bytes.capacity() + self.starts.capacity() * size_of::<u32>()
+    }
+
+    /// The most [`memory_bytes`](Self::memory_bytes) reaches at `most` points stored.
+    fn memory_bound(most: usize, coarse: bool, ages: bool) -> usize {
+        let chunks = most.div_ceil(CHUNK);
+        chunks * (chunk_max(coarse, ages) + size_of::<u32>())
+    }
+}
+
+/// One coarse tier: a ring of finished runs and the run being formed.
+#[derive(Clone, Debug)]
 struct Tier {
-    ring: VecDeque<Coarse>,
+    ring: Ring,
     pending: Option<Coarse>,
     pending_len: usize,
+}
+
+impl Default for Tier {
+    fn default() -> Self {
+        Tier {
+            ring: Ring::new(true),
+            pending: None,
+            pending_len: 0,
+        }
+    }
 }
 
 impl Tier {
@@ -204,11 +599,9 @@ impl Tier {
 #[derive(Clone, Debug)]
 pub struct ScopeHistory {
     limit: usize,
-    fine: VecDeque<Kept>,
+    fine: Ring,
     /// Tier 1 (10 intervals per point) and tier 2 (100).
     tiers: [Tier; 2],
-    /// The age profiles beside the three rings, from the first snapshot that had one.
-    ages: Option<Box<AgeColumn>>,
     /// Snapshots ever pushed: the global index of the next one.
     pushed: u64,
     /// Time of the last snapshot that showed activity or held memory.
@@ -221,9 +614,8 @@ impl ScopeHistory {
     pub fn new(limit: usize) -> Self {
         ScopeHistory {
             limit: limit.max(TIER_FACTOR),
-            fine: VecDeque::new(),
+            fine: Ring::new(false),
             tiers: Default::default(),
-            ages: None,
             pushed: 0,
             last_active: None,
         }
@@ -240,54 +632,33 @@ impl ScopeHistory {
         if active || self.last_active.is_none() {
             self.last_active = Some(s.t);
         }
-        if s.live_age.is_some() && self.ages.is_none() {
-            // The first profile: the points before it had none.
-            let none = |n: usize| VecDeque::from(vec![NO_AGE; n]);
-            self.ages = Some(Box::new(AgeColumn {
-                fine: none(self.fine.len()),
-                tiers: [
-                    none(self.tiers[0].ring.len()),
-                    none(self.tiers[1].ring.len()),
-                ],
-            }));
-        }
-        let age = s.live_age.unwrap_or(NO_AGE);
-        let kept = Kept::of(&s);
-        let done = self.tiers[0].add(Coarse::of(kept));
-        push_run_aligned(&mut self.fine, kept, self.limit);
-        let mut ages = self.ages.as_deref_mut();
-        if let Some(col) = ages.as_deref_mut() {
-            push_run_aligned(&mut col.fine, age, self.limit);
-        }
+        let point = Coarse::of(s);
+        let aligned = self.limit + TIER_FACTOR - 1;
+        let done = self.tiers[0].add(point.clone());
+        push_run_aligned(&mut self.fine, point, aligned);
         self.pushed += 1;
         if let Some(run) = done {
-            // A finished run is timed at this snapshot, so its age profile is this one's.
             let done = self.tiers[1].add(run.clone());
-            push_run_aligned(&mut self.tiers[0].ring, run, self.limit);
-            if let Some(col) = ages.as_deref_mut() {
-                push_run_aligned(&mut col.tiers[0], age, self.limit);
-            }
+            push_run_aligned(&mut self.tiers[0].ring, run, aligned);
             if let Some(run) = done {
-                push_last(&mut self.tiers[1].ring, run, self.limit);
-                if let Some(col) = ages {
-                    push_last(&mut col.tiers[1], age, self.limit);
+                // The coarsest ring drops its oldest point when full.
+                let ring = &mut self.tiers[1].ring;
+                if ring.len() == self.limit {
+                    ring.pop_front();
                 }
+                ring.push(run, aligned);
             }
         }
     }
 
     /// The last `limit` to `limit + 9` snapshots at full resolution, oldest first.
-    pub fn recent(&self) -> impl DoubleEndedIterator<Item = Snapshot> + ExactSizeIterator + '_ {
-        let ages = self.ages.as_deref().map(|c| &c.fine);
-        self.fine
-            .iter()
-            .enumerate()
-            .map(move |(i, k)| k.snapshot(ages.and_then(|a| a.get(i)).and_then(age_of)))
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = Snapshot> + '_ {
+        self.fine.range(0, self.fine.len()).map(|c| c.point)
     }
 
     /// The latest snapshot.
     pub fn latest(&self) -> Option<Snapshot> {
-        self.recent().next_back()
+        self.fine.last().map(|c| c.point)
     }
 
     /// How many snapshots were ever pushed, including those folded or dropped.
@@ -300,6 +671,17 @@ impl ScopeHistory {
     /// point holds).
     pub fn series(&self) -> Vec<Snapshot> {
         self.points().collect()
+    }
+
+    /// How many points [`series`](Self::series) has.
+    pub fn len(&self) -> usize {
+        let (t2, t1) = self.used();
+        t2 + t1 + self.fine.len()
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.pushed == 0
     }
 
     /// [`series`](Self::series) point by point, without collecting it.
@@ -321,7 +703,7 @@ impl ScopeHistory {
     /// Whether the scope holds nothing (bytes, blocks, entries) and has seen no allocation or
     /// free for at least `idle_secs` before `now`: what `auto_cleanup_old_data` prunes.
     pub fn is_idle(&self, now: f64, idle_secs: f64) -> bool {
-        let Some(last) = self.fine.back() else {
+        let Some(last) = self.latest() else {
             return true;
         };
         let empty = last.curr_bytes == 0 && last.curr_blocks == 0 && last.entries.unwrap_or(0) == 0;
@@ -330,48 +712,59 @@ impl ScopeHistory {
 
     /// Bytes this history occupies on the heap and inline, from the rings' capacities.
     pub fn memory_bytes(&self) -> usize {
-        let ages = self.ages.as_deref().map_or(0, |c| {
-            size_of::<AgeColumn>()
-                + (c.fine.capacity() + c.tiers.iter().map(VecDeque::capacity).sum::<usize>())
-                    * size_of::<Age>()
-        });
         size_of::<Self>()
-            + self.fine.capacity() * size_of::<Kept>()
+            + self.fine.memory_bytes()
             + self
                 .tiers
                 .iter()
-                .map(|t| t.ring.capacity() * size_of::<Coarse>())
+                .map(|t| t.ring.memory_bytes())
                 .sum::<usize>()
-            + ages
     }
 
     /// The most [`memory_bytes`](Self::memory_bytes) can reach for a history of `limit` points
-    /// per tier, with or without the age column: the bound the collector reports for its own
-    /// memory.
+    /// per tier, with or without age profiles, whatever the values: the bound the collector
+    /// reports for its own memory.
     pub fn memory_bound(limit: usize, ages: bool) -> usize {
         let limit = limit.max(TIER_FACTOR);
-        let aligned = limit + TIER_FACTOR - 1;
-        let age_column = if ages {
-            size_of::<AgeColumn>() + (2 * aligned + limit) * size_of::<Age>()
-        } else {
-            0
-        };
+        // Every ring stores at most `limit + 9` points: the coarsest keeps up to 9 dropped
+        // points of its first chunk.
+        let most = limit + TIER_FACTOR - 1;
         size_of::<Self>()
-            + aligned * size_of::<Kept>()
-            + (aligned + limit) * size_of::<Coarse>()
-            + age_column
+            + Ring::memory_bound(most, false, ages)
+            + 2 * Ring::memory_bound(most, true, ages)
     }
 
     /// The merged series, each point with its minimum `curr_bytes` (a fine snapshot's own): what
-    /// the detectors read.
-    pub(crate) fn floor_points(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
+    /// the detectors read (through [`visit_floor`](Self::visit_floor)).
+    #[cfg(test)]
+    fn floor_points(&self) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
         self.merged()
     }
 
-    /// The merged series with each point's minimum `curr_bytes`.
-    fn merged(&self) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
+    /// Calls `f` on each point of the merged series with its minimum `curr_bytes`, in order:
+    /// [`floor_points`](Self::floor_points) without an iterator's copies, for readers that
+    /// take every point.
+    pub(crate) fn visit_floor(&self, mut f: impl FnMut(&Snapshot, u64)) {
+        let (t2_used, t1_used) = self.used();
+        let mut buf: [Coarse; CHUNK] = Default::default();
+        let mut each = |c: &Coarse| f(&c.point, c.min_bytes);
+        self.tiers[1].ring.visit(0, t2_used, &mut buf, &mut each);
+        self.tiers[0].ring.visit(0, t1_used, &mut buf, &mut each);
+        self.fine.visit(0, self.fine.len(), &mut buf, &mut each);
+    }
+
+    /// The times of the merged series, decoding nothing else.
+    pub(crate) fn times(&self) -> Vec<f64> {
+        let (t2_used, t1_used) = self.used();
+        let mut out = Vec::with_capacity(t2_used + t1_used + self.fine.len());
+        self.tiers[1].ring.times(0, t2_used, &mut out);
+        self.tiers[0].ring.times(0, t1_used, &mut out);
+        self.fine.times(0, self.fine.len(), &mut out);
+        out
+    }
+
+    /// How many points of tier 2 and of tier 1 the merged series takes.
+    fn used(&self) -> (usize, usize) {
         let factor = TIER_FACTOR as u64;
         // Global index (in snapshots) where each ring starts. Each finer ring starts on a run
         // boundary of the next coarser one, so the coarser ring is used up to exactly there.
@@ -387,58 +780,36 @@ impl ScopeHistory {
         let t2 = &self.tiers[1].ring;
         let t2_first_run = self.pushed / (factor * factor) - t2.len() as u64;
         let t2_used = (boundary / (factor * factor)).saturating_sub(t2_first_run) as usize;
-        let ages = self.ages.as_deref();
-        // The age of point `i` of a ring, from its column when there is one.
-        let age = move |column: fn(&AgeColumn) -> &VecDeque<Age>, i: usize| {
-            // `get`, not indexing: nothing to panic, so a reader that ignores the age (the
-            // detectors) lets the compiler drop the lookup.
-            ages.and_then(|c| column(c).get(i)).and_then(age_of)
-        };
-        let coarse = move |column: fn(&AgeColumn) -> &VecDeque<Age>| {
-            move |(i, c): (usize, &Coarse)| (c.point.snapshot(age(column, i)), c.min_bytes)
-        };
-        t2.iter()
-            .take(t2_used)
-            .enumerate()
-            .map(coarse(|c| &c.tiers[1]))
-            .chain(
-                t1.iter()
-                    .take(t1_used)
-                    .enumerate()
-                    .map(coarse(|c| &c.tiers[0])),
-            )
-            .chain(
-                self.fine
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, k)| (k.snapshot(age(|c| &c.fine, i)), k.curr_bytes)),
-            )
+        (t2_used, t1_used)
     }
-}
 
-/// Appends to the coarsest ring, which drops its oldest point when full.
-fn push_last<T>(ring: &mut VecDeque<T>, item: T, limit: usize) {
-    if ring.len() == limit {
-        ring.pop_front();
+    /// The merged series with each point's minimum `curr_bytes`.
+    fn merged(&self) -> impl DoubleEndedIterator<Item = (Snapshot, u64)> + Clone + '_ {
+        let (t2_used, t1_used) = self.used();
+        let floor = |c: Coarse| (c.point, c.min_bytes);
+        self.tiers[1]
+            .ring
+            .range(0, t2_used)
+            .chain(self.tiers[0].ring.range(0, t1_used))
+            .chain(self.fine.range(0, self.fine.len()))
+            .map(floor)
     }
-    push_bounded(ring, item, limit);
 }
 
 /// Appends to a ring that evicts whole runs of [`TIER_FACTOR`] from the front, so that it always
-/// starts on a boundary of the next coarser tier; it holds at most `limit + 9` items.
-fn push_run_aligned<T>(ring: &mut VecDeque<T>, item: T, limit: usize) {
-    let most = limit + TIER_FACTOR - 1;
+/// starts on a boundary of the next coarser tier; it holds at most `most` (`limit + 9`) points.
+fn push_run_aligned(ring: &mut Ring, point: Coarse, most: usize) {
     if ring.len() == most {
-        ring.drain(..TIER_FACTOR);
+        ring.drop_chunk();
     }
-    push_bounded(ring, item, most);
+    ring.push(point, most);
 }
 
 /// Appends, growing the ring's capacity geometrically like a `Vec` but never past `most`, so a
 /// full ring costs its bound and not the next power of two above it.
 fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, most: usize) {
     if ring.len() == ring.capacity() {
-        let target = (ring.capacity() * 2).clamp(8, most.max(ring.len() + 1));
+        let target = (ring.capacity() * 2).max(8).min(most.max(ring.len() + 1));
         ring.reserve_exact(target - ring.len());
     }
     ring.push_back(item);
@@ -606,8 +977,8 @@ mod tests {
             s.bytes_allocated = u64::MAX / 4;
             h.push(s);
         }
-        let t1 = &h.tiers[0].ring;
-        assert_eq!(t1[0].point.bytes_allocated, u64::MAX);
+        let first = h.tiers[0].ring.range(0, 1).next().unwrap();
+        assert_eq!(first.point.bytes_allocated, u64::MAX);
     }
 
     /// Every interval appears exactly once in the merged series, in order, whatever the count:
@@ -665,35 +1036,52 @@ mod tests {
         assert_eq!(series.len(), 900 + 900 + 1000);
         assert_eq!(covered, n - 1880 * 100);
         assert!(h.memory_bytes() <= ScopeHistory::memory_bound(1000, false));
-        assert!(h.ages.is_none(), "no snapshot had an age profile");
     }
 
-    /// What one scope's history costs, with and without the age column: 88 bytes a fine point,
-    /// 104 a coarse one (its minimum and maximum beside it), and 6 more a point for the ages.
+    /// What one scope's history can cost whatever its values: every column of a chunk at 8
+    /// bytes a value (2 for age shares), the header bytes and masks, and the chunk offsets.
     #[test]
-    fn the_age_column_costs_six_bytes_a_point_and_nothing_when_off() {
-        assert_eq!(size_of::<Kept>(), 88);
-        assert_eq!(size_of::<Coarse>(), 104);
-        assert_eq!(size_of::<Age>(), 6);
-        // The default 1,000 points a tier: 1,009 fine, 1,009 tier-1 and 1,000 tier-2 points.
+    fn the_bound_is_every_value_at_its_widest() {
+        assert_eq!(chunk_max(false, false), 7 * 81 + 2 * 83 + 2);
+        assert_eq!(chunk_max(true, false), 9 * 81 + 2 * 83 + 2);
+        assert_eq!(chunk_max(true, true) - chunk_max(true, false), 3 * 21);
+        // The default 1,000 points a tier: 1,009 points a ring at most, in 101 chunks.
         let off = ScopeHistory::memory_bound(1000, false);
         let on = ScopeHistory::memory_bound(1000, true);
         let inline = size_of::<ScopeHistory>();
-        assert_eq!(off, inline + 1009 * 88 + 2009 * 104);
-        assert_eq!(on - off, size_of::<AgeColumn>() + 3018 * 6);
-        assert_eq!((off - inline, on - off), (297_728, 18_204));
-        // A history filled without profiles never allocates the column; one with them reaches
-        // the bound with it.
+        assert_eq!(off, inline + 101 * (735 + 4) + 2 * 101 * (897 + 4));
+        assert_eq!(on - off, 3 * 101 * 63);
+        // Values as wide as they come (random 62- and 64-bit values; only `t` steps evenly)
+        // come close to the bound and never pass it, with profiles and without.
         let n = 100 * 24 * 3600 / 30;
-        let without = filled(1000, n);
-        assert_eq!(without.memory_bytes(), off);
-        let mut with = ScopeHistory::new(1000);
-        for i in 0..n {
-            let mut s = snap(i);
-            s.live_age = Some([10_000, (i % 10_000) as u16, 0]);
-            with.push(s);
+        for ages in [false, true] {
+            let mut h = ScopeHistory::new(1000);
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            for i in 0..n {
+                let mut s = Snapshot::new(i as f64, next(), next());
+                s.allocs = next() >> 2;
+                s.frees = next() >> 2;
+                s.bytes_allocated = next() >> 2;
+                s.bytes_freed = next() >> 2;
+                s.entries = Some(next());
+                s.rss_bytes = Some(next());
+                s.live_age = ages.then(|| [next() as u16, next() as u16, next() as u16]);
+                h.push(s);
+            }
+            let bound = ScopeHistory::memory_bound(1000, ages);
+            assert!(h.memory_bytes() <= bound, "{} > {bound}", h.memory_bytes());
+            assert!(
+                h.memory_bytes() * 10 >= bound * 8,
+                "{} of {bound}",
+                h.memory_bytes()
+            );
         }
-        assert_eq!(with.memory_bytes(), on);
     }
 
     /// Profiles are state: a coarse point carries its run's last one, and the points from
@@ -702,16 +1090,12 @@ mod tests {
     fn age_profiles_follow_their_points_through_the_tiers() {
         let age = |i: u64| [10_000, i as u16, (i / 2) as u16];
         let mut h = ScopeHistory::new(10);
-        // Profiles from snapshot 150 on: the column is created then, after tier 2's first run.
+        // Profiles from snapshot 150 on, after tier 2's first run.
         for i in 0..2_000 {
             let mut s = snap(i);
             s.live_age = (i >= 150).then(|| age(i));
             h.push(s);
         }
-        let col = h.ages.as_deref().unwrap();
-        assert_eq!(col.fine.len(), h.fine.len());
-        assert_eq!(col.tiers[0].len(), h.tiers[0].ring.len());
-        assert_eq!(col.tiers[1].len(), h.tiers[1].ring.len());
         let series = h.series();
         assert!(series.len() > 20);
         for p in &series {
@@ -746,6 +1130,227 @@ mod tests {
         assert!(series[..series.len() - 1]
             .iter()
             .all(|p| p.live_age.is_none()));
+    }
+
+    /// A snapshot of hostile values: each field from a random bit pattern, the extremes, or a
+    /// small step, each optional field present or not, `t` any bits at all (NaN included).
+    fn wild(next: &mut impl FnMut() -> u64) -> Snapshot {
+        let value = |next: &mut dyn FnMut() -> u64| match next() % 6 {
+            0 => 0,
+            1 => u64::MAX,
+            2 => next(),
+            3 => next() >> (next() % 64),
+            _ => next() % 4,
+        };
+        let mut s = Snapshot::new(f64::from_bits(value(next)), value(next), value(next));
+        s.allocs = value(next);
+        s.frees = value(next);
+        s.bytes_allocated = value(next);
+        s.bytes_freed = value(next);
+        s.entries = (!next().is_multiple_of(3)).then(|| value(next));
+        s.rss_bytes = (!next().is_multiple_of(3)).then(|| value(next));
+        s.live_age = (!next().is_multiple_of(3)).then(|| [next() as u16, next() as u16, u16::MAX]);
+        s
+    }
+
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Equality with `t` compared by its bits, so NaN times compare too.
+    fn same(a: &Coarse, b: &Coarse) -> bool {
+        let bits = |c: &Coarse| Coarse {
+            point: Snapshot {
+                t: f64::from_bits(1),
+                ..c.point.clone()
+            },
+            ..c.clone()
+        };
+        a.point.t.to_bits() == b.point.t.to_bits() && bits(a) == bits(b)
+    }
+
+    /// Every chunk length, fine and coarse, hostile values and gentle ones: every point decodes
+    /// to exactly what was encoded, and no chunk exceeds its bound.
+    #[test]
+    fn every_point_decodes_exactly() {
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        for round in 0..20_000 {
+            let n = 1 + round % CHUNK;
+            let coarse = round % 2 == 0;
+            let gentle = round % 4 < 2;
+            let mut points: Vec<Coarse> = Vec::new();
+            for i in 0..n {
+                let mut p = if gentle {
+                    Coarse::of(snap(round as u64 * 7 + i as u64))
+                } else {
+                    Coarse::of(wild(&mut next))
+                };
+                if coarse {
+                    p.min_bytes = if gentle {
+                        p.point.curr_bytes / 2
+                    } else {
+                        next()
+                    };
+                    p.max_bytes = if gentle {
+                        p.point.curr_bytes * 2
+                    } else {
+                        next()
+                    };
+                }
+                points.push(p);
+            }
+            let e = Encoder::chunk(&points, coarse);
+            assert!(e.len <= chunk_max(coarse, true), "round {round}");
+            let mut decoded: [Coarse; CHUNK] = Default::default();
+            Decoder::chunk(&e.buf[..e.len], n, coarse, &mut decoded);
+            let mut times = [0u64; CHUNK];
+            Decoder::times(&e.buf[..e.len], n, &mut times);
+            for (i, p) in points.iter().enumerate() {
+                assert!(
+                    same(&decoded[i], p),
+                    "round {round}, point {i}: {:?} vs {p:?}",
+                    decoded[i]
+                );
+                assert_eq!(times[i], p.point.t.to_bits());
+            }
+        }
+    }
+
+    /// The tiers as plain rings of points, as they were before the rings were encoded: the
+    /// merged series and the floors must be the same to the bit.
+    #[derive(Default)]
+    struct Reference {
+        fine: VecDeque<Coarse>,
+        rings: [VecDeque<Coarse>; 2],
+        pending: [Option<Coarse>; 2],
+        pending_len: [usize; 2],
+        pushed: u64,
+    }
+
+    impl Reference {
+        fn push(&mut self, s: Snapshot, limit: usize) {
+            let aligned = |ring: &mut VecDeque<Coarse>, p| {
+                if ring.len() == limit + TIER_FACTOR - 1 {
+                    ring.drain(..TIER_FACTOR);
+                }
+                ring.push_back(p);
+            };
+            let mut add = |tier: usize, p: Coarse| {
+                match &mut self.pending[tier] {
+                    Some(run) => run.fold(&p),
+                    None => self.pending[tier] = Some(p),
+                }
+                self.pending_len[tier] += 1;
+                (self.pending_len[tier] == TIER_FACTOR).then(|| {
+                    self.pending_len[tier] = 0;
+                    self.pending[tier].take().unwrap()
+                })
+            };
+            let p = Coarse::of(s);
+            let done = add(0, p.clone());
+            aligned(&mut self.fine, p);
+            self.pushed += 1;
+            if let Some(run) = done {
+                if let Some(run2) = add(1, run.clone()) {
+                    if self.rings[1].len() == limit {
+                        self.rings[1].pop_front();
+                    }
+                    self.rings[1].push_back(run2);
+                }
+                aligned(&mut self.rings[0], run);
+            }
+        }
+
+        fn merged(&self) -> Vec<Coarse> {
+            let f = TIER_FACTOR as u64;
+            let fine_start = self.pushed - self.fine.len() as u64;
+            let t1_first = self.pushed / f - self.rings[0].len() as u64;
+            let t1_used = (fine_start / f).saturating_sub(t1_first) as usize;
+            let boundary = if t1_used > 0 {
+                t1_first * f
+            } else {
+                fine_start
+            };
+            let t2_first = self.pushed / (f * f) - self.rings[1].len() as u64;
+            let t2_used = (boundary / (f * f)).saturating_sub(t2_first) as usize;
+            let fine = self.fine.iter().map(|c| Coarse {
+                min_bytes: c.point.curr_bytes,
+                ..c.clone()
+            });
+            self.rings[1]
+                .iter()
+                .take(t2_used)
+                .chain(self.rings[0].iter().take(t1_used))
+                .cloned()
+                .chain(fine)
+                .collect()
+        }
+    }
+
+    /// A history of hostile values and one of gentle values, at two limits, compared with the
+    /// plain rings after every push: every point of the merged series, forwards and backwards,
+    /// with its floor, and the recent points.
+    #[test]
+    fn encoded_history_reads_as_the_plain_rings() {
+        for (limit, gentle, n) in [(10, false, 4_000), (12, true, 4_000), (25, false, 9_000)] {
+            let mut next = xorshift(0x9e37_79b9_7f4a_7c15 ^ limit as u64);
+            let (mut h, mut r) = (ScopeHistory::new(limit), Reference::default());
+            for i in 0..n {
+                let s = if gentle { snap(i) } else { wild(&mut next) };
+                h.push(s.clone());
+                r.push(s, limit);
+                if i % 7 != 0 && i + 1 != n {
+                    continue;
+                }
+                let want = r.merged();
+                let floors: Vec<(Snapshot, u64)> = h.floor_points().collect();
+                assert_eq!(floors.len(), want.len(), "limit {limit}, {i}");
+                assert_eq!(h.len(), want.len());
+                for (k, ((s, min), w)) in floors.iter().zip(&want).enumerate() {
+                    let got = Coarse {
+                        point: s.clone(),
+                        min_bytes: *min,
+                        max_bytes: w.max_bytes,
+                    };
+                    assert!(same(&got, w), "limit {limit}, push {i}, point {k}");
+                }
+                let mut visited = Vec::new();
+                h.visit_floor(|s, min| visited.push((s.clone(), min)));
+                assert!(visited.iter().zip(&floors).all(|(a, b)| a.1 == b.1
+                    && a.0.t.to_bits() == b.0.t.to_bits()
+                    && Snapshot {
+                        t: 0.0,
+                        ..a.0.clone()
+                    } == Snapshot {
+                        t: 0.0,
+                        ..b.0.clone()
+                    }));
+                assert_eq!(visited.len(), floors.len());
+                let times: Vec<u64> = h.times().iter().map(|t| t.to_bits()).collect();
+                let want_times: Vec<u64> = want.iter().map(|c| c.point.t.to_bits()).collect();
+                assert_eq!(times, want_times);
+                let backwards: Vec<(Snapshot, u64)> = h.floor_points().rev().collect();
+                let again: Vec<_> = backwards.into_iter().rev().collect();
+                assert!(again.iter().zip(&floors).all(|(a, b)| a.1 == b.1
+                    && a.0.t.to_bits() == b.0.t.to_bits()
+                    && a.0.curr_bytes == b.0.curr_bytes));
+                let recent: Vec<Snapshot> = h.recent().collect();
+                assert_eq!(recent.len(), r.fine.len());
+                let last = h.latest().unwrap();
+                assert_eq!(last.t.to_bits(), r.fine.back().unwrap().point.t.to_bits());
+            }
+            // The tiers' maxima decode too.
+            for (tier, ring) in h.tiers.iter().zip(&r.rings) {
+                let got: Vec<Coarse> = tier.ring.range(0, tier.ring.len()).collect();
+                assert_eq!(got.len(), ring.len());
+                assert!(got.iter().zip(ring).all(|(a, b)| same(a, b)));
+            }
+        }
     }
 
     #[test]
@@ -783,7 +1388,7 @@ mod tests {
             hs.push("a_long_scope_name", snap(i));
         }
         let one = hs.memory_bytes();
-        assert!(one >= empty + 50 * size_of::<Kept>() + "a_long_scope_name".len());
+        assert!(one > empty + "a_long_scope_name".len());
         assert_eq!(hs.get("a_long_scope_name").unwrap().pushed(), 50);
         assert_eq!(hs.len(), 1);
     }

@@ -72,14 +72,22 @@ impl Collector {
             let Some(h) = self.histories.get(&s.name) else {
                 continue;
             };
-            let series: Vec<Snapshot> = h.points().collect();
+            // The times first (one column), so the points are decoded once, straight into
+            // the dump's runs.
+            let times = h.times();
             let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
                 keep_from
             } else {
-                let recent = series.len().saturating_sub(DUMP_RECENT_POINTS);
-                series.get(recent).map_or(f64::INFINITY, |p| p.t)
+                let recent = times.len().saturating_sub(DUMP_RECENT_POINTS);
+                times.get(recent).copied().unwrap_or(f64::INFINITY)
             };
-            s.history = thin_history(series, from, DUMP_OLDER_POINTS);
+            let split = times.partition_point(|&t| t < from);
+            s.history = thin(
+                |each| h.visit_floor(|p, _| each(p)),
+                times.len(),
+                split,
+                DUMP_OLDER_POINTS,
+            );
         }
         dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
         dump.process_history = self.process_history.iter().cloned().collect();
@@ -142,22 +150,40 @@ fn make_finite(leak: &mut Leak) {
 /// The history a dump carries: every point from `keep_from` on, and the points before it
 /// merged into at most `older` runs (counters summed, state of the run's last point), so the
 /// counters still add up over the time covered.
-fn thin_history(mut series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
+#[cfg(test)]
+fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
-    if split <= older {
-        return series;
-    }
-    let run = split.div_ceil(older.max(1));
-    let mut out: Vec<Snapshot> = series[..split]
-        .chunks(run)
-        .filter_map(|points| {
-            let (first, rest) = points.split_first()?;
-            let mut merged = first.clone();
-            rest.iter().for_each(|p| merge_into(&mut merged, p));
-            Some(merged)
-        })
-        .collect();
-    out.extend(series.drain(split..));
+    thin(
+        |each| series.iter().for_each(each),
+        series.len(),
+        split,
+        older,
+    )
+}
+
+/// [`thin_history`] of the `len` points `visit` hands its callback in order, the first `split`
+/// of them older than the time kept in full.
+fn thin(
+    visit: impl FnOnce(&mut dyn FnMut(&Snapshot)),
+    len: usize,
+    split: usize,
+    older: usize,
+) -> Vec<Snapshot> {
+    // Runs of `run` points; when the older points fit in `older`, every point stays.
+    let run = if split <= older {
+        1
+    } else {
+        split.div_ceil(older.max(1))
+    };
+    let mut out: Vec<Snapshot> = Vec::with_capacity(split.div_ceil(run) + (len - split));
+    let mut i = 0;
+    visit(&mut |p| {
+        match out.last_mut() {
+            Some(merged) if i < split && i % run != 0 => merge_into(merged, p),
+            _ => out.push(p.clone()),
+        }
+        i += 1;
+    });
     out
 }
 

@@ -212,8 +212,10 @@ pub(crate) fn analyze_history(
     config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Vec<Finding> {
-    let rows = history.floor_points().map(|(s, min)| Point::of(&s, min));
-    analyze_rows(name, rows, config, sites)
+    // Decoded once into points, which every pass of the detectors then reads.
+    let mut rows = Vec::with_capacity(history.len());
+    history.visit_floor(|s, min| rows.push(Point::of(s, min)));
+    analyze_rows(name, rows.iter().copied(), config, sites)
 }
 
 /// Attaches `sites` (largest first) and the recommendations naming them to `findings`: the
