@@ -232,6 +232,20 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
     u16::from_ne_bytes(bytes).into()
 }
 
+/// Counts a fresh block that [`batch::alloc_fast`] did not (leakscope's own, another scope's,
+/// the thread's first), marks it and returns it.
+///
+/// # Safety
+/// `ptr` is a fresh block of `size + MARK_LEN` bytes.
+#[cold]
+#[inline(never)]
+unsafe fn count_slow(ptr: *mut u8, size: usize, owner: u32) -> *mut u8 {
+    batch::on_alloc(owner, size);
+    // SAFETY: the caller's contract: the mark overwrites only the trailer.
+    unsafe { write_mark(ptr, size, owner) };
+    ptr
+}
+
 impl<A: GlobalAlloc> Alloc<A> {
     /// Runs `call`, a call into the inner allocator, with leakscope as the thread's owner, and
     /// returns its result with the owner the thread had before.
@@ -318,13 +332,52 @@ impl<A: GlobalAlloc> Alloc<A> {
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
         let (ptr, owner) =
             self.in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
-        if !ptr.is_null() {
-            batch::on_alloc(owner, layout.size());
-            // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
-            // overwrites only the trailer, never bytes the caller sees (zeroed or not).
-            unsafe { write_mark(ptr, layout.size(), owner) };
+        if ptr.is_null() {
+            return ptr;
         }
+        if !batch::alloc_fast(owner, layout.size()) {
+            // SAFETY: as below.
+            return unsafe { count_slow(ptr, layout.size(), owner) };
+        }
+        // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
+        // overwrites only the trailer, never bytes the caller sees (zeroed or not).
+        unsafe { write_mark(ptr, layout.size(), owner) };
         ptr
+    }
+
+    /// [`GlobalAlloc::dealloc`] for every block [`batch::free_fast`] does not count: a sampled
+    /// block, leakscope's own, another scope's, a free inside leakscope's code.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`], and `mark` is the block's mark.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout, mark: u32) {
+        if mark & SAMPLED != 0 {
+            // SAFETY: a sampled block carries its slot after the mark.
+            sampler::freed(unsafe { read_slot(ptr, layout.size()) });
+        }
+        let owner = mark & !SAMPLED;
+        // Recorded before the block goes back: once it does, another thread may get the same
+        // address.
+        batch::on_free(owner, layout.size());
+        // SAFETY: (1) `ptr` came from the home heap of its owner (the mark's) with exactly this
+        // outer layout, which the mark's trailer length reconstructs; (2) that layout was valid
+        // at allocation.
+        self.in_inner(|_| unsafe { self.home_dealloc(owner, ptr, outer_unchecked(layout, mark)) });
+    }
+
+    /// [`GlobalAlloc::dealloc`] of a block already counted, whose free ended the thread's free
+    /// countdown: the look at the batch bounds, then the free.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::dealloc`], and `mark` is the block's mark, unsampled.
+    #[cold]
+    #[inline(never)]
+    unsafe fn dealloc_look(&self, ptr: *mut u8, layout: Layout, mark: u32) {
+        batch::free_look();
+        // SAFETY: as in `dealloc`.
+        self.in_inner(|_| unsafe { self.home_dealloc(mark, ptr, outer_unchecked(layout, mark)) });
     }
 
     /// The allocation that ended the thread's countdown ([`sampler::tick`]): sampled or not as
@@ -456,18 +509,20 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
         // SAFETY: the caller guarantees `ptr` was allocated by this shim with `layout`, so the
         // block has its mark at `ptr + layout.size()`.
         let mark = unsafe { read_mark(ptr, layout.size()) };
-        if mark & SAMPLED != 0 {
-            // SAFETY: a sampled block carries its slot after the mark.
-            sampler::freed(unsafe { read_slot(ptr, layout.size()) });
+        // Counted before the block goes back: once it does, another thread may get the same
+        // address. Every case but the common one is out of line, so this path saves no register.
+        match batch::free_fast(mark, layout.size()) {
+            batch::Freed::Counted => {}
+            // SAFETY: forwarded contract; `mark` is the block's mark, unsampled (it matched a
+            // scope id).
+            batch::Freed::Look => return unsafe { self.dealloc_look(ptr, layout, mark) },
+            // SAFETY: forwarded contract; `mark` is the block's mark.
+            batch::Freed::Slow => return unsafe { self.dealloc_slow(ptr, layout, mark) },
         }
-        let owner = mark & !SAMPLED;
-        // Recorded before the block goes back: once it does, another thread may get the same
-        // address.
-        batch::on_free(owner, layout.size());
-        // SAFETY: (1) `ptr` came from the home heap of its owner (the mark's) with exactly this
-        // outer layout, which the mark's trailer length reconstructs; (2) that layout was valid
-        // at allocation.
-        self.in_inner(|_| unsafe { self.home_dealloc(owner, ptr, outer_unchecked(layout, mark)) });
+        // SAFETY: (1) `ptr` came from the home heap of its owner, `mark` (unsampled: it matched
+        // a scope id), with exactly this outer layout (a plain mark's); (2) that layout was
+        // valid at allocation.
+        self.in_inner(|_| unsafe { self.home_dealloc(mark, ptr, outer_unchecked(layout, mark)) });
     }
 
     #[inline]

@@ -218,20 +218,25 @@ impl Local {
         if self.hot.scope.get() != scope {
             return false;
         }
-        self.count(&self.hot, size, event);
+        if self.count(&self.hot, size, event) {
+            self.frees_expired();
+        }
         true
     }
 
     /// Adds one event to `slot`. A free also counts down to the next look at the bounds (an
-    /// allocation did so in the sampler's countdown, before it was made).
+    /// allocation did so in the sampler's countdown, before it was made): true when that
+    /// countdown ran out and [`Local::frees_expired`] is due.
     #[inline(always)]
-    fn count(&self, slot: &Slot, size: u64, event: Event) {
+    #[must_use]
+    fn count(&self, slot: &Slot, size: u64, event: Event) -> bool {
         // Wrapping: the hot path must not carry even a debug build's overflow check.
         match event {
             Event::Alloc => {
                 slot.allocs.set(slot.allocs.get().wrapping_add(1));
                 slot.bytes_allocated
                     .set(slot.bytes_allocated.get().wrapping_add(size));
+                false
             }
             Event::Free => {
                 slot.frees.set(slot.frees.get().wrapping_add(1));
@@ -239,9 +244,7 @@ impl Local {
                     .set(slot.bytes_freed.get().wrapping_add(size));
                 let (left, expired) = self.free_left.get().overflowing_sub(size);
                 self.free_left.set(left);
-                if expired {
-                    self.frees_expired();
-                }
+                expired
             }
         }
     }
@@ -277,7 +280,9 @@ impl Local {
         if !self.make_hot(scope) {
             return false;
         }
-        self.count(&self.hot, size, event);
+        if self.count(&self.hot, size, event) {
+            self.frees_expired();
+        }
         true
     }
 
@@ -421,6 +426,54 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
         },
     };
     sinks::fallback_add(scope, &counts);
+}
+
+/// The shim's fast path for a new block of `size` bytes owned by `owner`: counts it in the hot
+/// slot when that slot is `owner`'s. False leaves the block uncounted, for [`on_alloc`].
+///
+/// No look at [`SELF_SCOPE`]: leakscope's own events go to [`sinks`] before any slot is
+/// chosen, so no slot is ever leakscope's and the one compare answers both questions.
+#[inline(always)]
+pub(crate) fn alloc_fast(owner: u32, size: usize) -> bool {
+    LOCAL.try_with(|l| l.record_fast(owner, size as u64, Event::Alloc)) == Ok(true)
+}
+
+/// What [`free_fast`] did with a free.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freed {
+    /// Counted in the hot slot.
+    Counted,
+    /// Counted, and the free countdown ran out: [`free_look`] is due.
+    Look,
+    /// Not counted: [`on_free`] must do it.
+    Slow,
+}
+
+/// The shim's fast path for the free of a block of `size` bytes whose mark is `mark`: counts it
+/// in the hot slot when that slot is the mark's owner's and the thread is not inside leakscope's
+/// code. One compare of the mark as read: no slot is ever leakscope's, and a sampled block's mark
+/// (its `SAMPLED` bit set) is no scope id, so both take the slow path with every other case.
+#[inline(always)]
+pub(crate) fn free_fast(mark: u32, size: usize) -> Freed {
+    LOCAL
+        .try_with(|l| {
+            if l.hot.scope.get() != mark || reentry::is_busy() {
+                return Freed::Slow;
+            }
+            if l.count(&l.hot, size as u64, Event::Free) {
+                Freed::Look
+            } else {
+                Freed::Counted
+            }
+        })
+        .unwrap_or(Freed::Slow)
+}
+
+/// The look [`Freed::Look`] asks for.
+#[cold]
+#[inline(never)]
+pub(crate) fn free_look() {
+    let _ = LOCAL.try_with(Local::frees_expired);
 }
 
 /// Charges a new block of `size` bytes to `owner`, the thread's owner when the block was
