@@ -606,6 +606,9 @@ pub struct ScopeHistory {
     pushed: u64,
     /// Time of the last snapshot that showed activity or held memory.
     last_active: Option<f64>,
+    /// The fewest and most `curr_bytes` of any snapshot ever pushed: bounds on every point
+    /// the history holds, read without decoding it.
+    bytes_range: Option<(u64, u64)>,
 }
 
 impl ScopeHistory {
@@ -618,6 +621,7 @@ impl ScopeHistory {
             tiers: Default::default(),
             pushed: 0,
             last_active: None,
+            bytes_range: None,
         }
     }
 
@@ -632,6 +636,11 @@ impl ScopeHistory {
         if active || self.last_active.is_none() {
             self.last_active = Some(s.t);
         }
+        let b = s.curr_bytes;
+        self.bytes_range = Some(
+            self.bytes_range
+                .map_or((b, b), |(lo, hi)| (lo.min(b), hi.max(b))),
+        );
         let point = Coarse::of(s);
         let aligned = self.limit + TIER_FACTOR - 1;
         let done = self.tiers[0].add(point.clone());
@@ -664,6 +673,12 @@ impl ScopeHistory {
     /// How many snapshots were ever pushed, including those folded or dropped.
     pub fn pushed(&self) -> u64 {
         self.pushed
+    }
+
+    /// The fewest and most bytes of any snapshot ever pushed (`None` before the first): every
+    /// point the history holds lies within them, a coarse point's minimum and maximum too.
+    pub(crate) fn bytes_range(&self) -> Option<(u64, u64)> {
+        self.bytes_range
     }
 
     /// The whole history as one chronological series: tier-2 points, then tier-1 points, then

@@ -212,6 +212,13 @@ pub(crate) fn analyze_history(
     config: &DetectorConfig,
     sites: &[CallSite],
 ) -> Vec<Finding> {
+    // A scope whose bytes never moved by the smallest magnitude since it began is quiet over
+    // any span of its history: no need to decode it.
+    if let Some((lo, hi)) = history.bytes_range() {
+        if config.statistical_analysis && quiet_range(name, lo as f64, hi as f64, config) {
+            return Vec::new();
+        }
+    }
     // Decoded once into points, which every pass of the detectors then reads.
     let mut rows = Vec::with_capacity(history.len());
     history.visit_floor(|s, min| rows.push(Point::of(s, min)));
@@ -337,6 +344,11 @@ fn quiet(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.bytes), hi.max(p.bytes))
         });
+    quiet_range(name, lo, hi, config)
+}
+
+/// [`quiet`] for a scope whose bytes stayed within `lo..=hi` over the history read.
+fn quiet_range(name: &str, lo: f64, hi: f64, config: &DetectorConfig) -> bool {
     let smallest = sane_mb(config.memory_growth_threshold_mb) / 20.0;
     let high = sustained::threshold(
         config.budget(name),
@@ -795,6 +807,43 @@ pub(crate) fn time_to_budget(growth: &Growth, current: f64, budget: Option<u64>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_history_that_never_moved_is_quiet_unless_it_is_high() {
+        let config = DetectorConfig::default();
+        let history = |bytes: u64, spike: Option<u64>| {
+            let mut h = ScopeHistory::new(1000);
+            for i in 0..400 {
+                let b = if i == 200 {
+                    spike.unwrap_or(bytes)
+                } else {
+                    bytes
+                };
+                h.push(Snapshot::new(30.0 * f64::from(i), b, b / 4096));
+            }
+            h
+        };
+        let h = history(40_000_000, None);
+        assert_eq!(h.bytes_range(), Some((40_000_000, 40_000_000)));
+        assert!(analyze_history("flat", &h, &config, &[]).is_empty());
+        // Constant, but above the sustained-usage threshold (500 MB): never skipped.
+        let h = history(600_000_000, None);
+        let found = analyze_history("high", &h, &config, &[]);
+        assert!(
+            found.iter().any(|f| f.leak_type == LeakType::SustainedHigh),
+            "{found:?}"
+        );
+        // One point 6 MB away (more than G/20 = 5 MB) widens the range past the fast path, so
+        // the rows decide, as for any scope that moved.
+        let h = history(40_000_000, Some(46_000_000));
+        assert_eq!(h.bytes_range(), Some((40_000_000, 46_000_000)));
+        let rows: Vec<Point> = h
+            .series()
+            .iter()
+            .map(|s| Point::of(s, s.curr_bytes))
+            .collect();
+        assert!(!quiet("moved", rows.iter().copied(), &config));
+    }
 
     #[test]
     fn knobs_at_the_defaults_match_the_scale_table() {
