@@ -6,7 +6,8 @@
 //! severity is reported at once, a lower one only after the findings have asked for less for the
 //! detector's whole window (the rapid window for rapid growth, the detection window otherwise),
 //! so a severity at a threshold does not flap. A leak resolves after `leak_resolve_after_runs`
-//! consecutive runs without its finding *and* the detector's window since it last held. A leak
+//! consecutive runs without its finding *and* the detector's window (or the longest evidence
+//! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
 //! growth leak is one leak whichever detector sees it. An open leak keeps its call sites when a
@@ -192,8 +193,8 @@ impl LeakTracker {
             if let Some(leak) = &slot.open {
                 slot.misses += 1;
                 // Resolution needs both the configured count of missed runs and the detector's
-                // window without a finding: evidence that flickers at its bar does not flap. A
-                // growth leak waits out the longest span of its evidence too (at most the
+                // window without a finding: evidence that flickers at its bar does not flap.
+                // Every leak waits out the longest span of its evidence too (at most the
                 // recurrence horizon): a leak seen over hours that pauses for a quiet night is
                 // still the same leak in the morning.
                 let quiet = quiet.max(slot.longest_evidence.min(self.recur_secs));
