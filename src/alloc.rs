@@ -53,11 +53,14 @@ const _: () = assert!(sampler::SLOTS <= 1 << 16);
 #[derive(Debug)]
 pub struct Alloc<A = System> {
     inner: A,
-    /// `inner` is [`System`]: it never allocates through the global allocator, so calls into it
-    /// need no re-entrancy guard ([`Alloc::in_inner`]), and it is leakscope's own heap too
-    /// ([`Alloc::home_alloc`]). A constant of the `static` the shim lives in, so the optimizer
-    /// folds every test of it.
+    /// `inner` is [`System`]: it is leakscope's own heap too ([`Alloc::home_alloc`]). A constant
+    /// of the `static` the shim lives in, so the optimizer folds every test of it, like
+    /// `guarded`'s.
     system: bool,
+    /// Calls into `inner` run under the re-entrancy guard ([`Alloc::in_inner`]): false for
+    /// [`System`] and for an inner allocator promised never to allocate through the global
+    /// allocator ([`Alloc::new_leaf`]).
+    guarded: bool,
 }
 
 impl Alloc<System> {
@@ -66,16 +69,47 @@ impl Alloc<System> {
         Alloc {
             inner: System,
             system: true,
+            guarded: false,
         }
     }
 }
 
 impl<A> Alloc<A> {
-    /// The shim over `inner`.
+    /// The shim over `inner`. Every call into `inner` runs under a re-entrancy guard, so an
+    /// inner allocator that allocates through the global allocator itself (as dhat-rs does for
+    /// its tables) has those blocks charged to leakscope's own memory, not to the program's
+    /// scope. For a C allocator that never does, [`Alloc::new_leaf`] leaves the guard out.
     pub const fn new(inner: A) -> Self {
         Alloc {
             inner,
             system: false,
+            guarded: true,
+        }
+    }
+
+    /// The shim over `inner` without the re-entrancy guard around calls into it: two stores
+    /// fewer per event, and a free that ends in a tail call to `inner`'s. For allocators
+    /// written in C and linked in, such as jemalloc (`tikv_jemallocator::Jemalloc`) and mimalloc
+    /// (`mimalloc::MiMalloc`).
+    ///
+    /// ```no_run
+    /// #[global_allocator]
+    /// // SAFETY: mimalloc is C; it never calls Rust's global allocator.
+    /// static ALLOC: leakscope::Alloc<mimalloc::MiMalloc> =
+    ///     unsafe { leakscope::Alloc::new_leaf(mimalloc::MiMalloc) };
+    /// ```
+    ///
+    /// # Safety
+    ///
+    /// `inner` must never allocate, reallocate or free through the global allocator (that is,
+    /// through this shim) from within its own `alloc`, `alloc_zeroed`, `realloc` or `dealloc`.
+    /// If it did, its bookkeeping would be charged to the program's current scope and the
+    /// re-entrant call would run the shim's accounting inside itself.
+    pub const unsafe fn new_leaf(inner: A) -> Self {
+        Alloc {
+            inner,
+            system: false,
+            guarded: false,
         }
     }
 }
@@ -255,14 +289,14 @@ impl<A: GlobalAlloc> Alloc<A> {
     /// not the program's: under the guard they are charged to leakscope's own memory and marked
     /// as leakscope's, so their frees are credited there too, and the program's scope sees
     /// exactly the blocks it asked for. [`System`] (the C library's malloc) never calls back,
-    /// so over it the guard, two stores per event that also keep `dealloc` from ending in a
-    /// tail call, is left out.
+    /// nor does an inner allocator given to [`Alloc::new_leaf`], so over those the guard, two
+    /// stores per event that also keep `dealloc` from ending in a tail call, is left out.
     ///
     /// `call` is handed that owner too: it decides which heap serves the block
     /// ([`Alloc::home_alloc`]).
     #[inline(always)]
     fn in_inner<T>(&self, call: impl FnOnce(u32) -> T) -> (T, u32) {
-        if self.system {
+        if !self.guarded {
             let owner = reentry::owner();
             return (call(owner), owner);
         }
