@@ -4,8 +4,8 @@
 //! A batch job takes tens of megabytes at once, holds them for a minute or several, and gives
 //! them back at once; a cache's eviction sawtooth rises slowly and falls at once, a TTL sweep
 //! likewise, a table doubling steps up and stays. So a job is told by its edges, on the peak
-//! series (maximum per bucket, at the snapshot cadence) of up to eight periodic spans (8 hours at
-//! the defaults; only the full-resolution history, where every snapshot is kept):
+//! series (maximum per bucket, at the snapshot cadence) of up to eight times the periodic span
+//! (8 hours at the defaults; only the full-resolution history, where every snapshot is kept):
 //!
 //! 1. **Edges**: an *up edge* is a rise between consecutive points whose excess over the median
 //!    rise is above 3.5 σ̂ (σ̂ = 1.4826·MAD of the rises, so a steady fill or noise is not an
@@ -14,17 +14,18 @@
 //!    defaults), by a down edge that gives back at least half of the job's height above the
 //!    level before it. An up edge with no such fall is a step, not a job.
 //! 3. **Periodic**: in the shortest of the spans (the periodic span, doubled up to three times)
-//!    that holds at least five jobs of like height (within 2× of their median), the intervals
-//!    between job starts have a coefficient of variation ≤ 0.2. A request held for a minute
-//!    now and then is a job too, but not a regular one.
+//!    where it holds, at least five jobs of like height (within 2× of their median) fall on one
+//!    grid ([`regular`]: walked back from the newest, each run expected one period before the
+//!    last one found, within 0.15 of a period; one missed run in a row; at most a quarter of the
+//!    runs missed or off the grid), and their intervals have a coefficient of variation ≤ 0.2.
+//!    A request held for a minute now and then is a job too, but random jobs fill no grid.
 //! 4. **The minima between runs** then decide. Rising (Mann–Kendall one-sided p < 0.05, a
 //!    positive slope, and a rise of at least half of G over the runs, or the gradual detector's
-//!    rate rule) is a leak under a sawtooth, High (raised by the budget rule). It is claimed from
-//!    the first run when the runs themselves leave the memory behind (at most a quarter of the
-//!    rise happens between runs: the floor is flat between them and steps at each); a floor that
-//!    rises between runs as well is a trend under the jobs, and counts only past the warm-up
-//!    (one baseline window after the first snapshot), as for gradual growth. Flat minima: Low,
-//!    a batch job to smooth, not a leak.
+//!    rate rule) *and left by the runs* (at most a quarter of the rise happens within the gaps
+//!    between runs: the floor is flat between them and steps at each) is a leak under a
+//!    sawtooth, High (raised by the budget rule), from the first run on. A floor that rises
+//!    between runs as well is a trend under the jobs: the notice stays Low and says so, and the
+//!    gradual detector judges the floor. Flat minima: Low, a batch job to smooth, not a leak.
 
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
