@@ -34,7 +34,8 @@
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
 //!    floor first pauses, if that is sooner ([`warm_up_end`]); and while a fill at one rate
-//!    may still be going on, growth at its rate cannot open a finding ([`still_filling`]).
+//!    may still be going on, growth slower than R at its rate cannot open a finding
+//!    ([`still_filling`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
 //!
 //! Rate, model (linear or exponential) and time to budget come from the span's bucket floors.
@@ -88,8 +89,9 @@ const RHO_MAX: f64 = 0.9;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
-    let settled_from = warm_up_end(ctx);
-    let fill = still_filling(ctx);
+    let pause = first_pause(ctx);
+    let settled_from = warm_up_end(ctx, pause);
+    let fill = still_filling(ctx, pause);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
@@ -147,21 +149,21 @@ fn first_pause(ctx: &Ctx) -> Option<f64> {
 /// When the warm-up ends (module docs, rule 5): one baseline window after the first snapshot,
 /// or where the floor first pauses if that is sooner. (A shorter allowance finds leaks that
 /// begin within the first hour sooner, and pages on more warm-ups: docs/detectors.md.)
-pub(super) fn warm_up_end(ctx: &Ctx) -> f64 {
+fn warm_up_end(ctx: &Ctx, pause: Option<f64>) -> f64 {
     let limit = ctx.times[0] + ctx.k.baseline;
-    first_pause(ctx).map_or(limit, |t| t.min(limit))
+    pause.map_or(limit, |t| t.min(limit))
 }
 
 /// The rate (bytes per minute) of the fill right after start, while it may still be going on:
-/// the floor did not pause in the first baseline window and less than [`FILL_WINDOWS`]
-/// detection windows have passed. Growth at R or faster is never held as a fill: a cache
-/// that fills that fast for hours is a leak until it stops. A cache filling for
-/// its first TTL rises at the rate it started with until the TTL sweeps begin; growth at that
-/// rate may keep an open leak, not open one.
-fn still_filling(ctx: &Ctx) -> Option<f64> {
+/// the floor did not pause in the first baseline window (`pause`, from [`first_pause`]) and
+/// less than [`FILL_WINDOWS`] detection windows have passed. A cache filling for its first TTL
+/// rises at the rate it started with until the TTL sweeps begin; growth at that rate, if slower
+/// than R, may keep an open leak, not open one ([`detect`]). Growth at R or faster is never
+/// held as a fill: a cache that fills that fast for hours is a leak until it stops.
+fn still_filling(ctx: &Ctx, pause: Option<f64>) -> Option<f64> {
     let k = &ctx.k;
     let t0 = ctx.times[0];
-    if ctx.t_end > t0 + FILL_WINDOWS * k.window || first_pause(ctx).is_some() {
+    if ctx.t_end > t0 + FILL_WINDOWS * k.window || pause.is_some() {
         return None;
     }
     let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
