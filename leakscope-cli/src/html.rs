@@ -630,7 +630,7 @@ fn scope_chart(
         dump,
         &aria,
         span,
-        &rate_series(scope),
+        &rate_series(&scope.history),
         rate_axis,
         rate_axis,
     );
@@ -990,12 +990,11 @@ fn series_chart(
     out.push_str("</svg>\n</div>\n");
 }
 
-/// A scope's allocation and free rates (bytes per second) per history interval: each point's
-/// bytes over the time since the point before (a coarse point's run included).
-fn rate_series(scope: &ScopeDump) -> [Series; 2] {
+/// A scope's allocation and free rates (bytes per second) per point of its `history`: each
+/// point's bytes over the time since the point before (a coarse point's run included).
+fn rate_series(history: &[leakscope::analysis::Snapshot]) -> [Series; 2] {
     let rates = |pick: fn(&leakscope::analysis::Snapshot) -> u64| {
-        scope
-            .history
+        history
             .windows(2)
             .filter(|w| w[1].t > w[0].t)
             .map(|w| (w[1].t, pick(&w[1]) as f64 / (w[1].t - w[0].t)))
@@ -1221,6 +1220,38 @@ fn trim(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_are_each_points_bytes_over_the_time_since_the_point_before() {
+        // A coarse point standing for ten 30-second intervals (t = 300), then two snapshots; a
+        // repeated time stamp gives no rate (no division by zero).
+        let snap = |t: f64, allocated: u64, freed: u64| {
+            let mut s = leakscope::analysis::Snapshot::new(t, 0, 0);
+            s.bytes_allocated = allocated;
+            s.bytes_freed = freed;
+            s
+        };
+        let history = [
+            snap(0.0, 0, 0),
+            snap(300.0, 60_000, 30_000),
+            snap(330.0, 3_000, 1_500),
+            snap(330.0, 9_999, 9_999),
+            snap(360.0, 0, 600),
+        ];
+        let [allocated, freed] = rate_series(&history);
+        assert_eq!(
+            allocated.points,
+            vec![(300.0, 200.0), (330.0, 100.0), (360.0, 0.0)]
+        );
+        assert_eq!(
+            freed.points,
+            vec![(300.0, 100.0), (330.0, 50.0), (360.0, 20.0)]
+        );
+        assert_eq!(
+            (allocated.label.as_str(), freed.label.as_str()),
+            ("allocated / s", "freed / s")
+        );
+    }
 
     #[test]
     fn escaping_covers_markup_quotes_and_controls() {
