@@ -59,7 +59,13 @@ fn main() {
         for n in sizes {
             let row: Vec<String> = ALLOCS
                 .iter()
-                .flat_map(|a| [usable(a, n), usable(a, n + MARKS[0]), usable(a, n + MARKS[1])])
+                .flat_map(|a| {
+                    [
+                        usable(a, n),
+                        usable(a, n + MARKS[0]),
+                        usable(a, n + MARKS[1]),
+                    ]
+                })
                 .map(|u| u.to_string())
                 .collect();
             println!("{n}\t{}", row.join("\t"));

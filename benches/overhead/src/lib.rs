@@ -309,7 +309,7 @@ impl Rng {
     #[inline(always)]
     fn small_size(&mut self) -> usize {
         let r = self.next();
-        if r % 10 != 0 {
+        if !r.is_multiple_of(10) {
             8 + ((r >> 32) % 249) as usize
         } else {
             257 + ((r >> 32) % 3840) as usize

@@ -267,7 +267,9 @@ fn render(d: &Data) -> String {
     if !d.variants.iter().any(|v| v == me) {
         return out;
     }
-    out.push_str("### docs/design.md §12 targets (leakscope_scoped; sampling not measured yet)\n\n");
+    out.push_str(
+        "### docs/design.md §12 targets (leakscope_scoped; sampling not measured yet)\n\n",
+    );
     out.push_str("| target | wall | CPU | met (wall / CPU) |\n|---|---|---|---|\n");
     let base = "system";
     let churn = |m| d.ratio(me, base, "churn", m);
