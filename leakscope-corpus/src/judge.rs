@@ -13,9 +13,9 @@
 //!   alarm; it counts as finding a leak only at Medium or above.
 //! - *found*: the first alarm after the start (a new one, or a notice whose severity change
 //!   makes it one), or a SustainedHigh at Medium and above;
-//!   *typed*: the first new leak of an accepted type; its latency is judged against the case's
-//!   deadline ([`Truth::Leak`]).
-//! - *openings*: new leaks of accepted types after the start; the target is one per type.
+//!   *typed*: the first such onset (a new leak, or a notice turning into an alarm) of an
+//!   accepted type; its latency is judged against the case's deadline ([`Truth::Leak`]).
+//! - *openings*: onsets of accepted types after the start; the target is one per type.
 //! - *severity flaps*: severity changes of one leak that reverse the one before.
 //! - *time to budget*: at the typed detection, the leak's `time_to_budget_secs` over the true
 //!   time left; the target is within 2× either way, and detection before the budget is reached.
