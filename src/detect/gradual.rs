@@ -33,7 +33,7 @@
 //!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
-//!    floor first pauses, if that is sooner ([`warm_up_end`]); and while a fill at one rate
+//!    floor first pauses, if that is sooner ([`warm_up`]); and while a fill at one rate
 //!    may still be going on, growth slower than R at its rate cannot open a finding
 //!    ([`still_filling`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
@@ -89,9 +89,7 @@ const RHO_MAX: f64 = 0.9;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
-    let pause = first_pause(ctx);
-    let settled_from = warm_up_end(ctx, pause);
-    let fill = still_filling(ctx, pause);
+    let (settled_from, fill) = warm_up(ctx);
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
@@ -117,14 +115,33 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     held
 }
 
-/// Where the floor first pauses within the first baseline window: the start of the first
-/// stretch of half a detection window in which it stays within the smallest spike. A scope
-/// that pauses is not filling, so what rises after the pause is not the fill right after start.
-fn first_pause(ctx: &Ctx) -> Option<f64> {
+/// The warm-up (module docs, rule 5): when evidence may start (one baseline window after the
+/// first snapshot, or where the floor first pauses if that is sooner), and the rate of a fill
+/// at one rate that may still be going on ([`still_filling`]). Both read the floor of the first
+/// baseline window, read once here; once even the long view starts after that window (a day
+/// into the history at the defaults), neither can change a verdict, and it is not read.
+/// (A shorter allowance finds leaks that begin within the first hour sooner, and pages on more
+/// warm-ups: docs/detectors.md.)
+fn warm_up(ctx: &Ctx) -> (f64, Option<f64>) {
     let k = &ctx.k;
     let t0 = ctx.times[0];
+    let limit = t0 + k.baseline;
+    if ctx.t_end - k.long_view >= limit {
+        return (limit, None);
+    }
+    let floor = ctx.points(t0 - ctx.dt, limit, k.floor_bucket, Pick::Min);
+    match first_pause(ctx, &floor) {
+        Some(t) => (t.min(limit), None),
+        None => (limit, still_filling(ctx, &floor)),
+    }
+}
+
+/// Where the first baseline window's `floor` first pauses: the start of the first stretch of
+/// half a detection window in which it stays within the smallest spike. A scope that pauses is
+/// not filling, so what rises after the pause is not the fill right after start.
+fn first_pause(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
+    let k = &ctx.k;
     let stretch = k.window / 2.0;
-    let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
     let mut j = 0;
     for i in 0..floor.len() {
         j = j.max(i);
@@ -140,41 +157,28 @@ fn first_pause(ctx: &Ctx) -> Option<f64> {
                 (a.min(p.bytes), b.max(p.bytes))
             });
         if hi - lo < k.spike_min_bytes {
-            return Some(floor[i].t.max(t0));
+            return Some(floor[i].t.max(ctx.times[0]));
         }
     }
     None
 }
 
-/// When the warm-up ends (module docs, rule 5): one baseline window after the first snapshot,
-/// or where the floor first pauses if that is sooner. (A shorter allowance finds leaks that
-/// begin within the first hour sooner, and pages on more warm-ups: docs/detectors.md.)
-fn warm_up_end(ctx: &Ctx, pause: Option<f64>) -> f64 {
-    let limit = ctx.times[0] + ctx.k.baseline;
-    pause.map_or(limit, |t| t.min(limit))
-}
-
 /// The rate (bytes per minute) of the fill right after start, while it may still be going on:
-/// the floor did not pause in the first baseline window (`pause`, from [`first_pause`]) and
-/// less than [`FILL_WINDOWS`] detection windows have passed. A cache filling for its first TTL
-/// rises at the rate it started with until the TTL sweeps begin; growth at that rate, if slower
-/// than R, may keep an open leak, not open one ([`detect`]). Growth at R or faster is never
-/// held as a fill: a cache that fills that fast for hours is a leak until it stops.
-fn still_filling(ctx: &Ctx, pause: Option<f64>) -> Option<f64> {
+/// the first baseline window's `floor` did not pause ([`first_pause`]) and less than
+/// [`FILL_WINDOWS`] detection windows have passed. A cache filling for its first TTL rises at
+/// the rate it started with until the TTL sweeps begin; growth at that rate, if slower than R,
+/// may keep an open leak, not open one ([`detect`]). Growth at R or faster is never held as a
+/// fill: a cache that fills that fast for hours is a leak until it stops.
+fn still_filling(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
     let k = &ctx.k;
-    let t0 = ctx.times[0];
-    if ctx.t_end > t0 + FILL_WINDOWS * k.window || pause.is_some() {
+    if ctx.t_end > ctx.times[0] + FILL_WINDOWS * k.window {
         return None;
     }
-    let floor = ctx.points(t0 - ctx.dt, t0 + k.baseline, k.floor_bucket, Pick::Min);
     let n = floor.len();
     if n < 2 * LEVEL_POINTS {
         return None;
     }
-    let level = |s: &[super::Point]| {
-        let v: Vec<f64> = s.iter().map(|p| p.bytes).collect();
-        stats::median(&v)
-    };
+    let level = super::median_bytes;
     let (a, b) = (
         level(&floor[..LEVEL_POINTS])?,
         level(&floor[n - LEVEL_POINTS..])?,

@@ -557,6 +557,13 @@ pub(crate) struct Point {
     pub freed: f64,
 }
 
+/// The median of the points' bytes: a level that one odd point does not move; `None` when
+/// there are none.
+pub(crate) fn median_bytes(points: &[Point]) -> Option<f64> {
+    let mut v: Vec<f64> = points.iter().map(|p| p.bytes).collect();
+    stats::median_in_place(&mut v)
+}
+
 impl Point {
     /// A snapshot as a point, with `bytes` in place of its `curr_bytes` (a coarse history point
     /// passes the minimum of its run).

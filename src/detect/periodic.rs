@@ -350,9 +350,6 @@ fn gap_rise(gap: &[Point]) -> f64 {
         return 0.0;
     }
     let k = 3.min(m / 2).max(1);
-    let level = |s: &[Point]| {
-        let v: Vec<f64> = s.iter().map(|p| p.bytes).collect();
-        stats::median(&v).unwrap_or(0.0)
-    };
+    let level = |s: &[Point]| super::median_bytes(s).unwrap_or(0.0);
     level(&gap[m - k..]) - level(&gap[..k])
 }

@@ -69,10 +69,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if !(cusum >= H) {
         return None;
     }
-    let level = |p: &[super::Point]| {
-        let v: Vec<f64> = p.iter().map(|p| p.bytes).collect();
-        stats::median(&v)
-    };
+    let level = super::median_bytes;
     let before = level(&base[base.len() - LEVEL_POINTS..])?;
     let now = level(&win[win.len() - LEVEL_POINTS..])?;
     let rise = now - before;
