@@ -97,8 +97,8 @@ fn named_seeds_have_their_outcome() {
             "dump is truncated: the JSON ends early at line 1, column 1932",
         ),
         (
-            "version_2.json",
-            "dump has schema version 2.0, but this leakscope",
+            "version_3.json",
+            "dump has schema version 3.0, but this leakscope",
         ),
         (
             "no_version.json",

@@ -119,6 +119,56 @@ fn the_fixture_is_current() {
     );
 }
 
+/// The format document's example, the dump this version writes, into `dir`.
+fn documented_example(dir: &Path) -> PathBuf {
+    let doc = std::fs::read_to_string(manifest("../docs/dump-format.md")).unwrap();
+    let start = doc.find("```json\n").unwrap() + 8;
+    let end = start + doc[start..].find("\n```").unwrap();
+    let path = dir.join("example.json");
+    std::fs::write(&path, &doc[start..end]).unwrap();
+    path
+}
+
+/// Every 1.x dump still reads (the format document's example as each version wrote it): each
+/// subcommand renders it, and the 1.3 example, which has 2.0's fields, gives exactly the output
+/// of the 2.0 example but for the version the report and the page name.
+#[test]
+fn every_1_x_dump_still_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let current = documented_example(dir.path());
+    let current = current.to_str().unwrap();
+    for minor in 0..=3 {
+        let old = manifest(&format!("../tests/fixtures/dump-1.{minor}.json"));
+        let old = old.to_str().unwrap();
+        let report = ok(&["report", old, "--no-color"]);
+        assert!(
+            report.contains(&format!(", schema 1.{minor}, ")),
+            "{report}"
+        );
+        let page = dir.path().join(format!("1.{minor}.html"));
+        ok(&["html", old, "-o", page.to_str().unwrap()]);
+        ok(&["prom", old]);
+        ok(&["collapsed", old]);
+        if minor == 3 {
+            assert_eq!(ok(&["prom", old]), ok(&["prom", current]));
+            assert_eq!(ok(&["collapsed", old]), ok(&["collapsed", current]));
+            let new_report = ok(&["report", current, "--no-color"]);
+            assert_eq!(
+                report.replace(", schema 1.3, ", ", schema 2.0, "),
+                new_report
+            );
+            let new_page = dir.path().join("2.0.html");
+            ok(&["html", current, "-o", new_page.to_str().unwrap()]);
+            let (old_html, new_html) = (
+                std::fs::read_to_string(&page).unwrap(),
+                std::fs::read_to_string(&new_page).unwrap(),
+            );
+            assert_ne!(old_html, new_html);
+            assert_eq!(old_html.replace("schema 1.3", "schema 2.0"), new_html);
+        }
+    }
+}
+
 #[test]
 fn report_matches_its_golden_file() {
     let text = ok(&["report", &fixture_str(), "--no-color"]);
@@ -1108,16 +1158,19 @@ fn bad_input_is_one_line_and_exit_code_two() {
     );
     refuses(&at("array.json", b"[1, 2, 3]"), "not an object");
     refuses(&at("other.json", br#"{"name": "x"}"#), "no schema_version");
-    let v2 = json.replacen(
+    let v3 = json.replacen(
         &format!(
             "\"schema_version\": \"{}\"",
             leakscope::dump::SCHEMA_VERSION
         ),
-        "\"schema_version\": \"2.0\"",
+        "\"schema_version\": \"3.0\"",
         1,
     );
-    assert_ne!(v2, json);
-    refuses(&at("v2.json", v2.as_bytes()), "schema version 2.0");
+    assert_ne!(v3, json);
+    refuses(
+        &at("v3.json", v3.as_bytes()),
+        "schema version 3.0, but this leakscope (0.1.0) reads major versions 1 to 2 (it writes 2.0)",
+    );
     // Hostile sizes: a byte count past u64, a negative count, a huge pid, deep nesting.
     let huge = json.replacen(
         "\"curr_bytes\": ",

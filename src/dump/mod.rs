@@ -20,8 +20,8 @@ pub use pprof::{pprof_profile, self_mappings, Mapping};
 pub use prometheus::{prometheus_text, write_prometheus};
 pub use read::{read_dump, read_dump_from_slice, MAX_DUMP_BYTES};
 pub use schema::{
-    Dump, ProcessInfo, ScopeDump, TrackerStats, MAX_HISTORY_POINTS, SCHEMA_MAJOR, SCHEMA_MINOR,
-    SCHEMA_VERSION,
+    Dump, ProcessInfo, ScopeDump, TrackerStats, MAX_HISTORY_POINTS, OLDEST_SCHEMA_MAJOR,
+    SCHEMA_MAJOR, SCHEMA_MINOR, SCHEMA_VERSION,
 };
 pub use write::{write_atomic, write_dump, DUMP_MODE, PROMETHEUS_MODE};
 

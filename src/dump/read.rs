@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::schema::{parse_version, Dump, SCHEMA_MAJOR, SCHEMA_VERSION};
+use super::schema::{parse_version, Dump, OLDEST_SCHEMA_MAJOR, SCHEMA_MAJOR, SCHEMA_VERSION};
 use crate::error::{Error, ErrorKind};
 
 /// The largest dump the reader accepts: 1 GiB. A dump of 1,000 scopes with full default history
@@ -201,17 +201,40 @@ fn non_finite_token(bytes: &[u8], line: usize, column: usize) -> Option<&'static
 }
 
 fn check_version(version: &str) -> Result<(), String> {
+    check_version_of(
+        version,
+        OLDEST_SCHEMA_MAJOR..=SCHEMA_MAJOR,
+        SCHEMA_VERSION,
+        env!("CARGO_PKG_VERSION"),
+    )
+}
+
+/// `version` checked by a reader of the majors `reads` that writes `writes`: the rule of every
+/// leakscope, this one's and (with `reads` = `1..=1`, `writes` = `"1.3"`) the 1.x readers', whose
+/// refusal of a 2.0 dump is what keeps them from showing a churn dump without its churn data.
+fn check_version_of(
+    version: &str,
+    reads: std::ops::RangeInclusive<u32>,
+    writes: &str,
+    leakscope: &str,
+) -> Result<(), String> {
+    let (oldest, newest) = (*reads.start(), *reads.end());
     match parse_version(version) {
-        Some((major, _)) if major == SCHEMA_MAJOR => Ok(()),
-        Some(_) => Err(format!(
-            "has schema version {version}, but this leakscope ({}) reads major version \
-             {SCHEMA_MAJOR} (it writes {SCHEMA_VERSION}): use a leakscope that reads version \
-             {version}",
-            env!("CARGO_PKG_VERSION")
-        )),
+        Some((major, _)) if reads.contains(&major) => Ok(()),
+        Some(_) => {
+            let majors = if oldest == newest {
+                format!("major version {newest}")
+            } else {
+                format!("major versions {oldest} to {newest}")
+            };
+            Err(format!(
+                "has schema version {version}, but this leakscope ({leakscope}) reads {majors} \
+                 (it writes {writes}): use a leakscope that reads version {version}"
+            ))
+        }
         None => Err(format!(
             "has an unreadable schema_version {version:?} (expected MAJOR.MINOR, such as \
-             {SCHEMA_VERSION})"
+             {writes})"
         )),
     }
 }
@@ -343,39 +366,63 @@ mod tests {
     #[test]
     fn other_major_versions_are_refused_naming_both() {
         let json =
-            example_json().replace("\"schema_version\":\"1.3\"", "\"schema_version\":\"2.3\"");
+            example_json().replace("\"schema_version\":\"2.0\"", "\"schema_version\":\"3.1\"");
         assert_eq!(
             message(json.as_bytes()),
             format!(
-                "dump has schema version 2.3, but this leakscope ({}) reads major version 1 \
-                 (it writes 1.3): use a leakscope that reads version 2.3",
+                "dump has schema version 3.1, but this leakscope ({}) reads major versions 1 to 2 \
+                 (it writes 2.0): use a leakscope that reads version 3.1",
                 env!("CARGO_PKG_VERSION")
             )
         );
         // A future major need not look like this one at all.
         let alien = br#"{"schema_version": "7.0", "everything": ["different"]}"#;
         assert!(message(alien).starts_with("dump has schema version 7.0, but"));
+        // Nor need a past one.
+        let ancient = br#"{"schema_version": "0.9", "everything": ["different"]}"#;
+        assert!(message(ancient).starts_with("dump has schema version 0.9, but"));
         // A newer minor version reads, its unknown fields ignored.
         let newer = example_json().replacen(
-            "\"schema_version\":\"1.3\"",
-            "\"schema_version\":\"1.9\",\"added_in_1_9\":{\"x\":[1,2]}",
+            "\"schema_version\":\"2.0\"",
+            "\"schema_version\":\"2.9\",\"added_in_2_9\":{\"x\":[1,2]}",
             1,
         );
         assert_eq!(
             read_dump_from_slice(newer.as_bytes())
                 .unwrap()
                 .schema_version,
-            "1.9"
+            "2.9"
         );
+    }
+
+    /// A 1.x reader (major 1 only, writing 1.3: the check every leakscope before 2.0 made)
+    /// refuses this build's dumps, which carry churn data it would drop, in one line naming the
+    /// version; the same dump as 1.3 it reads.
+    #[test]
+    fn a_1_x_reader_refuses_a_2_0_dump_by_its_version() {
+        let v1_reader = |version: &str| check_version_of(version, 1..=1, "1.3", "0.1.0");
+        assert_eq!(
+            v1_reader(&example_dump().schema_version),
+            Err(
+                "has schema version 2.0, but this leakscope (0.1.0) reads major version 1 \
+                 (it writes 1.3): use a leakscope that reads version 2.0"
+                    .to_owned()
+            )
+        );
+        assert_eq!(v1_reader("1.3"), Ok(()));
+        assert_eq!(v1_reader("1.0"), Ok(()));
+        // This reader reads both.
+        assert_eq!(check_version("2.0"), Ok(()));
+        assert_eq!(check_version("1.0"), Ok(()));
     }
 
     #[test]
     fn bad_or_missing_versions_are_named() {
         let json =
-            example_json().replace("\"schema_version\":\"1.3\"", "\"schema_version\":\"one\"");
+            example_json().replace("\"schema_version\":\"2.0\"", "\"schema_version\":\"one\"");
         assert_eq!(
             message(json.as_bytes()),
-            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 1.3)"
+            "dump has an unreadable schema_version \"one\" (expected MAJOR.MINOR, such as 2.0)"
         );
         assert_eq!(
             message(br#"{"schema_version": 1}"#),
@@ -623,6 +670,39 @@ mod tests {
         let mut expected = example_dump();
         expected.schema_version = "1.1".into();
         without_1_2_fields(&mut expected);
+        assert_eq!(dump, expected);
+    }
+
+    /// What a dump of 1.2 or older lacks: the leaks' call sites at detection and at their peak.
+    fn without_1_3_fields(dump: &mut Dump) {
+        for leak in &mut dump.leaks {
+            leak.sites_at_detection.clear();
+            leak.peak_bytes = 0;
+            leak.sites_at_peak.clear();
+        }
+    }
+
+    /// A dump written by schema 1.2 (the format document's example as it was then) reads as
+    /// the same dump without the leaks' sites added in 1.3, its age profiles and pressure kept.
+    #[test]
+    fn a_1_2_dump_still_reads() {
+        let old = include_bytes!("../../tests/fixtures/dump-1.2.json");
+        let dump = read_dump_from_slice(old).unwrap();
+        let mut expected = example_dump();
+        expected.schema_version = "1.2".into();
+        without_1_3_fields(&mut expected);
+        assert!(dump.scopes[1].history.iter().any(|p| p.live_age.is_some()));
+        assert_eq!(dump, expected);
+    }
+
+    /// A dump written by schema 1.3, the last 1.x (the format document's example as it was
+    /// then), reads as the same dump: 2.0 has 1.3's fields.
+    #[test]
+    fn a_1_3_dump_still_reads() {
+        let old = include_bytes!("../../tests/fixtures/dump-1.3.json");
+        let dump = read_dump_from_slice(old).unwrap();
+        let mut expected = example_dump();
+        expected.schema_version = "1.3".into();
         assert_eq!(dump, expected);
     }
 

@@ -7,10 +7,16 @@
 //! # Versioning
 //!
 //! `schema_version` is `"MAJOR.MINOR"`. A minor version only adds fields, each optional or with
-//! a default, so a reader of 1.0 reads a 1.7 dump (ignoring what it does not know) and a reader
-//! of 1.7 reads a 1.0 dump (filling in defaults). Anything else (a renamed, removed or
-//! re-typed field, a changed unit) is a new major version, and readers refuse majors they do not
-//! know with a message naming both versions.
+//! a default, whose absence a reader of an older minor may ignore without misreporting the dump;
+//! a reader of 1.0 reads a 1.3 dump (ignoring what it does not know) and a reader of 1.3 reads a
+//! 1.0 dump (filling in defaults). Anything else (a renamed, removed or re-typed field, a changed
+//! unit, or data whose silent loss would make an older reader's report wrong) is a new major
+//! version, and readers refuse majors they do not know with a message naming both versions.
+//!
+//! 2.0 is 1.3's fields under a new major: it carries the churn data (the history's `live_age`,
+//! the process snapshots' `pressure`) that 1.2 added as a minor, which 1.x readers would
+//! otherwise drop without a word. This reader reads every major from [`OLDEST_SCHEMA_MAJOR`] to
+//! [`SCHEMA_MAJOR`]: a 1.x dump reads with the 2.0 fields it lacks left out.
 
 use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -19,12 +25,14 @@ use crate::config::Config;
 use crate::leak::{CallSite, Leak, LeakStatus};
 use crate::snapshot::{Churn, ProcessSnapshot, ScopeStats, Snapshot};
 
-/// The major schema version this build writes and reads.
-pub const SCHEMA_MAJOR: u32 = 1;
+/// The major schema version this build writes, and the newest it reads.
+pub const SCHEMA_MAJOR: u32 = 2;
 /// The minor schema version this build writes.
-pub const SCHEMA_MINOR: u32 = 3;
+pub const SCHEMA_MINOR: u32 = 0;
 /// `SCHEMA_MAJOR.SCHEMA_MINOR`, as written in `schema_version`.
-pub const SCHEMA_VERSION: &str = "1.3";
+pub const SCHEMA_VERSION: &str = "2.0";
+/// The oldest major schema version this build reads: every 1.x dump still reads.
+pub const OLDEST_SCHEMA_MAJOR: u32 = 1;
 
 /// The most points one scope's history can hold, and so the longest history column a dump
 /// may have: three tiers of at most `max_snapshots_per_cache + 9` points each (see
