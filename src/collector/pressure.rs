@@ -108,21 +108,22 @@ fn is_absent(e: &std::io::Error) -> bool {
 }
 
 /// Where the cgroup v2 hierarchy is mounted, under the root.
-const V2_HIERARCHY: &str = "sys/fs/cgroup";
+pub(super) const V2_HIERARCHY: &str = "sys/fs/cgroup";
 /// Where the cgroup v1 memory controller's hierarchy is mounted, under the root.
 pub(super) const V1_HIERARCHY: &str = "sys/fs/cgroup/memory";
 /// Values at or above this in v1 `memory.limit_in_bytes` mean "no limit": the kernel writes
 /// `PAGE_COUNTER_MAX` rounded to pages (9223372036854771712 with 4 KiB pages).
 pub(super) const V1_UNLIMITED: u64 = 1 << 62;
 
-/// The cgroup v2 path in `/proc/self/cgroup` (its `0::PATH` line), if there is one.
-fn cgroup_v2_path(proc_cgroup: &str) -> Option<&str> {
+/// The cgroup v2 path in `/proc/self/cgroup` (its `0::PATH` line), if there is one. The one
+/// reader of that file's lines, for the pressure and for the limit `process.rs` reports.
+pub(super) fn cgroup_v2_path(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| l.strip_prefix("0::"))
 }
 
 /// The cgroup v1 path of the memory controller in `/proc/self/cgroup` (its `ID:...memory...:PATH`
 /// line), if there is one.
-fn cgroup_v1_memory_path(proc_cgroup: &str) -> Option<&str> {
+pub(super) fn cgroup_v1_memory_path(proc_cgroup: &str) -> Option<&str> {
     proc_cgroup.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
@@ -140,15 +141,25 @@ fn cgroup_v1_memory_path(proc_cgroup: &str) -> Option<&str> {
 /// cgroup of a v2 host has no `memory.current`, so a process there has none (a v1 root cgroup
 /// has the files, and gives the machine's usage with no limit).
 fn cgroup_dir_in(hierarchy: &Path, path: &str, marker: &str) -> Option<PathBuf> {
-    let mut dir = hierarchy.join(path.trim().trim_start_matches('/'));
-    loop {
-        if dir.join(marker).exists() {
-            return Some(dir);
+    cgroup_dirs(hierarchy, path).find(|dir| dir.join(marker).exists())
+}
+
+/// The directories of a cgroup and its ancestors in `hierarchy`: `hierarchy/path`, its parent,
+/// and so on up to `hierarchy` itself, deepest first.
+pub(super) fn cgroup_dirs<'a>(
+    hierarchy: &'a Path,
+    path: &str,
+) -> impl Iterator<Item = PathBuf> + 'a {
+    let deepest = hierarchy.join(path.trim().trim_start_matches('/'));
+    let mut next = deepest.starts_with(hierarchy).then_some(deepest);
+    std::iter::from_fn(move || {
+        let dir = next.take()?;
+        let mut parent = dir.clone();
+        if dir != hierarchy && parent.pop() && parent.starts_with(hierarchy) {
+            next = Some(parent);
         }
-        if dir == hierarchy || !dir.pop() || !dir.starts_with(hierarchy) {
-            return None;
-        }
-    }
+        Some(dir)
+    })
 }
 
 /// A pressure file: a `some` line and, on kernels that report it, a `full` line, each with
@@ -303,6 +314,36 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/proc")
             .join(case)
+    }
+
+    /// The one reading of `/proc/self/cgroup` and of a cgroup's ancestry, which the pressure
+    /// and the limit (`process.rs`) share.
+    #[test]
+    fn cgroup_lines_and_ancestors() {
+        let text = "12:cpu,cpuacct:/x\n4:blkio,memory:/app/web\n0::/app.slice/web.service\n";
+        assert_eq!(cgroup_v2_path(text), Some("/app.slice/web.service"));
+        assert_eq!(cgroup_v1_memory_path(text), Some("/app/web"));
+        // A v1-only host has no `0::` line; `memory` must be a whole controller name.
+        let v1 = "5:memoryx:/no\n3:memory:/yes\n";
+        assert_eq!(
+            (cgroup_v2_path(v1), cgroup_v1_memory_path(v1)),
+            (None, Some("/yes"))
+        );
+        for garbage in ["", "garbage\n", "0:/no-v2\n", "4:memory\n"] {
+            assert_eq!(cgroup_v2_path(garbage), None, "{garbage:?}");
+            assert_eq!(cgroup_v1_memory_path(garbage), None, "{garbage:?}");
+        }
+        let h = Path::new("/sys/fs/cgroup");
+        let dirs = |path| cgroup_dirs(h, path).collect::<Vec<_>>();
+        assert_eq!(
+            dirs("/app.slice/web.service\n"),
+            [
+                h.join("app.slice/web.service"),
+                h.join("app.slice"),
+                h.to_path_buf()
+            ]
+        );
+        assert_eq!(dirs("/"), [h.to_path_buf()]);
     }
 
     #[test]

@@ -58,7 +58,10 @@ pub fn pid() -> u32 {
 /// The pure parsers behind the readings, apart so they are tested on any platform.
 mod parse {
     use super::Path;
-    use crate::collector::pressure::{V1_HIERARCHY, V1_UNLIMITED};
+    use crate::collector::pressure::{
+        cgroup_dirs, cgroup_v1_memory_path, cgroup_v2_path, V1_HIERARCHY, V1_UNLIMITED,
+        V2_HIERARCHY,
+    };
 
     /// `AT_PAGESZ`: the system page size.
     pub(super) const AT_PAGESZ: u64 = 6;
@@ -120,26 +123,11 @@ mod parse {
     /// container without a cgroup namespace the path names the host's hierarchy, which is not
     /// mounted there; walking up still reaches the container's own root file.
     pub(super) fn cgroup_limit_in(root: &Path, proc_cgroup: &str) -> Option<u64> {
-        let mut v2 = None;
-        let mut v1 = None;
-        for line in proc_cgroup.lines() {
-            let mut parts = line.splitn(3, ':');
-            let (Some(id), Some(controllers), Some(path)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            if id == "0" && controllers.is_empty() {
-                v2 = Some(path);
-            } else if controllers.split(',').any(|c| c == "memory") {
-                v1 = Some(path);
-            }
-        }
-        let v2_root = root.join("sys/fs/cgroup");
-        let v2_limit = v2.and_then(|p| smallest_limit(&v2_root, p, "memory.max"));
-        let v1_root = root.join(V1_HIERARCHY);
+        let v2_limit = cgroup_v2_path(proc_cgroup)
+            .and_then(|p| smallest_limit(&root.join(V2_HIERARCHY), p, "memory.max"));
         v2_limit.or_else(|| {
-            v1.and_then(|p| smallest_limit(&v1_root, p, "memory.limit_in_bytes"))
+            cgroup_v1_memory_path(proc_cgroup)
+                .and_then(|p| smallest_limit(&root.join(V1_HIERARCHY), p, "memory.limit_in_bytes"))
                 .filter(|&l| l < V1_UNLIMITED)
         })
     }
@@ -147,19 +135,12 @@ mod parse {
     /// The smallest numeric `file` from `hierarchy/cgroup_path` up to `hierarchy`; `max` (v2's
     /// "no limit") and unreadable files are skipped.
     fn smallest_limit(hierarchy: &Path, cgroup_path: &str, file: &str) -> Option<u64> {
-        let mut dir = hierarchy.join(cgroup_path.trim_start_matches('/'));
-        let mut smallest: Option<u64> = None;
-        loop {
-            let limit = std::fs::read_to_string(dir.join(file))
-                .ok()
-                .and_then(|text| text.trim().parse::<u64>().ok());
-            if let Some(limit) = limit {
-                smallest = Some(smallest.map_or(limit, |s| s.min(limit)));
-            }
-            if dir == hierarchy || !dir.pop() || !dir.starts_with(hierarchy) {
-                return smallest;
-            }
-        }
+        cgroup_dirs(hierarchy, cgroup_path)
+            .filter_map(|dir| {
+                let text = std::fs::read_to_string(dir.join(file)).ok()?;
+                text.trim().parse::<u64>().ok()
+            })
+            .min()
     }
 }
 
