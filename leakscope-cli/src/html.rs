@@ -31,6 +31,11 @@ use crate::{fmt, report};
 /// high, under a lane of [`LANE`] per row of leak labels.
 const W: f64 = 960.0;
 const PLOT: f64 = 186.0;
+/// The plot height of a secondary chart (a scope's allocation and free rates, under its bytes):
+/// a third of the bytes chart's, so the bytes stay what the eye lands on.
+const SECONDARY_PLOT: f64 = 62.0;
+/// Under a secondary chart: its tick labels only, the time axis's caption being the main chart's.
+const SECONDARY_BOTTOM: f64 = 24.0;
 const LEFT: f64 = 78.0;
 const RIGHT: f64 = 70.0;
 const TOP: f64 = 14.0;
@@ -631,8 +636,8 @@ fn scope_chart(
         &aria,
         span,
         &rate_series(&scope.history),
-        rate_axis,
-        rate_axis,
+        [rate_axis, rate_axis],
+        SECONDARY_PLOT,
     );
     out.push_str("</div>\n");
 }
@@ -645,6 +650,8 @@ struct Axes {
     emax: f64,
     /// The plot's top edge: under the label lanes.
     top: f64,
+    /// The plot's height: [`PLOT`], or [`SECONDARY_PLOT`] for a secondary chart.
+    plot: f64,
 }
 
 impl Axes {
@@ -658,16 +665,33 @@ impl Axes {
     }
     /// The plot's bottom edge, the time axis.
     fn bottom(&self) -> f64 {
-        self.top + PLOT
+        self.top + self.plot
+    }
+    /// Whether this is a secondary chart, shorter and without the time axis's caption.
+    fn secondary(&self) -> bool {
+        self.plot < PLOT
     }
     /// The whole chart's height.
     fn height(&self) -> f64 {
-        self.bottom() + BOTTOM
+        self.bottom()
+            + if self.secondary() {
+                SECONDARY_BOTTOM
+            } else {
+                BOTTOM
+            }
+    }
+    /// How many grid steps to aim for on the left and right axes.
+    fn steps(&self) -> f64 {
+        if self.secondary() {
+            2.0
+        } else {
+            5.0
+        }
     }
     fn y(&self, v: f64) -> f64 {
         self.bottom()
             - if self.ymax > 0.0 {
-                v / self.ymax * PLOT
+                v / self.ymax * self.plot
             } else {
                 0.0
             }
@@ -675,7 +699,7 @@ impl Axes {
     fn ye(&self, v: f64) -> f64 {
         self.bottom()
             - if self.emax > 0.0 {
-                v / self.emax * PLOT
+                v / self.emax * self.plot
             } else {
                 0.0
             }
@@ -764,6 +788,7 @@ fn svg(
         ymax,
         emax,
         top: TOP,
+        plot: PLOT,
     };
 
     // Leaks: open ones first (most severe first), then resolved, each with its span on the
@@ -826,10 +851,11 @@ fn svg(
         );
         let _ = writeln!(
             out,
-            "<rect x=\"{xa:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{PLOT}\" fill=\"{colour}\" \
+            "<rect x=\"{xa:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{}\" fill=\"{colour}\" \
              fill-opacity=\"{}\"><title>{}</title></rect>",
             ax.top,
             (xb - xa).max(2.0),
+            ax.plot,
             if open { 0.09 } else { 0.05 },
             esc(&tip)
         );
@@ -839,10 +865,11 @@ fn svg(
             let (ea, eb) = (ax.x(ea), ax.x(eb));
             let _ = writeln!(
                 out,
-                "<rect x=\"{ea:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{PLOT}\" \
+                "<rect x=\"{ea:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{}\" \
                  fill=\"{colour}\" fill-opacity=\"{}\"><title>{}</title></rect>",
                 ax.top,
                 (eb - ea).max(2.0),
+                ax.plot,
                 if open { 0.16 } else { 0.07 },
                 esc(&tip)
             );
@@ -894,7 +921,7 @@ fn svg(
             out,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no history recorded</text>",
             LEFT + (W - LEFT - RIGHT) / 2.0,
-            ax.top + PLOT / 2.0
+            ax.top + ax.plot / 2.0
         );
     } else {
         let line = points.iter().map(|p| (ax.x(p.0), ax.y(p.1)));
@@ -912,16 +939,17 @@ struct Series {
     right: bool,
 }
 
-/// A chart of a few lines over the shared time axis: the left axis labelled by `left`, the
-/// right (for the series that read on it) by `right`. Nothing when no series has a point.
+/// A chart of a few lines over the shared time axis, its plot `plot` high: the left axis
+/// labelled by `left`, the right (for the series that read on it) by `right`. Nothing when no
+/// series has a point.
 fn series_chart(
     out: &mut String,
     dump: &Dump,
     aria: &str,
     span: Option<(f64, f64)>,
     series: &[Series],
-    left: fn(f64) -> String,
-    right: fn(f64) -> String,
+    [left, right]: [fn(f64) -> String; 2],
+    plot: f64,
 ) {
     if series.iter().all(|s| s.points.is_empty()) {
         return;
@@ -936,15 +964,17 @@ fn series_chart(
             .max(1e-9)
     };
     let (lmax, rmax) = (max(false), max(true));
-    let (lstep, rstep) = (nice_step(lmax, 5.0), nice_step(rmax, 5.0));
     let (t0, t1) = span.unwrap_or((0.0, 1.0));
-    let ax = Axes {
+    let mut ax = Axes {
         t0,
         t1,
-        ymax: (lmax / lstep).ceil() * lstep,
-        emax: (rmax / rstep).ceil() * rstep,
+        ymax: 0.0,
+        emax: 0.0,
         top: TOP,
+        plot,
     };
+    let (lstep, rstep) = (nice_step(lmax, ax.steps()), nice_step(rmax, ax.steps()));
+    (ax.ymax, ax.emax) = ((lmax / lstep).ceil() * lstep, (rmax / rstep).ceil() * rstep);
     out.push_str("<div class=\"legend\">");
     for s in series.iter().filter(|s| !s.points.is_empty()) {
         let dash = if s.right { " class=\"dash\"" } else { "" };
@@ -1081,8 +1111,8 @@ fn process_chart(out: &mut String, dump: &Dump, span: Option<(f64, f64)>) {
         "process memory and memory pressure over time",
         span,
         &series,
-        fmt::bytes,
-        percent_axis,
+        [fmt::bytes, percent_axis],
+        PLOT,
     );
 }
 
@@ -1182,19 +1212,25 @@ fn time_axis(out: &mut String, dump: &Dump, ax: &Axes) {
         w += step;
         ticks += 1;
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
         "<line class=\"axis\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (UTC)</text>",
+         <line class=\"axis\" x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{:.1}\" y2=\"{:.1}\"/>",
         W - RIGHT,
         ax.bottom(),
         ax.bottom(),
         ax.top,
         ax.bottom(),
-        LEFT + (W - LEFT - RIGHT) / 2.0,
-        ax.height() - 6.0
     );
+    if !ax.secondary() {
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">time (UTC)</text>",
+            LEFT + (W - LEFT - RIGHT) / 2.0,
+            ax.height() - 6.0
+        );
+    }
+    out.push('\n');
 }
 
 fn has_any<T>(v: &[T], f: impl Fn(&T) -> bool) -> bool {

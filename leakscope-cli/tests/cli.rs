@@ -585,6 +585,20 @@ fn html_is_well_formed_self_contained_and_has_one_chart_per_scope() {
         let rates = format!("aria-label=\"allocation and free rates of {}", s.name);
         assert_eq!(page.matches(&rates).count(), 1, "{}", s.name);
     }
+    // The rate charts are secondary: 100 units high (a 62-unit plot, tick labels, no caption)
+    // where a bytes chart and the process chart are 240 and more (186, caption, label lanes).
+    let heights: Vec<f64> = page
+        .split("viewBox=\"0 0 960 ")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(heights.len(), 2 * scopes + 1);
+    for (i, pair) in heights[..2 * scopes].chunks(2).enumerate() {
+        assert!(pair[0] >= 240.0, "{}: {pair:?}", dump.scopes[i].name);
+        assert_eq!(pair[1], 100.0, "{}", dump.scopes[i].name);
+    }
+    assert_eq!(heights[2 * scopes], 240.0);
+    assert_eq!(page.matches(">time (UTC)<").count(), scopes + 1);
     assert_eq!(
         page.matches("aria-label=\"process memory and memory pressure over time\"")
             .count(),
