@@ -42,12 +42,10 @@ const MACHINERY: &[&str] = &[
 /// short function name (`alloc`, `begin`), so their file tells what they are: the toolchain's
 /// library sources (remapped under `/rustc/`), the unwinder and hash-table crates, and
 /// leakscope's own sources.
-const MACHINERY_FILES: &[&str] = &[
-    "/rustc/",
-    "/backtrace-0.",
-    "/hashbrown-0.",
-    concat!(env!("CARGO_MANIFEST_DIR"), "/src/"),
-];
+const MACHINERY_FILES: &[&str] = &["/rustc/", "/backtrace-0.", "/hashbrown-0.", OWN_SOURCES];
+
+/// Where leakscope's own sources were when it was compiled, as its debug info names them.
+const OWN_SOURCES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");
 
 /// The address cache is cleared past this many addresses, bounding its memory.
 const MAX_CACHED_ADDRESSES: usize = 100_000;
@@ -325,18 +323,28 @@ impl LiveSamples {
             let resolved = self.symbols.entry(ip).or_insert_with(|| resolve_ip(ip));
             frames.extend(resolved.iter().cloned());
         }
-        name_anonymous_bodies(&mut frames);
-        for f in &mut frames {
-            if let Some(name) = &mut f.function {
-                *name = readable_name(name);
-            }
-        }
-        let first_user = frames.iter().position(|f| !is_machinery(f));
-        match first_user {
-            Some(i) => frames.split_off(i),
-            None => frames,
+        tidy(frames)
+    }
+}
+
+/// A resolved stack as the reader sees it: anonymous bodies named from their callers, names
+/// made readable, the leading machinery trimmed, and leakscope's own frames dropped wherever
+/// they are further out (the `Scoped::poll` between an async body and the code that awaits it,
+/// `Scope::in_scope` around a closure): they are the wrapper the program asked for, not its
+/// code, and two sites that differ only in them are one site.
+fn tidy(mut frames: Vec<Frame>) -> Vec<Frame> {
+    name_anonymous_bodies(&mut frames);
+    for f in &mut frames {
+        if let Some(name) = &mut f.function {
+            *name = readable_name(name);
         }
     }
+    let Some(first_user) = frames.iter().position(|f| !is_machinery(f)) else {
+        return frames;
+    };
+    let mut frames = frames.split_off(first_user);
+    frames.retain(|f| !is_leakscope_own(f));
+    frames
 }
 
 /// What makes two frames the same to a reader: function, file and line once resolved; the
@@ -514,6 +522,20 @@ fn is_machinery(f: &Frame) -> bool {
         // Unresolved frames before the program's first frame are the unwinder's.
         None => true,
     }
+}
+
+/// A frame in leakscope's own code: by name (`leakscope::..`, `<leakscope::..>`), or, for an
+/// inlined frame that carries only a short name (`poll<app::render::{async_fn_env#0}>`), by
+/// its file under leakscope's sources.
+fn is_leakscope_own(f: &Frame) -> bool {
+    let own_file = f
+        .file
+        .as_deref()
+        .is_some_and(|file| file.contains(OWN_SOURCES));
+    own_file
+        || f.function
+            .as_deref()
+            .is_some_and(|n| n.starts_with("leakscope::") || n.starts_with("<leakscope::"))
 }
 
 fn is_machinery_path(name: &str) -> bool {
@@ -784,6 +806,103 @@ mod tests {
         assert_eq!(
             readable_name(frames[0].function.as_deref().unwrap()),
             "axum_service::service::render::{async fn}"
+        );
+    }
+
+    fn at(name: &str, file: &str, line: u32) -> Frame {
+        Frame {
+            addr: 0x1000 + u64::from(line),
+            function: Some(name.into()),
+            file: Some(file.into()),
+            line: Some(line),
+        }
+    }
+
+    /// tests/axum_service.rs's top site as each profile resolves it, the allocator's frames
+    /// before it: leakscope's `Scoped::poll` between `render`'s body and `render_handler`'s
+    /// names the body, then is dropped, so the site reads producer, then consumer.
+    #[test]
+    fn the_scoped_poll_frame_names_the_body_and_is_not_shown() {
+        let rustc = "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src";
+        let example = "/work/app/examples/axum_service.rs";
+        let future = format!("{OWN_SOURCES}future.rs");
+        let allocating = || {
+            vec![
+                at("__rust_alloc", "", 0),
+                at("alloc", &format!("{rustc}/alloc.rs"), 94),
+                at("with_capacity", &format!("{rustc}/string.rs"), 489),
+            ]
+        };
+        // Release (`debug = "line-tables-only"`): short names, the wrapper known by its file.
+        let mut release = allocating();
+        release.extend([
+            at("{async_fn#0}", example, 118),
+            at(
+                "poll<axum_service::service::render::{async_fn_env#0}>",
+                &future,
+                111,
+            ),
+            at("{async_fn#0}", example, 131),
+            at(
+                "{async_block#0}<fn(axum::extract::state::State<axum_service::service::\
+                 AppState>, axum::extract::path::Path<u64>) -> axum_service::service::\
+                 render_handler::{async_fn_env#0}, axum_service::service::render_handler::\
+                 {async_fn_env#0}, axum_service::service::AppState, alloc::string::String>",
+                "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/\
+                 handler/mod.rs",
+                224,
+            ),
+            at(
+                "poll<alloc::boxed::Box<(dyn core::future::future::Future<Output=()> + \
+                 core::marker::Send), alloc::alloc::Global>>",
+                &format!("{rustc}/boxed.rs"),
+                1980,
+            ),
+        ]);
+        assert_eq!(
+            names(&tidy(release))[..2],
+            [
+                "axum_service::service::render::{async fn}",
+                "axum_service::service::render_handler::{async fn}",
+            ]
+        );
+        // Debug: linkage names (legacy mangling spells the bodies `{{closure}}`).
+        let mut debug = allocating();
+        debug.extend([
+            at("axum_service::service::render::{{closure}}", example, 118),
+            at(
+                "<leakscope::future::Scoped<F> as core::future::future::Future>::poll",
+                &future,
+                111,
+            ),
+            at(
+                "axum_service::service::render_handler::{{closure}}",
+                example,
+                131,
+            ),
+        ]);
+        assert_eq!(
+            names(&tidy(debug)),
+            [
+                "axum_service::service::render::{closure}",
+                "axum_service::service::render_handler::{closure}",
+            ]
+        );
+        // A synchronous scope: `Scope::in_scope` between the closure and its function.
+        let mut sync = allocating();
+        sync.extend([
+            at("app::fill::{{closure}}", "/work/app/src/main.rs", 12),
+            at(
+                "leakscope::scope::Scope::in_scope",
+                &format!("{OWN_SOURCES}scope.rs"),
+                110,
+            ),
+            at("app::fill", "/work/app/src/main.rs", 12),
+            at("app::main", "/work/app/src/main.rs", 30),
+        ]);
+        assert_eq!(
+            names(&tidy(sync)),
+            ["app::fill::{closure}", "app::fill", "app::main"]
         );
     }
 
