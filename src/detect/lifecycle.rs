@@ -10,7 +10,8 @@
 //! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
-//! growth leak is one leak whichever detector sees it. An open leak keeps its call sites when a
+//! growth leak is one leak whichever detector sees it, and while it is open a CacheBloat finding
+//! on its scope cannot open a second leak for the same memory. An open leak keeps its call sites when a
 //! later finding has none (the memory may have been freed before the final dump). One open leak
 //! per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
@@ -203,7 +204,18 @@ impl LeakTracker {
                 }
             }
         }
-        for (ty, f) in by_type {
+        for (ty, mut f) in by_type {
+            // One leak for one rise: while the scope's growth leak is open, the bytes per entry
+            // rising with it are the same memory, not a second leak (CacheBloat may keep a leak
+            // it already has open, not open one).
+            if ty == LeakType::CacheBloat
+                && self
+                    .slots
+                    .get(&(scope.to_owned(), LeakType::GradualGrowth))
+                    .is_some_and(|s| s.open.is_some())
+            {
+                f.hold_only = true;
+            }
             let key = (scope.to_owned(), ty);
             let cooldown = self.cooldown(ty);
             let recur_secs = self.recur_secs;
@@ -547,6 +559,34 @@ mod tests {
         let all = tr.all_leaks();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].finding.leak_type, LeakType::GradualGrowth);
+    }
+
+    #[test]
+    fn bloat_beside_an_open_growth_leak_is_the_same_leak() {
+        let mut tr = LeakTracker::new(&config());
+        let growth = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+        let bloat = finding("a", LeakType::CacheBloat, LeakSeverity::Low);
+        let new_types = |events: Vec<LeakEvent>| -> Vec<LeakType> {
+            events
+                .iter()
+                .filter(|e| matches!(e, LeakEvent::New(_)))
+                .map(|e| e.leak().finding.leak_type)
+                .collect()
+        };
+        // The growth leak opens; bytes per entry rising with it for an hour open nothing more.
+        let opened = run(&mut tr, every_30s(0.0, 30.0), std::slice::from_ref(&growth));
+        assert_eq!(new_types(opened), [LeakType::GradualGrowth]);
+        let both = [growth.clone(), bloat.clone()];
+        assert_eq!(new_types(run(&mut tr, every_30s(60.0, 3600.0), &both)), []);
+        // Once the growth leak has resolved, bloat alone is a leak of its own.
+        run(&mut tr, every_30s(3630.0, 7200.0), &[]);
+        assert!(tr.open_leaks().is_empty());
+        let alone = run(&mut tr, every_30s(7230.0, 7260.0), std::slice::from_ref(&bloat));
+        assert_eq!(new_types(alone), [LeakType::CacheBloat]);
+        // A bloat leak open first stays open beside a growth leak that opens later.
+        let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, bloat]);
+        assert_eq!(new_types(later), [LeakType::GradualGrowth]);
+        assert_eq!(tr.open_leaks().len(), 2);
     }
 
     #[test]
