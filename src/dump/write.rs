@@ -28,8 +28,9 @@ pub const PROMETHEUS_MODE: u32 = 0o644;
 /// previous file, if any, is then untouched and no temporary file is left behind.
 pub fn write_dump(path: &Path, dump: &Dump) -> Result<(), Error> {
     // Streamed, not built in memory first: a dump of many scopes with full history can be
-    // hundreds of MB of JSON.
-    write_atomic(path, DUMP_MODE, |w| {
+    // hundreds of MB of JSON. Into the buffer's own type, not `dyn Write`, so that each of the
+    // serializer's many small writes is a copy into the buffer and not a call through a vtable.
+    replace(path, DUMP_MODE, |w| {
         serde_json::to_writer(&mut *w, dump)?;
         w.write_all(b"\n")
     })
@@ -46,6 +47,15 @@ pub fn write_atomic(
     path: &Path,
     mode: u32,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    replace(path, mode, |w| write(w))
+}
+
+/// [`write_atomic`] handing `write` the buffered file itself.
+fn replace(
+    path: &Path,
+    mode: u32,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<(), Error> {
     let fail = |what: &str, e: &io::Error| Error::io(path, what, e);
     let Some(name) = path.file_name() else {
