@@ -338,21 +338,20 @@ impl Decoder<'_> {
         }
     }
 
-    /// An optional column: which of the `n` points have a value, and the values.
-    fn optional<const K: usize>(&mut self, n: usize) -> (u64, [[u64; CHUNK]; K]) {
-        let mask = self.get(2);
-        let present = (mask.count_ones() as usize).min(n);
-        let mut cols = [[0u64; CHUNK]; K];
+    /// An optional column: which of the `n` points have a value (the mask's other bits
+    /// cleared), and the values, into the first of `cols`' entries.
+    fn optional<const K: usize>(&mut self, n: usize, (mask, cols): &mut (u64, [[u64; CHUNK]; K])) {
+        *mask = self.get(2) & ((1 << n) - 1);
+        let present = mask.count_ones() as usize;
         cols.iter_mut()
             .for_each(|c| self.column(&mut c[..present], Predict::Previous));
-        (mask, cols)
     }
 
-    /// The `n` points of the chunk at the start of `bytes`, into `out[..n]`.
-    fn chunk(bytes: &[u8], n: usize, coarse: bool, out: &mut [Coarse; CHUNK]) {
+    /// The `n` points of the chunk at the start of `bytes`, column by column, into `out`
+    /// (whose earlier contents are overwritten where they are read).
+    fn columns(bytes: &[u8], n: usize, coarse: bool, out: &mut ChunkColumns) {
         let mut d = Decoder { bytes, pos: 0 };
-        let mut cols = [[0u64; CHUNK]; 9];
-        let [t, allocated, freed, curr, allocs, frees, blocks, below, above] = &mut cols;
+        let [t, allocated, freed, curr, allocs, frees, blocks, below, above] = &mut out.cols;
         d.column(&mut t[..n], Predict::Step);
         d.column(&mut allocated[..n], Predict::Previous);
         d.column(&mut freed[..n], Predict::Previous);
@@ -363,35 +362,92 @@ impl Decoder<'_> {
         if coarse {
             d.column(&mut below[..n], Predict::Previous);
             d.column(&mut above[..n], Predict::Previous);
+        } else {
+            // A fine point is its own minimum and maximum.
+            below[..n].fill(0);
+            above[..n].fill(0);
         }
-        let (entries_mask, [entries]) = d.optional::<1>(n);
-        let (rss_mask, [rss]) = d.optional::<1>(n);
-        let (age_mask, ages) = d.optional::<3>(n);
-        let (mut e, mut r, mut a) = (0, 0, 0);
-        for (i, c) in out.iter_mut().enumerate().take(n) {
-            let has = |mask: u64| mask >> i & 1 == 1;
-            let s = &mut c.point;
-            s.t = f64::from_bits(t[i]);
-            s.curr_bytes = curr[i];
-            s.curr_blocks = blocks[i];
-            s.allocs = allocs[i];
-            s.frees = frees[i];
-            s.bytes_allocated = allocated[i];
-            s.bytes_freed = freed[i];
-            s.entries = has(entries_mask).then(|| entries[e.min(CHUNK - 1)]);
-            e += usize::from(has(entries_mask));
-            s.rss_bytes = has(rss_mask).then(|| rss[r.min(CHUNK - 1)]);
-            r += usize::from(has(rss_mask));
-            s.live_age = has(age_mask).then(|| ages.map(|col| col[a.min(CHUNK - 1)] as u16));
-            a += usize::from(has(age_mask));
-            c.min_bytes = curr[i].wrapping_sub(below[i]);
-            c.max_bytes = curr[i].wrapping_add(above[i]);
+        d.optional(n, &mut out.entries);
+        d.optional(n, &mut out.rss);
+        d.optional(n, &mut out.ages);
+    }
+
+    /// The `n` points of the chunk at the start of `bytes`, into `out[..n]`.
+    fn chunk(bytes: &[u8], n: usize, coarse: bool, out: &mut [Coarse; CHUNK]) {
+        let mut c = ChunkColumns::default();
+        Decoder::columns(bytes, n, coarse, &mut c);
+        for (i, out) in out.iter_mut().enumerate().take(n) {
+            *out = c.coarse(i);
         }
     }
 
     /// Only the times of the `n` points of the chunk at the start of `bytes` (the first column).
     fn times(bytes: &[u8], n: usize, out: &mut [u64; CHUNK]) {
         Decoder { bytes, pos: 0 }.column(&mut out[..n], Predict::Step);
+    }
+}
+
+/// The points of one chunk column by column, as [`Decoder::columns`] reads them: for readers
+/// that sum a few fields over many points and build only some points whole (the dump's older
+/// runs, in src/collector/assemble.rs).
+#[derive(Default)]
+pub(crate) struct ChunkColumns {
+    /// `t` (as bits), bytes allocated, bytes freed, live bytes, allocs, frees, live blocks,
+    /// and in coarse rings each run's distance from its minimum and to its maximum.
+    cols: [[u64; CHUNK]; 9],
+    /// The optional columns: which points have a value, and the present values in order.
+    entries: (u64, [[u64; CHUNK]; 1]),
+    rss: (u64, [[u64; CHUNK]; 1]),
+    ages: (u64, [[u64; CHUNK]; 3]),
+}
+
+impl ChunkColumns {
+    /// Where point `i`'s value sits among the present values of an optional column with
+    /// `mask`, if it has one.
+    #[inline]
+    fn present(mask: u64, i: usize) -> Option<usize> {
+        // `i < CHUNK`, and the values before it number at most `i`: always in bounds.
+        (mask >> i & 1 == 1).then(|| (mask & ((1 << i) - 1)).count_ones() as usize)
+    }
+
+    /// Point `i` of the chunk.
+    #[inline]
+    pub(crate) fn point(&self, i: usize) -> Snapshot {
+        let [t, allocated, freed, curr, allocs, frees, blocks, ..] = &self.cols;
+        Snapshot {
+            t: f64::from_bits(t[i]),
+            curr_bytes: curr[i],
+            curr_blocks: blocks[i],
+            allocs: allocs[i],
+            frees: frees[i],
+            bytes_allocated: allocated[i],
+            bytes_freed: freed[i],
+            entries: Self::present(self.entries.0, i).map(|k| self.entries.1[0][k]),
+            rss_bytes: Self::present(self.rss.0, i).map(|k| self.rss.1[0][k]),
+            live_age: Self::present(self.ages.0, i).map(|k| self.ages.1.map(|c| c[k] as u16)),
+        }
+    }
+
+    /// Point `i` of the chunk with its run's minimum and maximum.
+    #[inline]
+    fn coarse(&self, i: usize) -> Coarse {
+        let [_, _, _, curr, _, _, _, below, above] = &self.cols;
+        Coarse {
+            point: self.point(i),
+            min_bytes: curr[i].wrapping_sub(below[i]),
+            max_bytes: curr[i].wrapping_add(above[i]),
+        }
+    }
+
+    /// Adds point `i`'s interval counters to `run`'s, saturating as [`merge_into`] does,
+    /// leaving its state fields alone.
+    #[inline]
+    pub(crate) fn add_counters(&self, i: usize, run: &mut Snapshot) {
+        let [_, allocated, freed, _, allocs, frees, ..] = &self.cols;
+        run.allocs = run.allocs.saturating_add(allocs[i]);
+        run.frees = run.frees.saturating_add(frees[i]);
+        run.bytes_allocated = run.bytes_allocated.saturating_add(allocated[i]);
+        run.bytes_freed = run.bytes_freed.saturating_add(freed[i]);
     }
 }
 
@@ -455,18 +511,26 @@ impl Ring {
         })
     }
 
-    /// Calls `f` on the points `from..to` in order, decoding each chunk into `buf`.
-    fn visit(
+    /// Calls `f` on the points `from..to` in order, decoding a chunk at a time.
+    fn visit(&self, from: usize, to: usize, f: &mut impl FnMut(&Coarse)) {
+        self.visit_columns(from, to, &mut |c, range| {
+            range.for_each(|i| f(&c.coarse(i)));
+        });
+    }
+
+    /// Calls `f` on each chunk holding points `from..to`, in order, with the range of its
+    /// points that is in `from..to`.
+    fn visit_columns(
         &self,
         from: usize,
         to: usize,
-        buf: &mut [Coarse; CHUNK],
-        f: &mut impl FnMut(&Coarse),
+        f: &mut impl FnMut(&ChunkColumns, std::ops::Range<usize>),
     ) {
+        let mut columns = ChunkColumns::default();
         for (c, lo, hi) in self.chunk_ranges(from, to) {
             let (n, bytes) = self.chunk_bytes(c);
-            Decoder::chunk(bytes, n, self.coarse, buf);
-            buf[lo..hi].iter().for_each(&mut *f);
+            Decoder::columns(bytes, n, self.coarse, &mut columns);
+            f(&columns, lo..hi);
         }
     }
 
@@ -761,11 +825,20 @@ impl ScopeHistory {
     /// take every point.
     pub(crate) fn visit_floor(&self, mut f: impl FnMut(&Snapshot, u64)) {
         let (t2_used, t1_used) = self.used();
-        let mut buf: [Coarse; CHUNK] = Default::default();
         let mut each = |c: &Coarse| f(&c.point, c.min_bytes);
-        self.tiers[1].ring.visit(0, t2_used, &mut buf, &mut each);
-        self.tiers[0].ring.visit(0, t1_used, &mut buf, &mut each);
-        self.fine.visit(0, self.fine.len(), &mut buf, &mut each);
+        self.tiers[1].ring.visit(0, t2_used, &mut each);
+        self.tiers[0].ring.visit(0, t1_used, &mut each);
+        self.fine.visit(0, self.fine.len(), &mut each);
+    }
+
+    /// Calls `f` on the chunks of the merged series in order, each with the range of its
+    /// points the series takes: [`visit_floor`](Self::visit_floor) for readers that need only
+    /// some points whole.
+    pub(crate) fn visit_columns(&self, mut f: impl FnMut(&ChunkColumns, std::ops::Range<usize>)) {
+        let (t2_used, t1_used) = self.used();
+        self.tiers[1].ring.visit_columns(0, t2_used, &mut f);
+        self.tiers[0].ring.visit_columns(0, t1_used, &mut f);
+        self.fine.visit_columns(0, self.fine.len(), &mut f);
     }
 
     /// The times of the merged series, decoding nothing else.

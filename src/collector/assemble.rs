@@ -5,7 +5,9 @@ use super::process;
 use super::worker::{self, Collector};
 use crate::detect;
 use crate::dump::{Dump, ScopeDump, TrackerStats};
+#[cfg(test)]
 use crate::history::merge_into;
+use crate::history::ChunkColumns;
 use crate::leak::Leak;
 use crate::reentry::Untracked;
 use crate::registry;
@@ -83,7 +85,7 @@ impl Collector {
             };
             let split = times.partition_point(|&t| t < from);
             s.history = thin(
-                |each| h.visit_floor(|p, _| each(p)),
+                |each| h.visit_columns(|points, range| each(points, range)),
                 times.len(),
                 split,
                 DUMP_OLDER_POINTS,
@@ -154,17 +156,50 @@ fn make_finite(leak: &mut Leak) {
 fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
     thin(
-        |each| series.iter().for_each(each),
+        |each| each(&series[..], 0..series.len()),
         series.len(),
         split,
         older,
     )
 }
 
-/// [`thin_history`] of the `len` points `visit` hands its callback in order, the first `split`
-/// of them older than the time kept in full.
-fn thin(
-    visit: impl FnOnce(&mut dyn FnMut(&Snapshot)),
+/// Points a reader can take whole or only sum the interval counters of: a history chunk's
+/// columns, or (in tests) plain snapshots.
+trait Points {
+    /// Point `i`, whole.
+    fn point(&self, i: usize) -> Snapshot;
+    /// Adds point `i`'s interval counters to `run`'s, as [`merge_into`](crate::history::merge_into) does.
+    fn add_counters(&self, i: usize, run: &mut Snapshot);
+}
+
+impl Points for ChunkColumns {
+    fn point(&self, i: usize) -> Snapshot {
+        ChunkColumns::point(self, i)
+    }
+    fn add_counters(&self, i: usize, run: &mut Snapshot) {
+        ChunkColumns::add_counters(self, i, run);
+    }
+}
+
+#[cfg(test)]
+impl Points for [Snapshot] {
+    fn point(&self, i: usize) -> Snapshot {
+        self[i].clone()
+    }
+    fn add_counters(&self, i: usize, run: &mut Snapshot) {
+        let mut sum = self[i].clone();
+        merge_into(&mut sum, run);
+        (run.allocs, run.frees) = (sum.allocs, sum.frees);
+        (run.bytes_allocated, run.bytes_freed) = (sum.bytes_allocated, sum.bytes_freed);
+    }
+}
+
+/// [`thin_history`] of the `len` points `visit` hands its callback in order, a batch of
+/// [`Points`] and the range of them to take at a time, the first `split` of them older than the
+/// time kept in full. A merged point is built whole only where its run ends: the others only
+/// add their counters.
+fn thin<P: Points + ?Sized>(
+    visit: impl FnOnce(&mut dyn FnMut(&P, std::ops::Range<usize>)),
     len: usize,
     split: usize,
     older: usize,
@@ -176,13 +211,28 @@ fn thin(
         split.div_ceil(older.max(1))
     };
     let mut out: Vec<Snapshot> = Vec::with_capacity(split.div_ceil(run) + (len - split));
-    let mut i = 0;
-    visit(&mut |p| {
-        match out.last_mut() {
-            Some(merged) if i < split && i % run != 0 => merge_into(merged, p),
-            _ => out.push(p.clone()),
+    // `i` counts the points, `k` is `i % run` (kept apart: a division per point costs more
+    // than the rest of a merged point).
+    let (mut i, mut k) = (0, 0);
+    visit(&mut |points, range| {
+        for j in range {
+            match out.last_mut() {
+                Some(merged) if i < split && k != 0 => {
+                    points.add_counters(j, merged);
+                    if k + 1 == run || i + 1 == split {
+                        // The run's last point: its state, the run's counters.
+                        let mut last = points.point(j);
+                        (last.allocs, last.frees) = (merged.allocs, merged.frees);
+                        (last.bytes_allocated, last.bytes_freed) =
+                            (merged.bytes_allocated, merged.bytes_freed);
+                        *merged = last;
+                    }
+                }
+                _ => out.push(points.point(j)),
+            }
+            i += 1;
+            k = if k + 1 == run { 0 } else { k + 1 };
         }
-        i += 1;
     });
     out
 }
@@ -214,6 +264,81 @@ mod tests {
             (0.0, 0.0)
         );
         assert_eq!(leak.finding.time_to_budget_secs, None);
+    }
+
+    /// The merged runs as the dump always formed them: [`merge_into`] point by point.
+    fn merged_point_by_point(series: &[Snapshot], split: usize, older: usize) -> Vec<Snapshot> {
+        let run = if split <= older {
+            1
+        } else {
+            split.div_ceil(older)
+        };
+        let mut out: Vec<Snapshot> = Vec::new();
+        for (i, p) in series.iter().enumerate() {
+            match out.last_mut() {
+                Some(merged) if i < split && i % run != 0 => merge_into(merged, p),
+                _ => out.push(p.clone()),
+            }
+        }
+        out
+    }
+
+    /// Thinning straight from a history's encoded chunks gives what merging its decoded points
+    /// one by one gives, at every length, split and run length, counters that saturate and
+    /// optional fields that come and go included.
+    #[test]
+    fn thinning_from_the_chunks_is_merging_point_by_point() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for len in [0usize, 1, 9, 10, 11, 57, 250, 1_234] {
+            let mut h = crate::history::ScopeHistory::new(40);
+            for i in 0..len {
+                let big = |v: u64| {
+                    if v.is_multiple_of(7) {
+                        u64::MAX - v % 3
+                    } else {
+                        v % 5_000
+                    }
+                };
+                let mut s = Snapshot::new(i as f64 * 30.0, next() % 1_000_000, next() % 900);
+                (s.allocs, s.frees) = (big(next()), big(next()));
+                (s.bytes_allocated, s.bytes_freed) = (big(next()), big(next()));
+                s.entries = (next() % 3 != 0).then(|| next() % 100);
+                s.rss_bytes = (!next().is_multiple_of(4)).then(&mut next);
+                s.live_age = (next() % 2 == 0).then(|| [next() as u16 % 10_001, 7, 0]);
+                h.push(s);
+            }
+            let series = h.series();
+            assert_eq!(series.len(), h.len());
+            let n = series.len();
+            for split in [0, 1, n / 3, n.saturating_sub(1), n]
+                .into_iter()
+                .filter(|&s| s <= n)
+            {
+                for older in [1, 7, 30, 120] {
+                    let want = merged_point_by_point(&series, split, older);
+                    let got = thin(
+                        |each| h.visit_columns(|points, range| each(points, range)),
+                        series.len(),
+                        split,
+                        older,
+                    );
+                    assert_eq!(got, want, "len {len}, split {split}, older {older}");
+                    let plain = thin(
+                        |each| each(&series[..], 0..series.len()),
+                        series.len(),
+                        split,
+                        older,
+                    );
+                    assert_eq!(plain, want, "len {len}, split {split}, older {older}");
+                }
+            }
+        }
     }
 
     #[test]
