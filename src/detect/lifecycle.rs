@@ -581,7 +581,11 @@ mod tests {
         // Once the growth leak has resolved, bloat alone is a leak of its own.
         run(&mut tr, every_30s(3630.0, 7200.0), &[]);
         assert!(tr.open_leaks().is_empty());
-        let alone = run(&mut tr, every_30s(7230.0, 7260.0), std::slice::from_ref(&bloat));
+        let alone = run(
+            &mut tr,
+            every_30s(7230.0, 7260.0),
+            std::slice::from_ref(&bloat),
+        );
         assert_eq!(new_types(alone), [LeakType::CacheBloat]);
         // A bloat leak open first stays open beside a growth leak that opens later.
         let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, bloat]);
