@@ -339,8 +339,10 @@ mod bloat {
 
 mod fragmentation {
     use leakscope::analysis::ProcessSnapshot;
-    use leakscope::analysis::{analyze_process, DetectorConfig, PROCESS_SCOPE};
-    use leakscope::leaks::LeakType;
+    use leakscope::analysis::{
+        analyze_process, replay_process_with, DetectorConfig, PROCESS_SCOPE,
+    };
+    use leakscope::leaks::{LeakEvent, LeakType};
     use leakscope_corpus::scenarios::{corpus_config, Kind, Scenario};
 
     fn upto(s: &Scenario, minute: f64) -> &[ProcessSnapshot] {
@@ -391,6 +393,49 @@ mod fragmentation {
         assert!(analyze_process(&process, &DetectorConfig::from(&config))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_gap_growing_for_half_a_day_is_one_leak_through_returned_pages() {
+        // Tracked bytes: 100 MB with a 4 MB eviction sawtooth every 5 minutes, flat over any
+        // hour. The gap grows 2 MB/min for 12 hours, except that from hour 5 the allocator
+        // returns pages for half an hour: the gap falls by 50 MB and then grows again. One leak
+        // must open and stay open: as the gap passes a GB (a bar scaled by RSS rose above the
+        // rate) and through the fall (the detection window alone sees the gap fall).
+        let (fall_from, fall_secs) = (5.0 * 3600.0, 1800.0);
+        let gap_at = |t: f64| {
+            let rising = t - (t - fall_from).clamp(0.0, fall_secs);
+            let falling = ((t - fall_from) / fall_secs).clamp(0.0, 1.0);
+            20e6 + 2e6 * rising / 60.0 - 50e6 * falling
+        };
+        let process: Vec<ProcessSnapshot> = (0..=(12 * 120))
+            .map(|i| {
+                let t = i as f64 * 30.0;
+                let tracked = 100e6 + 4e6 * ((t % 300.0) / 300.0);
+                ProcessSnapshot::new(t, Some((tracked + gap_at(t)) as u64), tracked as u64, 1)
+            })
+            .collect();
+        let config = DetectorConfig::from(&corpus_config(30.0));
+        let mut events = Vec::new();
+        replay_process_with(&process, &config, |t, e| match e {
+            LeakEvent::SeverityChanged { .. } => {}
+            e => events.push((t / 60.0, e)),
+        })
+        .unwrap();
+        let summary: Vec<(f64, bool, LeakType)> = events
+            .iter()
+            .map(|(m, e)| {
+                (
+                    *m,
+                    matches!(e, LeakEvent::New(_)),
+                    e.leak().finding.leak_type,
+                )
+            })
+            .collect();
+        assert_eq!(summary.len(), 1, "one event, the opening: {summary:?}");
+        let (minute, new, leak_type) = summary[0];
+        assert!(new && leak_type == LeakType::Fragmentation, "{summary:?}");
+        assert!(minute <= 120.0, "opened at minute {minute}");
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //!
 //! Process-wide, over the detection window: the gap g = RSS − tracked live bytes (leakscope's own
 //! included), bucketed to its floor like a scope's bytes. It fires when g rises significantly
-//! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of RSS) per two detection windows (
-//! max(64 MB, 10% of RSS) per hour at the defaults), while tracked bytes are flat
-//! (|Kendall τ| < 0.2) and RSS ≥ 1.5 × tracked, the gap rising in each third of the window by a
-//! tenth of its rise and ending at least G/20 above the highest window floor before the window.
-//! Snapshots without an RSS reading are skipped.
+//! (Mann–Kendall Z > 3.09) at ≥ max(0.64 · G, 10% of tracked bytes) per two detection windows
+//! (max(64 MB, 10% of tracked bytes) per hour at the defaults), while tracked bytes are flat
+//! (|Kendall τ| < 0.2, or a Theil–Sen drift of at most a tenth of the gap's rate) and
+//! RSS ≥ 1.5 × tracked, the gap rising in each third of the window by a tenth of its rise and
+//! ending at least G/20 above the highest window floor before the window. Where the detection
+//! window does not show that, the same test runs over two and then four detection windows, with
+//! buckets as many times longer. Snapshots without an RSS reading are skipped.
 
 use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};
@@ -21,13 +23,19 @@ use crate::snapshot::ProcessSnapshot;
 
 /// Tracked bytes count as flat below this |τ|.
 const TRACKED_TAU_MAX: f64 = 0.2;
+/// … or drift at most this share of the gap's rate.
+const TRACKED_DRIFT_MAX: f64 = 0.1;
 /// RSS must be at least this multiple of tracked bytes.
 const RSS_RATIO_MIN: f64 = 1.5;
-/// The gap must grow by this share of RSS per horizon, if that is more than the floor.
-const RSS_SHARE: f64 = 0.10;
+/// The gap must grow by this share of the tracked bytes per horizon, if that is more than the
+/// floor. The tracked bytes, not RSS: RSS includes the gap, so a share of it would raise the bar
+/// as the fragmentation grows, until the leak stopped clearing its own bar and resolved.
+const TRACKED_SHARE: f64 = 0.10;
 /// An RSS three times the tracked bytes raises the severity a level.
 const RSS_RATIO_SEVERE: f64 = 3.0;
 const MIN_POINTS: usize = 8;
+/// The spans read, in detection windows: shortest first.
+const SPAN_WINDOWS: [f64; 3] = [1.0, 2.0, 4.0];
 /// Each third of the window must add at least this share of the gap's rise.
 const THIRD_SHARE: f64 = 0.1;
 
@@ -38,18 +46,46 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
         .collect();
     let times: Vec<f64> = with_rss.iter().map(|p| p.0).collect();
     let dt = series::cadence(&times)?;
-    let &(t_end, rss_now, tracked_now) = with_rss.last()?;
+    let &(t_end, _, _) = with_rss.last()?;
     let k = Knobs::new(config, dt);
-    if !(k.window > 0.0 && t_end - times[0] + dt >= k.window * (1.0 - 1e-9)) {
-        return None;
-    }
     let gaps: Vec<f64> = with_rss.iter().map(|p| p.1 - p.2).collect();
+    // The detection window first (the quickest to see), then longer spans: the pages of a huge
+    // request kept for a while and then returned make the gap fall for half an hour while it
+    // grows over hours, and the longer evidence keeps the leak open through that.
+    SPAN_WINDOWS.iter().find_map(|&w| {
+        let span = w * k.window;
+        if !(k.window > 0.0 && t_end - times[0] + dt >= span * (1.0 - 1e-9)) {
+            return None;
+        }
+        let p = Process {
+            with_rss: &with_rss,
+            times: &times,
+            gaps: &gaps,
+            dt,
+        };
+        detect_at(&p, &k, config, span)
+    })
+}
+
+/// The process series with an RSS reading: (time, RSS, tracked bytes), their times and gaps.
+struct Process<'a> {
+    with_rss: &'a [(f64, f64, f64)],
+    times: &'a [f64],
+    gaps: &'a [f64],
+    dt: f64,
+}
+
+/// The test over the last `span` seconds (the module docs).
+fn detect_at(p: &Process, k: &Knobs, config: &DetectorConfig, span: f64) -> Option<Finding> {
+    let (with_rss, times, gaps, dt) = (p.with_rss, p.times, p.gaps, p.dt);
+    let &(t_end, rss_now, tracked_now) = with_rss.last()?;
+    let scale = span / k.window;
     let picks = series::bucket_picks(
-        &times,
-        &gaps,
-        t_end - k.window,
+        times,
+        gaps,
+        t_end - span,
         t_end,
-        k.floor_bucket,
+        k.floor_bucket * scale,
         Pick::Min,
     );
     if picks.len() < MIN_POINTS {
@@ -61,26 +97,22 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
     let gap_mk = stats::mann_kendall(&g)?;
     let tracked_mk = stats::mann_kendall(&tracked)?;
     let growth = fit_growth(&t, &g, t_end)?;
+    // Tracked bytes are flat when they show no order (|τ| small), or when whatever way they
+    // drift is small beside the gap's growth: a cache's sawtooth can order half an hour of
+    // tracked bytes by a few MB while the gap grows by hundreds.
+    let minutes: Vec<f64> = t.iter().map(|t| (t - t_end) / 60.0).collect();
+    let tracked_slope = stats::theil_sen(&minutes, &tracked)?.slope;
+    let tracked_flat = tracked_mk.tau.abs() < TRACKED_TAU_MAX
+        || tracked_slope.abs() <= TRACKED_DRIFT_MAX * growth.linear.slope;
     let per_horizon = growth.linear.slope * k.frag_horizon / 60.0;
-    let needed = k.frag_floor_bytes.max(RSS_SHARE * rss_now);
+    let needed = k.frag_floor_bytes.max(TRACKED_SHARE * tracked_now);
     let ratio = rss_now / tracked_now.max(1.0);
-    if !(gap_mk.z > Z_CRITICAL
-        && tracked_mk.tau.abs() < TRACKED_TAU_MAX
-        && per_horizon >= needed
-        && ratio >= RSS_RATIO_MIN)
-    {
+    if !(gap_mk.z > Z_CRITICAL && tracked_flat && per_horizon >= needed && ratio >= RSS_RATIO_MIN) {
         return None;
     }
     // The gap must reach above its earlier range: an allocator that keeps the pages of a big
     // request for a while and then returns them raises the gap to a level it held before.
-    let earlier = series::bucket_picks(
-        &times,
-        &gaps,
-        times[0] - dt,
-        t_end - k.window,
-        k.window,
-        Pick::Min,
-    );
+    let earlier = series::bucket_picks(times, gaps, times[0] - dt, t_end - span, span, Pick::Min);
     let prior_high = earlier.iter().map(|&i| gaps[i]).reduce(f64::max);
     let n = g.len();
     let level_at = |i: usize| stats::level_near(&g, i);
@@ -129,6 +161,7 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
     f.statistics = vec![
         stat("gap_mann_kendall_z", gap_mk.z),
         stat("tracked_tau", tracked_mk.tau),
+        stat("tracked_slope_bytes_per_min", tracked_slope),
         stat("gap_growth_per_horizon_bytes", per_horizon),
         stat("rss_to_tracked", ratio),
         stat("tracked_bytes", tracked_now),
