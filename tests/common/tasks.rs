@@ -81,8 +81,9 @@ pub fn bytes_of_one_fill() -> u64 {
 /// Runs `tasks` fills at a time on a fresh 4-worker runtime, each spawned by `spawn(runtime,
 /// task, seen)` (which wraps `fill(&seen[task])` as the test needs), until some task ran on two
 /// threads: work stealing decides where a task resumes, and a round in which no task changed
-/// threads proves nothing. Panics after 20 rounds without a migration. Returns the rounds run and
-/// every fill's result, kept alive for the caller's counts.
+/// threads proves nothing. Panics after 200 rounds without a migration (a round takes about a
+/// millisecond; on a loaded two-core machine 20 rounds once went by without one). Returns the
+/// rounds run and every fill's result, kept alive for the caller's counts.
 pub fn fill_on_migrating_tasks(
     tasks: usize,
     spawn: impl Fn(&Runtime, usize, Arc<Vec<Vec<AtomicU32>>>) -> JoinHandle<Vec<Vec<u8>>>,
@@ -90,7 +91,7 @@ pub fn fill_on_migrating_tasks(
     let mut migrated_tasks = 0;
     let mut rounds = 0u64;
     let mut kept = Vec::new();
-    while migrated_tasks == 0 && rounds < 20 {
+    while migrated_tasks == 0 && rounds < 200 {
         rounds += 1;
         let rt = multi_thread(4);
         let seen: Arc<Vec<Vec<AtomicU32>>> = Arc::new((0..tasks).map(|_| unseen()).collect());
