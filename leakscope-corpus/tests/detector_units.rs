@@ -204,6 +204,36 @@ mod sustained {
     }
 
     #[test]
+    fn a_high_scope_wandering_back_to_levels_it_held_stays_flat() {
+        // 600 MB (above the 500 MB default threshold), its load wandering ±12 MB over 5-hour
+        // swings with a 3 MB eviction sawtooth, for a day: each swing up orders two hours of
+        // floor by up to 24 MB, to a level the scope has held before. High and flat at every
+        // check: a capacity notice, never "still rising".
+        use leakscope::analysis::{analyze_series, DetectorConfig, Snapshot};
+        let series: Vec<Snapshot> = (0..=(24 * 120))
+            .map(|i| {
+                let t = i as f64 * 30.0;
+                let swing = 12e6 * (std::f64::consts::TAU * t / (5.0 * 3600.0)).sin();
+                let bytes = 600e6 + swing + 3e6 * ((t % 240.0) / 240.0);
+                Snapshot::new(t, bytes as u64, (bytes / 4096.0) as u64)
+            })
+            .collect();
+        let config = DetectorConfig::from(&leakscope::Config::default());
+        let rising: Vec<u64> = (36..=144)
+            .map(|tenth| tenth * 600)
+            .filter(|&t| {
+                let n = series.partition_point(|p| p.t <= t as f64);
+                let f = analyze_series("wander", &series[..n], &config, &[]).unwrap();
+                let high = f.iter().find(|f| f.leak_type == LeakType::SustainedHigh);
+                let high = high.expect("above the threshold all day");
+                high.statistic("rising") != Some(0.0) || high.severity != LeakSeverity::Low
+            })
+            .map(|t| t / 60)
+            .collect();
+        assert!(rising.is_empty(), "rising at minutes {rising:?}");
+    }
+
+    #[test]
     fn a_fast_leak_crossing_the_threshold_is_high_and_rising() {
         let s = Scenario::new(Kind::Linear { mb_per_min: 20.0 }, 30.0, 1, 0);
         let config = corpus_config(30.0);

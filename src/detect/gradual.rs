@@ -271,21 +271,6 @@ fn staircase(
     Some(f)
 }
 
-/// The highest bucket floor (buckets of `width`) of the history before `before`, if any.
-fn prior_high(ctx: &Ctx, before: f64, width: f64) -> Option<f64> {
-    super::series::bucket_picks(
-        &ctx.times,
-        &ctx.bytes,
-        ctx.times[0] - ctx.dt,
-        before,
-        width,
-        Pick::Min,
-    )
-    .into_iter()
-    .map(|i| ctx.bytes[i])
-    .reduce(f64::max)
-}
-
 /// The trend test over the last `span` seconds (see the module docs).
 fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let k = &ctx.k;
@@ -309,7 +294,9 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     if !(last - first >= k.spike_min_bytes) {
         return None;
     }
-    let above = prior_high(ctx, ctx.t_end - span, width).map_or(f64::INFINITY, |h| last - h);
+    let above = ctx
+        .prior_high(ctx.t_end - span, width)
+        .map_or(f64::INFINITY, |h| last - h);
     let rise = (last - first).min(above);
     if !(rise >= k.spike_min_bytes) {
         return None;

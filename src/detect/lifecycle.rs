@@ -10,8 +10,8 @@
 //! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
-//! growth leak is one leak whichever detector sees it, and while it is open a CacheBloat finding
-//! on its scope cannot open a second leak for the same memory. An open leak keeps its call sites when a
+//! growth leak is one leak whichever detector sees it, and while it is open a CacheBloat or
+//! SustainedHigh finding on its scope cannot open a second leak for the same memory. An open leak keeps its call sites when a
 //! later finding has none (the memory may have been freed before the final dump). One open leak
 //! per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
@@ -206,9 +206,10 @@ impl LeakTracker {
         }
         for (ty, mut f) in by_type {
             // One leak for one rise: while the scope's growth leak is open, the bytes per entry
-            // rising with it are the same memory, not a second leak (CacheBloat may keep a leak
-            // it already has open, not open one).
-            if ty == LeakType::CacheBloat
+            // rising with it, and the scope staying above its threshold as it rises, are the
+            // same memory, not a second leak (CacheBloat and SustainedHigh may keep a leak they
+            // already have open, not open one).
+            if matches!(ty, LeakType::CacheBloat | LeakType::SustainedHigh)
                 && self
                     .slots
                     .get(&(scope.to_owned(), LeakType::GradualGrowth))
@@ -562,35 +563,43 @@ mod tests {
     }
 
     #[test]
-    fn bloat_beside_an_open_growth_leak_is_the_same_leak() {
-        let mut tr = LeakTracker::new(&config());
-        let growth = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
-        let bloat = finding("a", LeakType::CacheBloat, LeakSeverity::Low);
-        let new_types = |events: Vec<LeakEvent>| -> Vec<LeakType> {
-            events
-                .iter()
-                .filter(|e| matches!(e, LeakEvent::New(_)))
-                .map(|e| e.leak().finding.leak_type)
-                .collect()
-        };
-        // The growth leak opens; bytes per entry rising with it for an hour open nothing more.
-        let opened = run(&mut tr, every_30s(0.0, 30.0), std::slice::from_ref(&growth));
-        assert_eq!(new_types(opened), [LeakType::GradualGrowth]);
-        let both = [growth.clone(), bloat.clone()];
-        assert_eq!(new_types(run(&mut tr, every_30s(60.0, 3600.0), &both)), []);
-        // Once the growth leak has resolved, bloat alone is a leak of its own.
-        run(&mut tr, every_30s(3630.0, 7200.0), &[]);
-        assert!(tr.open_leaks().is_empty());
-        let alone = run(
-            &mut tr,
-            every_30s(7230.0, 7260.0),
-            std::slice::from_ref(&bloat),
-        );
-        assert_eq!(new_types(alone), [LeakType::CacheBloat]);
-        // A bloat leak open first stays open beside a growth leak that opens later.
-        let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, bloat]);
-        assert_eq!(new_types(later), [LeakType::GradualGrowth]);
-        assert_eq!(tr.open_leaks().len(), 2);
+    fn bloat_or_high_usage_beside_an_open_growth_leak_is_the_same_leak() {
+        for beside in [LeakType::CacheBloat, LeakType::SustainedHigh] {
+            let mut tr = LeakTracker::new(&config());
+            let growth = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+            let other = finding("a", beside, LeakSeverity::Low);
+            let new_types = |events: Vec<LeakEvent>| -> Vec<LeakType> {
+                events
+                    .iter()
+                    .filter(|e| matches!(e, LeakEvent::New(_)))
+                    .map(|e| e.leak().finding.leak_type)
+                    .collect()
+            };
+            // The growth leak opens; the other finding beside it for an hour opens nothing more.
+            let opened = run(&mut tr, every_30s(0.0, 30.0), std::slice::from_ref(&growth));
+            assert_eq!(new_types(opened), [LeakType::GradualGrowth]);
+            let both = [growth.clone(), other.clone()];
+            assert_eq!(new_types(run(&mut tr, every_30s(60.0, 3600.0), &both)), []);
+            // Both holding from the first run: still one leak.
+            let mut fresh = LeakTracker::new(&config());
+            assert_eq!(
+                new_types(run(&mut fresh, every_30s(0.0, 3600.0), &both)),
+                [LeakType::GradualGrowth]
+            );
+            // Once the growth leak has resolved, the other alone is a leak of its own.
+            run(&mut tr, every_30s(3630.0, 7200.0), &[]);
+            assert!(tr.open_leaks().is_empty());
+            let alone = run(
+                &mut tr,
+                every_30s(7230.0, 7260.0),
+                std::slice::from_ref(&other),
+            );
+            assert_eq!(new_types(alone), [beside]);
+            // A leak open first stays open beside a growth leak that opens later.
+            let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, other]);
+            assert_eq!(new_types(later), [LeakType::GradualGrowth]);
+            assert_eq!(tr.open_leaks().len(), 2, "{beside:?}");
+        }
     }
 
     #[test]
@@ -648,7 +657,7 @@ mod tests {
         let mut tr = LeakTracker::new(&config());
         let both = |s: &str| {
             vec![
-                finding(s, LeakType::SustainedHigh, LeakSeverity::Low),
+                finding(s, LeakType::PeriodicSpike, LeakSeverity::Low),
                 finding(s, LeakType::GradualGrowth, LeakSeverity::Medium),
             ]
         };
@@ -665,15 +674,16 @@ mod tests {
             keys,
             vec![
                 ("a", LeakType::GradualGrowth, 3),
-                ("a", LeakType::SustainedHigh, 4),
+                ("a", LeakType::PeriodicSpike, 4),
                 ("b", LeakType::GradualGrowth, 1),
-                ("b", LeakType::SustainedHigh, 2),
+                ("b", LeakType::PeriodicSpike, 2),
             ]
         );
         let check = tr.check("a");
         assert_eq!(check.leak_count, 2);
-        assert_eq!(check.leaks[0].finding.leak_type, LeakType::GradualGrowth); // Medium before Low
-                                                                               // Observing one scope never counts a miss for another.
+        // Medium before Low.
+        assert_eq!(check.leaks[0].finding.leak_type, LeakType::GradualGrowth);
+        // Observing one scope never counts a miss for another.
         for t in every_30s(120.0, 720.0) {
             tr.observe("a", t, vec![]);
         }

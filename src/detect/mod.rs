@@ -305,10 +305,13 @@ fn analyze_rows(
         return Vec::new();
     };
     let mut found: Vec<Finding> = if config.statistical_analysis {
+        // SustainedHigh reads the gradual verdict: a scope that grows is high and rising.
+        let gradual = gradual::detect(&ctx);
+        let sustained = sustained::detect(&ctx, gradual.as_ref());
         [
-            gradual::detect(&ctx),
+            gradual,
             rapid::detect(&ctx),
-            sustained::detect(&ctx),
+            sustained,
             periodic::detect(&ctx),
             bloat::detect(&ctx),
         ]
@@ -651,6 +654,23 @@ impl<'a> Ctx<'a> {
             self.k.floor_bucket,
             series::Pick::Min,
         )
+    }
+
+    /// The highest bucket floor (buckets of `width`) of the history before `before`, if any:
+    /// the earlier range a rise must leave to count (a daily ramp climbs back to a level the
+    /// scope has held before; a leak takes it where it has never been).
+    pub(crate) fn prior_high(&self, before: f64, width: f64) -> Option<f64> {
+        series::bucket_picks(
+            &self.times,
+            &self.bytes,
+            self.times[0] - self.dt,
+            before,
+            width,
+            series::Pick::Min,
+        )
+        .into_iter()
+        .map(|i| self.bytes[i])
+        .reduce(f64::max)
     }
 
     /// Bytes of the newest snapshot.

@@ -1,12 +1,15 @@
-//! Sustained high usage (docs/detectors.md, "SustainedHigh"): the scope stays above its threshold for most of the
-//! detection window.
+//! Sustained high usage (docs/detectors.md, "SustainedHigh"): the scope stays above its
+//! threshold for most of the detection window.
 //!
 //! Method: the 20th percentile of the window's raw snapshots (so at least 80% of them are above
 //! it, the replaced system's rule stated robustly) against `sustained_high_threshold_mb`, or 85%
 //! of the scope's budget when one is set. Hysteresis: once open, the finding holds while the
-//! percentile stays above 70% of the threshold ([`Finding::hold_only`]). The Mann–Kendall test
-//! on the floor series of up to four detection windows (the gradual detector's bar) tells high-and-flat (capacity: Low, Medium
-//! near a budget) from high-and-rising (a leak too: at least Medium, with a projection).
+//! percentile stays above 70% of the threshold ([`Finding::hold_only`]). The floor series of up
+//! to four detection windows tells high-and-flat (capacity: Low, Medium near a budget) from
+//! high-and-rising (a leak too: at least Medium, with a projection): rising when the
+//! Mann–Kendall test passes the gradual detector's bar and the rise, both over the span and
+//! above the highest floor before it, is at least G/10; or when the gradual detector finds
+//! growth in the same run.
 
 use super::gradual::{TAU_MIN, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
@@ -21,6 +24,11 @@ const BUDGET_SHARE: f64 = 0.85;
 const RISING_SPAN_WINDOWS: f64 = 4.0;
 /// Floor buckets over that span.
 const RISING_BUCKETS: f64 = 24.0;
+/// The least Theil–Sen rise over that span, as a share of G, that counts as rising (10 MB over
+/// two hours at the defaults: a fifth of the slowest leak the gradual detector opens on).
+const RISE_MIN_SHARE: f64 = 0.1;
+/// Floor buckets whose median is the newest level.
+const LEVEL_POINTS: usize = 3;
 /// An open finding holds until the percentile falls below this share of the threshold.
 pub(super) const CLEAR_SHARE: f64 = 0.7;
 
@@ -33,7 +41,10 @@ pub(super) fn threshold(budget: Option<u64>, sustained_bytes: f64) -> f64 {
     }
 }
 
-pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+/// `gradual` is the gradual detector's finding of this run, if any: where it sees growth, the
+/// scope is rising whatever the four windows show (a leak under a daily cycle falls back to
+/// levels it held every night), at the gradual finding's rate.
+pub(super) fn detect(ctx: &Ctx, gradual: Option<&Finding>) -> Option<Finding> {
     let k = &ctx.k;
     if !ctx.covers(k.window) {
         return None;
@@ -65,20 +76,31 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     // leak's rise (15 MB at 0.5 MB/min) is within the noise, and the verdict would flip
     // between runs.
     let span = (RISING_SPAN_WINDOWS * k.window).min(ctx.t_end - ctx.times[0] + ctx.dt);
-    let floor = ctx.points(
-        ctx.t_end - span,
-        ctx.t_end,
-        (span / RISING_BUCKETS).max(ctx.dt),
-        super::series::Pick::Min,
-    );
+    let width = (span / RISING_BUCKETS).max(ctx.dt);
+    let floor = ctx.points(ctx.t_end - span, ctx.t_end, width, super::series::Pick::Min);
     let long: Vec<f64> = floor.iter().map(|p| p.bytes).collect();
     let mk = stats::mann_kendall(&long)?;
+    // Rising means rising by an amount that matters, to where the scope has not been: the
+    // span's Theil–Sen rise, and its newest floor's height above the highest floor before the
+    // span, each at least `RISE_MIN_SHARE` of G. A scope held high by a wandering load orders
+    // its floor too, by a few MB over two hours and back, and "still rising (84 KB/min)" turned
+    // a capacity report into a leak and back again and again.
+    let minutes: Vec<f64> = floor.iter().map(|p| (p.t - ctx.t_end) / 60.0).collect();
+    let span_rise = stats::theil_sen(&minutes, &long)?.slope * span / 60.0;
+    let newest = stats::median(&long[long.len().saturating_sub(LEVEL_POINTS)..])?;
+    let above_prior = ctx
+        .prior_high(ctx.t_end - span, width)
+        .map_or(f64::INFINITY, |h| newest - h);
     // The rate and projection are today's: the detection window's floor.
     let recent = ctx.floor(k.window);
     let t: Vec<f64> = recent.iter().map(|p| p.t).collect();
     let bytes: Vec<f64> = recent.iter().map(|p| p.bytes).collect();
     let growth = fit_growth(&t, &bytes, ctx.t_end)?;
-    let rising = mk.z > Z_CRITICAL && mk.tau >= TAU_MIN && growth.linear.slope > 0.0;
+    let own = mk.z > Z_CRITICAL
+        && mk.tau >= TAU_MIN
+        && growth.linear.slope > 0.0
+        && span_rise.min(above_prior) >= RISE_MIN_SHARE * k.growth_bytes;
+    let rising = own || gradual.is_some();
     let current = ctx.current_bytes();
     // The evidence is the span the rising-or-flat verdict reads, so the lifecycle settles a
     // severity change over it (a leak that slows for an hour is still rising).
@@ -95,9 +117,25 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         stat("share_above", above),
         stat("mann_kendall_z", mk.z),
         stat("kendall_tau", mk.tau),
+        stat("span_rise_bytes", span_rise),
+        stat("above_prior_floor_bytes", above_prior),
         stat("rising", if rising { 1.0 } else { 0.0 }),
     ];
-    if rising {
+    if let Some(g) = gradual.filter(|_| !own) {
+        f.severity = g.severity.max(LeakSeverity::Medium);
+        f.growth_bytes = g.growth_bytes;
+        f.rate_bytes_per_min = g.rate_bytes_per_min;
+        f.model = g.model;
+        f.time_to_budget_secs = g.time_to_budget_secs;
+        f.summary = format!(
+            "{}: above {} for {} and still rising ({}, the growth over {})",
+            ctx.name,
+            fmt_bytes(threshold),
+            fmt_minutes(k.window),
+            fmt_rate(g.rate_bytes_per_min),
+            fmt_minutes(g.window[1] - g.window[0])
+        );
+    } else if rising {
         let ttb = time_to_budget(&growth, current as f64, ctx.budget);
         let x_start = (t[0] - ctx.t_end) / 60.0;
         f.severity = k
