@@ -18,8 +18,10 @@
 //!    split leaves further steps inside a segment.
 //! 3. **Pace kept**: the rate over the last third of the span (between medians of three buckets)
 //!    is at least half the larger of the span's rate and the first third's: a warm-up, a TTL
-//!    fill that stopped, an interner nearing saturation (log-shaped growth) all decelerate. Between a quarter and a half the finding is `hold_only` (keeps
-//!    an open leak, cannot open one).
+//!    fill that stopped, an interner nearing saturation (log-shaped growth) all decelerate.
+//!    Between a quarter and a half the finding is `hold_only` (keeps an open leak, cannot open
+//!    one); so it is where the span just before rose more than 1.3× this span's rise, or the
+//!    span before that 1.3²×.
 //! 4. **Magnitude**: the growth over the span (the smaller of the fitted rise and the rise
 //!    between the medians of the first and last three buckets) is at least G
 //!    (`memory_growth_threshold_mb`); or the rate is at least R
@@ -67,6 +69,8 @@ const SLOW_SPAN_WINDOWS: f64 = 4.0;
 const HALF: f64 = 0.5;
 /// A span whose rise is less than the span before's by this factor is a warm-up slowing down.
 const SLOWING: f64 = 1.3;
+/// Spans before this one compared, the k-th back by `SLOWING`^k.
+const SLOWING_SPANS_BACK: usize = 2;
 /// Spans of at least this many detection windows are read for a staircase.
 const STAIRS_SPAN_WINDOWS: f64 = 2.0;
 /// Bucket floors each level of a staircase needs.
@@ -342,29 +346,31 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let span_rate = rate_between(0, n - 1)?;
     let pace = recent_rate / span_rate.max(first_rate).max(f64::MIN_POSITIVE);
     // Across spans too: a warm-up (a table filling towards its size, an exponential approach)
-    // rose faster over the span before this one than over this one; a leak keeps its rate.
-    // Only a span before that lies wholly in the history counts.
-    let slowing = {
-        let before = ctx.t_end - 2.0 * span;
-        if before >= ctx.times[0] {
-            let prior = ctx.points(
-                before,
-                ctx.t_end - span,
-                (span / BUCKETS).max(ctx.dt),
-                Pick::Min,
-            );
-            let pb: Vec<f64> = prior.iter().map(|p| p.bytes).collect();
-            let m = pb.len();
-            match (m >= LEVEL_POINTS)
-                .then(|| (level(&pb[..LEVEL_POINTS]), level(&pb[m - LEVEL_POINTS..])))
-            {
-                Some((Some(a), Some(b))) => (b - a) > SLOWING * (last - first).max(0.0),
-                _ => false,
-            }
-        } else {
-            false
+    // rose faster over the spans before this one than over this one; a leak keeps its rate.
+    // Two spans back, because noise can hide one step of a slowdown (67 MB then 57 MB) that two
+    // show (156, 67, 57). Only a span that lies wholly in the history counts.
+    let slowing = (1..=SLOWING_SPANS_BACK).any(|back| {
+        let before = ctx.t_end - (back + 1) as f64 * span;
+        if before < ctx.times[0] {
+            return false;
         }
-    };
+        let prior = ctx.points(
+            before,
+            before + span,
+            (span / BUCKETS).max(ctx.dt),
+            Pick::Min,
+        );
+        let pb: Vec<f64> = prior.iter().map(|p| p.bytes).collect();
+        let m = pb.len();
+        match (m >= LEVEL_POINTS)
+            .then(|| (level(&pb[..LEVEL_POINTS]), level(&pb[m - LEVEL_POINTS..])))
+        {
+            Some((Some(a), Some(b))) => {
+                (b - a) > SLOWING.powi(back as i32) * (last - first).max(0.0)
+            }
+            _ => false,
+        }
+    });
     let span_min = span / 60.0;
     if !(pace >= PACE_HOLD) {
         return None;
