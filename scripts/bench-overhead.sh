@@ -13,7 +13,8 @@
 #
 # Other knobs: SCALE (multiplies every op count; QUICK sets 0.1), OUT (where the raw result
 # lines go; default target/overhead/results-<time>.tsv), LEAKSCOPE_BENCH_DRAIN_MS (the
-# stand-in collector's drain period, default 1; 0 = none).
+# stand-in collector's drain period, default 1; 0 = none), INSTR_OPS (the two op counts of the
+# INSTR=1 runs, default "100000 200000"; larger ones average over more stack samples).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,11 +109,14 @@ if [[ ${INSTR:-0} == 1 ]]; then
     [[ $v == dhat ]] && continue # its per-op count is dominated by backtraces; its times say enough
     printf '| %s |' "$v"
     for w in $instr_workloads; do
+      read -r a b <<<"${INSTR_OPS:-100000 200000}"
+      # churn adds a tenth of the ops, at most 100k, as warm-up (see lib.rs); churn2t does so
+      # on two threads.
+      warm() { local w=$(($1 / 10)); echo $((w < 100000 ? w : 100000)); }
       case $w in
-        # churn adds a tenth of the ops as warm-up (see lib.rs); churn2t does so on two threads.
-        churn) a=100000 b=200000 extra=110000 ;;
-        churn2t) a=100000 b=200000 extra=220000 ;;
-        *) a=100000 b=200000 extra=100000 ;;
+        churn) extra=$((b + $(warm "$b") - a - $(warm "$a"))) ;;
+        churn2t) extra=$((2 * (b + $(warm "$b") - a - $(warm "$a")))) ;;
+        *) extra=$((b - a)) ;;
       esac
       ia=$(irefs "$v" "$w" "$a")
       ib=$(irefs "$v" "$w" "$b")

@@ -271,6 +271,13 @@ pub fn __fallback_uses() -> u64 {
     sinks::fallback_uses()
 }
 
+/// How many sample stacks the frame-pointer walk captured, and how many DWARF unwinding did
+/// (every one when the build has no frame pointers: the crate docs, "Cheaper stack samples").
+#[doc(hidden)] // A bench and test hook: tells which walk the samples took.
+pub fn __stack_walks() -> (u64, u64) {
+    sampler::walks()
+}
+
 /// How many sampled blocks are live.
 #[doc(hidden)] // A test hook: sampling tests count the samples they made.
 pub fn __live_samples() -> usize {

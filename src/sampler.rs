@@ -41,6 +41,10 @@ static INTERVAL: AtomicU64 = AtomicU64::new(0);
 static MAX_FRAMES_SET: AtomicUsize = AtomicUsize::new(25);
 static TAKEN: AtomicU64 = AtomicU64::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Stacks captured by the frame-pointer walk, and by DWARF unwinding (no frame pointers in the
+/// build, or a walk too short to trust).
+static FP_WALKS: AtomicU64 = AtomicU64::new(0);
+static DWARF_UNWINDS: AtomicU64 = AtomicU64::new(0);
 
 /// Switches sampling on with a mean interval of `interval_bytes` (0 switches it off) and at most
 /// `max_frames` frames per stack.
@@ -57,6 +61,11 @@ pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
 /// Samples sent, and samples dropped (no free slot, or the channel was full).
 pub(crate) fn counts() -> (u64, u64) {
     (TAKEN.load(Relaxed), DROPPED.load(Relaxed))
+}
+
+/// Stacks captured so far by the frame-pointer walk, and by DWARF unwinding.
+pub(crate) fn walks() -> (u64, u64) {
+    (FP_WALKS.load(Relaxed), DWARF_UNWINDS.load(Relaxed))
 }
 
 thread_local! {
@@ -325,9 +334,11 @@ fn capture(frames: &mut [usize]) -> usize {
         // Fewer frames than leakscope's own few plus one of the program's means the chain broke
         // (code without frame pointers in between): DWARF finds the rest.
         if depth >= MIN_FP_FRAMES.min(frames.len()) {
+            FP_WALKS.fetch_add(1, Relaxed);
             return depth;
         }
     }
+    DWARF_UNWINDS.fetch_add(1, Relaxed);
     let mut depth = 0;
     // SAFETY: `trace_unsynchronized` is unsafe only because some platforms' unwinders (Windows
     // dbghelp) are not thread-safe; on the unwinders it uses here (libgcc/libunwind's
@@ -587,5 +598,31 @@ mod tests {
         for ip in &fp[1..n.min(8)] {
             assert!(dwarf.contains(ip), "{ip:#x} not in {dwarf:x?}");
         }
+    }
+
+    /// Built with frame pointers, a stack deeper than the frames asked for is captured whole by
+    /// the walk (25 of 25, `Config::default()`'s `max_frames`), not by the DWARF fallback.
+    #[cfg(all(
+        leakscope_frame_pointers,
+        target_os = "linux",
+        any(target_arch = "x86_64", target_arch = "aarch64")
+    ))]
+    #[test]
+    fn a_deep_stack_is_walked_by_frame_pointers_to_the_frames_asked_for() {
+        #[inline(never)]
+        fn at_depth(depth: usize, frames: &mut [usize]) -> usize {
+            if depth == 0 {
+                capture(frames)
+            } else {
+                std::hint::black_box(at_depth(depth - 1, std::hint::black_box(frames)))
+            }
+        }
+        let walks = FP_WALKS.load(Relaxed);
+        let mut frames = [0usize; 25];
+        assert_eq!(at_depth(40, &mut frames), 25);
+        assert!(FP_WALKS.load(Relaxed) > walks, "the walk was not taken");
+        // The 25 return addresses include the recursion's, all into the same function.
+        let repeated = frames.iter().filter(|&&ip| ip == frames[5]).count();
+        assert!(repeated >= 15, "{frames:x?}");
     }
 }

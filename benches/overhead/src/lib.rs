@@ -128,9 +128,10 @@ impl Drop for Collector {
             let _ = handle.shutdown();
         }
         let t = leakscope::live::tracker_stats();
+        let (fp_walks, dwarf_unwinds) = leakscope::__stack_walks();
         eprintln!(
             "leakscope: self_bytes={} self_blocks={} channel_full_retries={} fallback_uses={} \
-             samples_taken={} samples_dropped={}",
+             samples_taken={} samples_dropped={} fp_walks={fp_walks} dwarf_unwinds={dwarf_unwinds}",
             t.self_bytes,
             t.self_blocks,
             t.channel_full_retries,
