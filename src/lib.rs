@@ -29,24 +29,7 @@
 //!
 //! Time-dependent behaviour is testable without waiting: a collector started with a manual
 //! clock is driven tick by tick (see `tests/collector.rs`).
-//!
-//! # Cheaper stack samples: frame pointers
-//!
-//! A sampled allocation records its call stack. By default that is DWARF unwinding (the
-//! `backtrace` crate, libgcc's unwinder): a few microseconds per sample. Built with frame
-//! pointers, leakscope walks the frame-pointer chain instead, a few nanoseconds per frame:
-//!
-//! ```text
-//! RUSTFLAGS="-C force-frame-pointers=yes" cargo build --release
-//! ```
-//!
-//! (or `rustflags = ["-C", "force-frame-pointers=yes"]` under `[build]` in
-//! `.cargo/config.toml`). leakscope's build script sees the flag, which applies to every crate
-//! of the build, and switches the walk on (x86_64 and aarch64 Linux). The walk is bounded and
-//! validated: it reads only frame records inside the thread's own stack, word-aligned, each
-//! one above the last, so a frame of code built without frame pointers (a C library) ends it
-//! instead of faulting. A walk that ends after fewer than five frames falls back to DWARF
-//! unwinding for that sample.
+
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
