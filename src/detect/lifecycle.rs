@@ -10,8 +10,10 @@
 //! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
-//! growth leak is one leak whichever detector sees it, and while it is open a CacheBloat or
-//! SustainedHigh finding on its scope cannot open a second leak for the same memory. An open leak keeps its call sites when a
+//! growth leak is one leak whichever detector sees it; while it is open a CacheBloat,
+//! SustainedHigh or rising PeriodicSpike finding on its scope cannot open a second leak for the
+//! same memory, and while a CacheBloat or rising PeriodicSpike leak is open a growth finding
+//! cannot either. An open leak keeps its call sites when a
 //! later finding has none (the memory may have been freed before the final dump). One open leak
 //! per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
@@ -104,6 +106,12 @@ fn slot_type(ty: LeakType) -> LeakType {
         LeakType::RapidGrowth => LeakType::GradualGrowth,
         other => other,
     }
+}
+
+/// Whether a PeriodicSpike finding says the minima between the runs rise (a leak under a
+/// sawtooth, not a batch job's notice).
+fn minima_rising(f: &Finding) -> bool {
+    f.statistic("minima_rising").is_some_and(|v| v > 0.0)
 }
 
 /// A resolved leak that recurs within this many detection windows (12 h at the defaults) is
@@ -206,15 +214,27 @@ impl LeakTracker {
         }
         for (ty, mut f) in by_type {
             // One leak for one rise: while the scope's growth leak is open, the bytes per entry
-            // rising with it, and the scope staying above its threshold as it rises, are the
-            // same memory, not a second leak (CacheBloat and SustainedHigh may keep a leak they
-            // already have open, not open one).
-            if matches!(ty, LeakType::CacheBloat | LeakType::SustainedHigh)
-                && self
-                    .slots
-                    .get(&(scope.to_owned(), LeakType::GradualGrowth))
-                    .is_some_and(|s| s.open.is_some())
-            {
+            // rising with it, batch runs whose minima rise with it, and the scope staying above
+            // its threshold as it rises are the same memory, not a second leak; and while a
+            // CacheBloat leak or a rising PeriodicSpike leak is open, so is the growth the
+            // gradual and rapid detectors see. Such a finding may keep a leak it already has
+            // open, not open one.
+            let open_on = |ty: LeakType, also: fn(&Leak) -> bool| {
+                self.slots
+                    .get(&(scope.to_owned(), ty))
+                    .and_then(|s| s.open.as_ref())
+                    .is_some_and(also)
+            };
+            let companion = matches!(ty, LeakType::CacheBloat | LeakType::SustainedHigh)
+                || (ty == LeakType::PeriodicSpike && minima_rising(&f));
+            let beside = if ty == LeakType::GradualGrowth {
+                open_on(LeakType::PeriodicSpike, |l| {
+                    l.finding.severity > LeakSeverity::Low || minima_rising(&l.finding)
+                })
+            } else {
+                companion && open_on(LeakType::GradualGrowth, |_| true)
+            };
+            if beside {
                 f.hold_only = true;
             }
             let key = (scope.to_owned(), ty);
@@ -563,11 +583,19 @@ mod tests {
     }
 
     #[test]
-    fn bloat_or_high_usage_beside_an_open_growth_leak_is_the_same_leak() {
-        for beside in [LeakType::CacheBloat, LeakType::SustainedHigh] {
+    fn bloat_high_usage_or_rising_minima_beside_an_open_growth_leak_are_the_same_leak() {
+        for beside in [
+            LeakType::CacheBloat,
+            LeakType::SustainedHigh,
+            LeakType::PeriodicSpike,
+        ] {
             let mut tr = LeakTracker::new(&config());
             let growth = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
-            let other = finding("a", beside, LeakSeverity::Low);
+            let mut other = finding("a", beside, LeakSeverity::Low);
+            if beside == LeakType::PeriodicSpike {
+                // Batch runs whose minima rise: a leak under a sawtooth.
+                other.statistics = vec![crate::detect::stat("minima_rising", 1.0)];
+            }
             let new_types = |events: Vec<LeakEvent>| -> Vec<LeakType> {
                 events
                     .iter()
@@ -595,10 +623,16 @@ mod tests {
                 std::slice::from_ref(&other),
             );
             assert_eq!(new_types(alone), [beside]);
-            // A leak open first stays open beside a growth leak that opens later.
+            // A bloat or high-usage leak open first stays open beside a growth leak that opens
+            // later; a sawtooth whose minima rise is that growth, and the growth opens nothing.
             let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, other]);
-            assert_eq!(new_types(later), [LeakType::GradualGrowth]);
-            assert_eq!(tr.open_leaks().len(), 2, "{beside:?}");
+            if beside == LeakType::PeriodicSpike {
+                assert_eq!(new_types(later), []);
+                assert_eq!(tr.open_leaks().len(), 1);
+            } else {
+                assert_eq!(new_types(later), [LeakType::GradualGrowth]);
+                assert_eq!(tr.open_leaks().len(), 2, "{beside:?}");
+            }
         }
     }
 
