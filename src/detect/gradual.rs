@@ -35,7 +35,8 @@
 //!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
-//!    floor first pauses, if that is sooner ([`warm_up`]); and while a fill at one rate
+//!    floor first pauses (held still for half a detection window, or level over a whole one),
+//!    if that is sooner ([`warm_up`], [`first_pause`]); and while a fill at one rate
 //!    may still be going on, growth slower than R at its rate cannot open a finding
 //!    ([`still_filling`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
@@ -141,26 +142,40 @@ fn warm_up(ctx: &Ctx) -> (f64, Option<f64>) {
 }
 
 /// Where the first baseline window's `floor` first pauses: the start of the first stretch of
-/// half a detection window in which it stays within the smallest spike. A scope that pauses is
-/// not filling, so what rises after the pause is not the fill right after start.
+/// half a detection window in which it stays within the smallest spike, or of a whole detection
+/// window that ends where it began (the medians of its first and last three buckets within the
+/// smallest spike). A scope that pauses is not filling, so what rises after the pause is not the
+/// fill right after start. The second form is a warm LRU's: its eviction sawtooth swings the
+/// floor by more than the smallest spike every few minutes, so the first form never saw it
+/// settle, and a leak that began within the first hour waited for the whole allowance.
 fn first_pause(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
     let k = &ctx.k;
-    let stretch = k.window / 2.0;
-    let mut j = 0;
+    let half = k.window / 2.0;
+    // The last index at most `span` after `floor[i]`, if the floor reaches that far.
+    let reach = |i: usize, span: f64| -> Option<usize> {
+        let j = i + floor[i..].partition_point(|p| p.t <= floor[i].t + span) - 1;
+        (floor[j].t - floor[i].t >= span - k.floor_bucket).then_some(j)
+    };
     for i in 0..floor.len() {
-        j = j.max(i);
-        while j + 1 < floor.len() && floor[j + 1].t <= floor[i].t + stretch {
-            j += 1;
-        }
-        if floor[j].t - floor[i].t < stretch - k.floor_bucket {
-            return None;
-        }
+        let j = reach(i, half)?;
         let (lo, hi) = floor[i..=j]
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
                 (a.min(p.bytes), b.max(p.bytes))
             });
-        if hi - lo < k.spike_min_bytes {
+        let still = hi - lo < k.spike_min_bytes;
+        let level = |pts: &[super::Point]| super::median_bytes(pts);
+        let back = reach(i, k.window).filter(|&j| j + 1 - i >= 2 * LEVEL_POINTS);
+        let flat = back.is_some_and(|j| {
+            match (
+                level(&floor[i..i + LEVEL_POINTS]),
+                level(&floor[j + 1 - LEVEL_POINTS..=j]),
+            ) {
+                (Some(a), Some(b)) => (b - a).abs() < k.spike_min_bytes,
+                _ => false,
+            }
+        });
+        if still || flat {
             return Some(floor[i].t.max(ctx.times[0]));
         }
     }
