@@ -305,6 +305,17 @@ fn verdict_failures(filter: Filter) -> (usize, Vec<String>) {
     (verdicts.len(), failing)
 }
 
+/// Asserts that the one case `family/seed` meets every target.
+fn meets_every_target(family: &str, seed: u64) {
+    let filter = Filter {
+        families: vec![format!("{family}$")],
+        seeds: vec![seed],
+    };
+    let (n, failing) = verdict_failures(filter);
+    assert_eq!(n, 1);
+    assert!(failing.is_empty(), "{}", failing.join("\n"));
+}
+
 /// The targets (zero false alarms, every leak found with its type within its deadline,
 /// one opening per type, no severity flaps, time to budget within 2×, call sites kept) on the
 /// families of [`MEETS_TARGETS`] at seed 0, through the replay `leakscope analyze` runs.
@@ -337,13 +348,7 @@ fn targets_on_the_seeded_subset() {
     ignore = "a day of replay unoptimised: CI runs it in release"
 )]
 fn a_decelerating_hash_fill_is_no_leak() {
-    let filter = Filter {
-        families: vec!["hash_doubling$".to_owned()],
-        seeds: vec![1],
-    };
-    let (n, failing) = verdict_failures(filter);
-    assert_eq!(n, 1);
-    assert!(failing.is_empty(), "{}", failing.join("\n"));
+    meets_every_target("hash_doubling", 1);
 }
 
 /// A 5 MB/min leak that begins 51 minutes in, on an LRU that settled about half an hour in and
@@ -356,13 +361,7 @@ fn a_decelerating_hash_fill_is_no_leak() {
     ignore = "hours of replay unoptimised: CI runs it in release"
 )]
 fn a_leak_beginning_in_the_first_hour_on_a_warm_lru_is_found_on_time() {
-    let filter = Filter {
-        families: vec!["linear_5$".to_owned()],
-        seeds: vec![3],
-    };
-    let (n, failing) = verdict_failures(filter);
-    assert_eq!(n, 1);
-    assert!(failing.is_empty(), "{}", failing.join("\n"));
+    meets_every_target("linear_5", 3);
 }
 
 /// The same targets on every family at seed 0. Lists every case that misses one, with what it
