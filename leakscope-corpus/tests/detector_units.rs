@@ -469,6 +469,37 @@ mod fragmentation {
     }
 
     #[test]
+    fn a_gap_that_starts_growing_is_found_before_it_adds_100_mb() {
+        // Two hours flat, then the gap grows 6 MB/min (100 MB in 16.7 minutes) under the same
+        // tracked sawtooth: the half-window span opens the leak within those minutes, and
+        // the longest span that holds keeps one severity once it is open.
+        let start = 2.0 * 3600.0;
+        let process: Vec<ProcessSnapshot> = (0..=(6 * 120))
+            .map(|i| {
+                let t = i as f64 * 30.0;
+                let tracked = 200e6 + 4e6 * ((t % 300.0) / 300.0);
+                let gap = 150e6 + 6e6 * ((t - start) / 60.0).max(0.0);
+                ProcessSnapshot::new(t, Some((tracked + gap) as u64), tracked as u64, 1)
+            })
+            .collect();
+        let config = DetectorConfig::from(&corpus_config(30.0));
+        let mut events = Vec::new();
+        replay_process_with(&process, &config, |t, e| events.push((t, e))).unwrap();
+        let opened: Vec<f64> = events
+            .iter()
+            .filter(|(_, e)| matches!(e, LeakEvent::New(_)))
+            .map(|(t, _)| (t - start) / 60.0)
+            .collect();
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        assert!(
+            opened[0] > 0.0 && opened[0] <= 16.7,
+            "opened {opened:?} min after"
+        );
+        let changes = events.len() - 1;
+        assert!(changes <= 1, "{changes} severity changes");
+    }
+
+    #[test]
     fn no_rss_no_finding() {
         let process: Vec<ProcessSnapshot> = (0..240)
             .map(|i| ProcessSnapshot::new(i as f64 * 30.0, None, 100, 1))

@@ -6,9 +6,10 @@
 //! (max(64 MB, 10% of tracked bytes) per hour at the defaults), while tracked bytes are flat
 //! (|Kendall τ| < 0.2, or a Theil–Sen drift of at most a tenth of the gap's rate) and
 //! RSS ≥ 1.5 × tracked, the gap rising in each third of the window by a tenth of its rise and
-//! ending at least G/20 above the highest window floor before the window. Where the detection
-//! window does not show that, the same test runs over two and then four detection windows, with
-//! buckets as many times longer. Snapshots without an RSS reading are skipped.
+//! ending at least G/20 above the highest window floor before the window. The same test runs
+//! over half, two and four detection windows too, with buckets as many times shorter or
+//! longer; the longest span that holds gives the finding. Snapshots without an RSS reading are
+//! skipped.
 
 use super::gradual::Z_CRITICAL;
 use super::recommend::{fmt_bytes, fmt_rate};
@@ -34,8 +35,8 @@ const TRACKED_SHARE: f64 = 0.10;
 /// An RSS three times the tracked bytes raises the severity a level.
 const RSS_RATIO_SEVERE: f64 = 3.0;
 const MIN_POINTS: usize = 8;
-/// The spans read, in detection windows: shortest first.
-const SPAN_WINDOWS: [f64; 3] = [1.0, 2.0, 4.0];
+/// The spans read, in detection windows.
+const SPAN_WINDOWS: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
 /// Each third of the window must add at least this share of the gap's rise.
 const THIRD_SHARE: f64 = 0.1;
 
@@ -49,10 +50,12 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
     let &(t_end, _, _) = with_rss.last()?;
     let k = Knobs::new(config, dt);
     let gaps: Vec<f64> = with_rss.iter().map(|p| p.1 - p.2).collect();
-    // The detection window first (the quickest to see), then longer spans: the pages of a huge
-    // request kept for a while and then returned make the gap fall for half an hour while it
-    // grows over hours, and the longer evidence keeps the leak open through that.
-    SPAN_WINDOWS.iter().find_map(|&w| {
+    // Every span that holds makes the finding; the longest gives it, so its rate and severity
+    // are the steadiest evidence there is: half a detection window sees a new rise soonest but
+    // its rate is noisy (taken alone it changed the severity three times per leak), and the
+    // pages of a huge request kept for a while and then returned make the gap fall for half an
+    // hour while it grows over hours, which only the longer spans read through.
+    SPAN_WINDOWS.iter().rev().find_map(|&w| {
         let span = w * k.window;
         if !(k.window > 0.0 && t_end - times[0] + dt >= span * (1.0 - 1e-9)) {
             return None;
