@@ -164,12 +164,11 @@ fn first_pause(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
                 (a.min(p.bytes), b.max(p.bytes))
             });
         let still = hi - lo < k.spike_min_bytes;
-        let level = |pts: &[super::Point]| super::median_bytes(pts);
-        let back = reach(i, k.window).filter(|&j| j + 1 - i >= 2 * LEVEL_POINTS);
-        let flat = back.is_some_and(|j| {
+        let whole = reach(i, k.window).filter(|&j| j + 1 - i >= 2 * LEVEL_POINTS);
+        let flat = whole.is_some_and(|j| {
             match (
-                level(&floor[i..i + LEVEL_POINTS]),
-                level(&floor[j + 1 - LEVEL_POINTS..=j]),
+                super::median_bytes(&floor[i..i + LEVEL_POINTS]),
+                super::median_bytes(&floor[j + 1 - LEVEL_POINTS..=j]),
             ) {
                 (Some(a), Some(b)) => (b - a).abs() < k.spike_min_bytes,
                 _ => false,

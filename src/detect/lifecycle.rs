@@ -12,10 +12,9 @@
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
 //! growth leak is one leak whichever detector sees it; while it is open a CacheBloat,
 //! SustainedHigh or rising PeriodicSpike finding on its scope cannot open a second leak for the
-//! same memory, and while a CacheBloat or rising PeriodicSpike leak is open a growth finding
-//! cannot either. An open leak keeps its call sites when a
-//! later finding has none (the memory may have been freed before the final dump). One open leak
-//! per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
+//! same memory, and while a rising PeriodicSpike leak is open a growth finding cannot either.
+//! An open leak keeps its call sites when a later finding has none (the memory may have been
+//! freed before the final dump). One open leak per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
 //! **Invariant:** open leaks live in a `BTreeMap` keyed by (scope, type), so every listing is
 //! sorted the same way whatever the order scopes were observed in.
@@ -216,9 +215,10 @@ impl LeakTracker {
             // One leak for one rise: while the scope's growth leak is open, the bytes per entry
             // rising with it, batch runs whose minima rise with it, and the scope staying above
             // its threshold as it rises are the same memory, not a second leak; and while a
-            // CacheBloat leak or a rising PeriodicSpike leak is open, so is the growth the
-            // gradual and rapid detectors see. Such a finding may keep a leak it already has
-            // open, not open one.
+            // PeriodicSpike leak that has risen is open, so is the growth the gradual and rapid
+            // detectors see under the same runs (a CacheBloat leak open first does not hold
+            // growth back: GradualGrowth is a staircase's right type, docs/detectors.md). Such a
+            // finding may keep a leak it already has open, not open one.
             let open_on = |ty: LeakType, also: fn(&Leak) -> bool| {
                 self.slots
                     .get(&(scope.to_owned(), ty))
