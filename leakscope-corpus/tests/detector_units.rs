@@ -178,6 +178,15 @@ mod sustained {
         assert_eq!(f.statistic("rising"), Some(0.0));
         assert_eq!(f.statistic("threshold_bytes"), Some(500e6));
         assert!(f.summary.contains("capacity"), "{}", f.summary);
+        // An hour in, the span is the whole history: nothing before it to rise above, and no
+        // infinite statistic for the dump.
+        let early = sustained(&s, &config, 60.0).unwrap();
+        assert!(
+            early.statistics.iter().all(|s| s.value.is_finite()),
+            "{:?}",
+            early.statistics
+        );
+        assert_eq!(early.statistic("above_prior_floor_bytes"), None);
     }
 
     #[test]

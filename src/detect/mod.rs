@@ -420,6 +420,9 @@ fn finish(found: &mut [Finding], sites: &[CallSite], config: &DetectorConfig) {
     let sampling = config.sampling;
     found.sort_by_key(|f| f.leak_type);
     for f in found.iter_mut() {
+        // A statistic that came out infinite or NaN (a bound with nothing to bound it) is left
+        // out: JSON cannot hold it, and a dump that held it would not read back.
+        f.statistics.retain(|s| s.value.is_finite());
         f.top_sites = sites.iter().take(MAX_SITES).cloned().collect();
         f.recommendations = recommend::recommend(f, sampling);
     }

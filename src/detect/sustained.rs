@@ -118,9 +118,14 @@ pub(super) fn detect(ctx: &Ctx, gradual: Option<&Finding>) -> Option<Finding> {
         stat("mann_kendall_z", mk.z),
         stat("kendall_tau", mk.tau),
         stat("span_rise_bytes", span_rise),
-        stat("above_prior_floor_bytes", above_prior),
         stat("rising", if rising { 1.0 } else { 0.0 }),
     ];
+    // Infinite where the history does not reach before the span: no statistic then (a dump
+    // holds only finite numbers).
+    if above_prior.is_finite() {
+        f.statistics
+            .push(stat("above_prior_floor_bytes", above_prior));
+    }
     if let Some(g) = gradual.filter(|_| !own) {
         f.severity = g.severity.max(LeakSeverity::Medium);
         f.growth_bytes = g.growth_bytes;
