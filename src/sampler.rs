@@ -577,52 +577,52 @@ mod tests {
         assert_eq!(walk(&stack, base - 16, 8), Vec::<usize>::new());
     }
 
-    /// Built with frame pointers, the walk sees the same callers as the DWARF unwinder.
+    /// The walk itself, in a build with frame pointers (CI's frame-pointer step runs these).
     #[cfg(all(
         leakscope_frame_pointers,
         target_os = "linux",
         any(target_arch = "x86_64", target_arch = "aarch64")
     ))]
-    #[test]
-    fn the_frame_pointer_walk_agrees_with_dwarf() {
-        let mut fp = [0usize; 32];
-        let n = capture_frame_pointers(&mut fp);
-        assert!(n >= MIN_FP_FRAMES, "{n} frames");
-        let mut dwarf = Vec::new();
-        backtrace::trace(|f| {
-            dwarf.push(f.ip() as usize);
-            dwarf.len() < 64
-        });
-        // Past the first frame (the walk's own caller is where the two start differently),
-        // every return address the walk found is one the unwinder found.
-        for ip in &fp[1..n.min(8)] {
-            assert!(dwarf.contains(ip), "{ip:#x} not in {dwarf:x?}");
-        }
-    }
+    mod frame_pointers {
+        use super::*;
 
-    /// Built with frame pointers, a stack deeper than the frames asked for is captured whole by
-    /// the walk (25 of 25, `Config::default()`'s `max_frames`), not by the DWARF fallback.
-    #[cfg(all(
-        leakscope_frame_pointers,
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))]
-    #[test]
-    fn a_deep_stack_is_walked_by_frame_pointers_to_the_frames_asked_for() {
-        #[inline(never)]
-        fn at_depth(depth: usize, frames: &mut [usize]) -> usize {
-            if depth == 0 {
-                capture(frames)
-            } else {
-                std::hint::black_box(at_depth(depth - 1, std::hint::black_box(frames)))
+        /// Built with frame pointers, the walk sees the same callers as the DWARF unwinder.
+        #[test]
+        fn the_frame_pointer_walk_agrees_with_dwarf() {
+            let mut fp = [0usize; 32];
+            let n = capture_frame_pointers(&mut fp);
+            assert!(n >= MIN_FP_FRAMES, "{n} frames");
+            let mut dwarf = Vec::new();
+            backtrace::trace(|f| {
+                dwarf.push(f.ip() as usize);
+                dwarf.len() < 64
+            });
+            // Past the first frame (the walk's own caller is where the two start differently),
+            // every return address the walk found is one the unwinder found.
+            for ip in &fp[1..n.min(8)] {
+                assert!(dwarf.contains(ip), "{ip:#x} not in {dwarf:x?}");
             }
         }
-        let walks = FP_WALKS.load(Relaxed);
-        let mut frames = [0usize; 25];
-        assert_eq!(at_depth(40, &mut frames), 25);
-        assert!(FP_WALKS.load(Relaxed) > walks, "the walk was not taken");
-        // The 25 return addresses include the recursion's, all into the same function.
-        let repeated = frames.iter().filter(|&&ip| ip == frames[5]).count();
-        assert!(repeated >= 15, "{frames:x?}");
+
+        /// Built with frame pointers, a stack deeper than the frames asked for is captured whole by
+        /// the walk (25 of 25, `Config::default()`'s `max_frames`), not by the DWARF fallback.
+        #[test]
+        fn a_deep_stack_is_walked_by_frame_pointers_to_the_frames_asked_for() {
+            #[inline(never)]
+            fn at_depth(depth: usize, frames: &mut [usize]) -> usize {
+                if depth == 0 {
+                    capture(frames)
+                } else {
+                    std::hint::black_box(at_depth(depth - 1, std::hint::black_box(frames)))
+                }
+            }
+            let walks = FP_WALKS.load(Relaxed);
+            let mut frames = [0usize; 25];
+            assert_eq!(at_depth(40, &mut frames), 25);
+            assert!(FP_WALKS.load(Relaxed) > walks, "the walk was not taken");
+            // The 25 return addresses include the recursion's, all into the same function.
+            let repeated = frames.iter().filter(|&&ip| ip == frames[5]).count();
+            assert!(repeated >= 15, "{frames:x?}");
+        }
     }
 }

@@ -50,23 +50,24 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
     let &(t_end, _, _) = with_rss.last()?;
     let k = Knobs::new(config, dt);
     let gaps: Vec<f64> = with_rss.iter().map(|p| p.1 - p.2).collect();
-    // Every span that holds makes the finding; the longest gives it, so its rate and severity
-    // are the steadiest evidence there is: half a detection window sees a new rise soonest but
-    // its rate is noisy (taken alone it changed the severity three times per leak), and the
-    // pages of a huge request kept for a while and then returned make the gap fall for half an
-    // hour while it grows over hours, which only the longer spans read through.
+    if !(k.window > 0.0) {
+        return None;
+    }
+    let p = Process {
+        with_rss: &with_rss,
+        times: &times,
+        gaps: &gaps,
+        dt,
+    };
+    // Any span that holds makes a finding, and the longest that holds gives it, so its rate and
+    // severity are the steadiest evidence there is: half a detection window sees a new rise
+    // soonest but its rate is noisy (taken alone it changed the severity three times per leak),
+    // and the pages of a huge request kept for a while and then returned make the gap fall for
+    // half an hour while it grows over hours, which only the longer spans read through.
     SPAN_WINDOWS.iter().rev().find_map(|&w| {
         let span = w * k.window;
-        if !(k.window > 0.0 && t_end - times[0] + dt >= span * (1.0 - 1e-9)) {
-            return None;
-        }
-        let p = Process {
-            with_rss: &with_rss,
-            times: &times,
-            gaps: &gaps,
-            dt,
-        };
-        detect_at(&p, &k, config, span)
+        let covered = t_end - times[0] + dt >= span * (1.0 - 1e-9);
+        covered.then(|| detect_at(&p, &k, config, span)).flatten()
     })
 }
 

@@ -57,7 +57,7 @@ const BUCKETS: f64 = 24.0;
 /// Fewer bucket floors than this do not make a trend.
 const MIN_POINTS: usize = 12;
 /// Buckets whose median gives a level.
-const LEVEL_POINTS: usize = 3;
+pub(crate) const LEVEL_POINTS: usize = 3;
 /// The recent third must grow at least this share of the span's rate to open a finding.
 const PACE_OPEN: f64 = 0.5;
 /// … and at least this share to keep an open one.

@@ -11,7 +11,7 @@
 //! above the highest floor before it, is at least G/10; or when the gradual detector finds
 //! growth in the same run.
 
-use super::gradual::{TAU_MIN, Z_CRITICAL};
+use super::gradual::{LEVEL_POINTS, TAU_MIN, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::{fit_growth, stat, stats, time_to_budget, to_bytes, Ctx, Finding};
 use crate::leak::{LeakSeverity, LeakType};
@@ -27,8 +27,6 @@ const RISING_BUCKETS: f64 = 24.0;
 /// The least Theil–Sen rise over that span, as a share of G, that counts as rising (10 MB over
 /// two hours at the defaults: a fifth of the slowest leak the gradual detector opens on).
 const RISE_MIN_SHARE: f64 = 0.1;
-/// Floor buckets whose median is the newest level.
-const LEVEL_POINTS: usize = 3;
 /// An open finding holds until the percentile falls below this share of the threshold.
 pub(super) const CLEAR_SHARE: f64 = 0.7;
 
