@@ -73,8 +73,8 @@
 //! cache); `exponential` (0.2–0.6 MB/min at its start 1–3 h in, doubling every 4–8 h, until it holds 4 GB, at most 1.5 days);
 //! `daily_leak` (0.7–1.5 MB/min on average, its rate following the daily cycle, under a TTL
 //! cache that follows it too); `staircase` (+60 MB every hour, never freed); `cache_bloat`
-//! (bytes per entry rising 1–2 MB/min in total while the gauge and the blocks stay flat: only
-//! CacheBloat is the right type); `batch_rising` (a batch job leaving 0.2–1 MB/min behind, a share of each run:
+//! (bytes per entry rising 1–2 MB/min in total while the gauge and the cache's blocks stay flat,
+//! under requests in flight: only CacheBloat is the right type); `batch_rising` (a batch job leaving 0.2–1 MB/min behind, a share of each run:
 //! PeriodicSpike with rising minima or GradualGrowth); `fragmentation` (RSS rising 1–4 MB/min
 //! over flat tracked bytes, process series); and with a **budget** (`Config::budgets`):
 //! `linear_budget` (1–2 MB/min, the budget the scope's 30-minute median 8–20 h into the leak),

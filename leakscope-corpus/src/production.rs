@@ -172,7 +172,7 @@ families! {
     /// Leak: a staircase, +60 MB every hour, never freed.
     Staircase = "staircase",
     /// Leak: bytes per entry rising 1–2 MB/min in total while the entry count (a gauge) and the
-    /// blocks stay flat.
+    /// cache's blocks stay flat, under requests in flight.
     CacheBloat = "cache_bloat",
     /// Leak: a batch job's sawtooth whose minima rise 0.2–1 MB/min (a share of every run).
     BatchRising = "batch_rising",
@@ -719,7 +719,6 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
         }
         CacheBloat => {
             p.duration = DAY;
-            p.requests = false;
             p.bloat = Some((r.range(50.0, 300.0) * MB, r.range(1.0, 2.0) * MB / MIN));
             p.accept = vec![LeakType::CacheBloat];
         }

@@ -116,11 +116,11 @@ fn idle_is_exactly_constant_and_gauges_follow_bytes() {
     let last = h.series.last().unwrap();
     let per_entry = last.bytes_per_entry().unwrap();
     assert!((60.0..2000.0).contains(&per_entry), "{per_entry}");
-    // Bloat: entries and blocks flat, bytes rising.
+    // Bloat: entries flat, blocks flat but for the requests in flight, bytes rising.
     let b = Family::CacheBloat.case(0);
     let (first, last) = (&b.series[0], b.series.last().unwrap());
     assert_eq!(first.entries, last.entries);
-    assert_eq!(first.curr_blocks, last.curr_blocks);
+    assert!(first.curr_blocks.abs_diff(last.curr_blocks) * 100 < first.curr_blocks);
     assert!(last.curr_bytes > first.curr_bytes + 1_000_000_000);
 }
 
@@ -362,6 +362,34 @@ fn a_decelerating_hash_fill_is_no_leak() {
 )]
 fn a_leak_beginning_in_the_first_hour_on_a_warm_lru_is_found_on_time() {
     meets_every_target("linear_5", 3);
+}
+
+/// Requests in flight without entries, held for a few minutes, raise a cache's bytes per entry in
+/// the last third of the detection window only: a 50 MB burst of 2.5 minutes a day into a
+/// preloaded LRU, and a 10-minute ramp of 45 MB on the second day of a session store following
+/// the daily load, are no CacheBloat (each opened one before bloat asked each third of the window
+/// to raise bytes per entry).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised: CI runs it in release"
+)]
+fn a_burst_of_requests_without_entries_is_no_bloat() {
+    meets_every_target("preload_step", 6);
+    meets_every_target("daily_cycle", 7);
+}
+
+/// A bloat of 1.7 MB/min under request noise is one CacheBloat leak all day: it stays open as
+/// the scope passes a GB (the configured window and baseline alone show less than the 10% of the
+/// scope bloat asks for, and the leak resolved at minute 494 and reopened), and the floor rising
+/// with it as Low GradualGrowth is the same memory, not a second leak (it opened at minute 757).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a day of replay unoptimised: CI runs it in release"
+)]
+fn a_day_of_bloat_under_requests_is_one_leak() {
+    meets_every_target("cache_bloat", 1);
 }
 
 /// The same targets on every family at seed 0. Lists every case that misses one, with what it

@@ -13,8 +13,13 @@
 //! - the unexplained bytes, bytes − (a + b·entries) with a Theil–Sen fit over the baseline
 //!   (proportional when the baseline's entry count hardly varies), rise significantly and by
 //!   ≥ max(0.16 · G, 10% of the scope) — max(16 MB, 10%) at the default G.
+//!
+//! Either way each third of the window raises bytes per entry by a tenth of the window's rise
+//! (requests in flight for a few minutes raise them in one). The same test over two, four and
+//! eight times the window, the baseline and the floor buckets keeps an open leak open but does
+//! not open one: at a steady rate a large scope adds less than its 10% over one window.
 
-use super::gradual::Z_CRITICAL;
+use super::gradual::{THIRD_SHARE, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding, Point};
 use crate::leak::{LeakSeverity, LeakType};
@@ -35,13 +40,40 @@ const STEP_FLAT: f64 = 0.25;
 const ENTRIES_FLAT_TAU: f64 = 0.5;
 /// Points whose median gives the level now.
 const LEVEL_POINTS: usize = 3;
+/// The longer lengths read to keep an open leak, in multiples of the detection window, the
+/// baseline and the floor bucket.
+const HOLD_SCALES: [f64; 3] = [2.0, 4.0, 8.0];
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
-    let k = &ctx.k;
     ctx.pts.last()?.entries?;
-    let start = ctx.t_end - k.window;
+    // The configured lengths open a leak. The longer ones only keep one open: the gates are
+    // shares of the scope, and a bloat of a steady rate adds less than 10% of a scope that has
+    // grown large over one baseline and window, so the configured read alone let an open leak
+    // resolve while its bytes per entry still rose; opening on them too raised bloat on slow
+    // growth of every kind and on healthy preloads (detector_eval: 2 more false alarms).
+    detect_at(ctx, 1.0).or_else(|| {
+        let mut f = HOLD_SCALES
+            .iter()
+            .rev()
+            .find_map(|&scale| detect_at(ctx, scale))?;
+        f.hold_only = true;
+        Some(f)
+    })
+}
+
+/// The test with the detection window, the baseline and the floor buckets `scale` times their
+/// configured lengths (the module docs).
+fn detect_at(ctx: &Ctx, scale: f64) -> Option<Finding> {
+    let k = &ctx.k;
+    let (window, baseline) = (scale * k.window, scale * k.baseline);
+    let start = ctx.t_end - window;
     let pts: Vec<Point> = ctx
-        .floor(k.window + k.baseline)
+        .points(
+            start - baseline,
+            ctx.t_end,
+            scale * k.floor_bucket,
+            super::series::Pick::Min,
+        )
         .into_iter()
         .filter(|p| p.entries.is_some_and(|e| e > 0.0))
         .collect();
@@ -97,13 +129,20 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     if !(entries_tau.abs() < ENTRIES_FLAT_TAU && bpe_ratio > 1.0 && bpe_mk.z > Z_CRITICAL) {
         return None;
     }
+    // Bloat is spread over the window, as gradual growth's rule: each third of it raises bytes
+    // per entry. Requests in flight for a few minutes (a burst of traffic) raise the bytes
+    // without the entries in one third, the last.
+    let bpe_marks = stats::third_marks(&win_bpe)?;
+    if !(stats::least_rise(&bpe_marks) >= THIRD_SHARE * (bpe_marks[3] - bpe_marks[0])) {
+        return None;
+    }
     // Bloat takes bytes per entry where they have never been: a daily cycle or a changing mix
     // of entry sizes moves them up and down within the range the scope held before the
     // baseline, each detection window's floor standing for its window.
     let earlier = ctx.points(
         ctx.times[0] - ctx.dt,
-        start - k.baseline,
-        k.window,
+        start - baseline,
+        window,
         super::series::Pick::Min,
     );
     let prior_high_bpe = earlier
@@ -153,7 +192,7 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     // (one an hour) stays one leak through the flat stretch between them.
     let mut f = ctx.finding(
         LeakType::CacheBloat,
-        [(start - k.baseline).max(ctx.times[0]), ctx.t_end],
+        [(start - baseline).max(ctx.times[0]), ctx.t_end],
     );
     let mut severity = k.severity(growth.rate_per_min.max(0.0), None);
     if bpe_ratio >= 2.0 {

@@ -11,7 +11,7 @@
 //! longer; the longest span that holds gives the finding. Snapshots without an RSS reading are
 //! skipped.
 
-use super::gradual::Z_CRITICAL;
+use super::gradual::{THIRD_SHARE, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::series::{self, Pick};
 use super::DetectorConfig;
@@ -37,8 +37,6 @@ const RSS_RATIO_SEVERE: f64 = 3.0;
 const MIN_POINTS: usize = 8;
 /// The spans read, in detection windows.
 const SPAN_WINDOWS: [f64; 4] = [0.5, 1.0, 2.0, 4.0];
-/// Each third of the window must add at least this share of the gap's rise.
-const THIRD_SHARE: f64 = 0.1;
 
 pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Option<Finding> {
     let with_rss: Vec<(f64, f64, f64)> = series
@@ -118,17 +116,10 @@ fn detect_at(p: &Process, k: &Knobs, config: &DetectorConfig, span: f64) -> Opti
     // request for a while and then returns them raises the gap to a level it held before.
     let earlier = series::bucket_picks(times, gaps, times[0] - dt, t_end - span, span, Pick::Min);
     let prior_high = earlier.iter().map(|&i| gaps[i]).reduce(f64::max);
-    let n = g.len();
-    let level_at = |i: usize| stats::level_near(&g, i);
-    let level_now = level_at(n - 1)?;
     // Spread over the window, as gradual growth's rule: a big request's pages kept by the
     // allocator raise the gap at once, in one third; fragmentation raises it in each.
-    let marks = [
-        level_at(0)?,
-        level_at(n / 3)?,
-        level_at(n - 1 - n / 3)?,
-        level_now,
-    ];
+    let marks = stats::third_marks(&g)?;
+    let level_now = marks[3];
     let rise = level_now - marks[0];
     let least_third = stats::least_rise(&marks);
     if !(least_third >= THIRD_SHARE * rise) {

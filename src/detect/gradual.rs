@@ -83,7 +83,7 @@ const STAIRS_LIKE: f64 = 1.0 / 3.0;
 /// The newest level may last this many times the level before it.
 const STAIRS_SLACK: f64 = 1.5;
 /// Each third of the span must add at least this share of the rise.
-const THIRD_SHARE: f64 = 0.1;
+pub(crate) const THIRD_SHARE: f64 = 0.1;
 /// A fill right after start may go on this many detection windows (4 hours at the defaults).
 const FILL_WINDOWS: f64 = 8.0;
 /// Rates within this factor of each other are one rate (a fill's halves, the fill and the
@@ -391,14 +391,7 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     }
     // Spread over the span: every third adds to the rise. A big request held for minutes, or
     // two of them, rises in one third; a leak rises in each.
-    let level_at = |i: usize| stats::level_near(&bytes, i);
-    let marks = [
-        level_at(0)?,
-        level_at(third)?,
-        level_at(n - 1 - third)?,
-        level_at(n - 1)?,
-    ];
-    let least_third = stats::least_rise(&marks);
+    let least_third = stats::least_rise(&stats::third_marks(&bytes)?);
     if !(least_third >= THIRD_SHARE * rise) {
         return None;
     }

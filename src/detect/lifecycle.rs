@@ -12,7 +12,8 @@
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
 //! growth leak is one leak whichever detector sees it; while it is open a CacheBloat,
 //! SustainedHigh or rising PeriodicSpike finding on its scope cannot open a second leak for the
-//! same memory, and while a rising PeriodicSpike leak is open a growth finding cannot either.
+//! same memory, and while a rising PeriodicSpike leak is open a growth finding cannot either, nor
+//! a Low one while a CacheBloat leak is open.
 //! An open leak keeps its call sites when a later finding has none (the memory may have been
 //! freed before the final dump). One open leak per (scope, slot). Time is the snapshot time the collector passes in, never a clock.
 //!
@@ -216,9 +217,10 @@ impl LeakTracker {
             // rising with it, batch runs whose minima rise with it, and the scope staying above
             // its threshold as it rises are the same memory, not a second leak; and while a
             // PeriodicSpike leak that has risen is open, so is the growth the gradual and rapid
-            // detectors see under the same runs (a CacheBloat leak open first does not hold
-            // growth back: GradualGrowth is a staircase's right type, docs/detectors.md). Such a
-            // finding may keep a leak it already has open, not open one.
+            // detectors see under the same runs; and while a CacheBloat leak is open, so is Low
+            // growth (the floor rising under the bytes per entry at the bloat's pace), not
+            // faster growth, which may be a leak of its own (docs/detectors.md). Such a finding
+            // may keep a leak it already has open, not open one.
             let open_on = |ty: LeakType, also: fn(&Leak) -> bool| {
                 self.slots
                     .get(&(scope.to_owned(), ty))
@@ -230,7 +232,7 @@ impl LeakTracker {
             let beside = if ty == LeakType::GradualGrowth {
                 open_on(LeakType::PeriodicSpike, |l| {
                     l.finding.severity > LeakSeverity::Low || minima_rising(&l.finding)
-                })
+                }) || (f.severity == LeakSeverity::Low && open_on(LeakType::CacheBloat, |_| true))
             } else {
                 companion && open_on(LeakType::GradualGrowth, |_| true)
             };
@@ -624,14 +626,27 @@ mod tests {
             );
             assert_eq!(new_types(alone), [beside]);
             // A bloat or high-usage leak open first stays open beside a growth leak that opens
-            // later; a sawtooth whose minima rise is that growth, and the growth opens nothing.
-            let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, other]);
-            if beside == LeakType::PeriodicSpike {
-                assert_eq!(new_types(later), []);
-                assert_eq!(tr.open_leaks().len(), 1);
-            } else {
-                assert_eq!(new_types(later), [LeakType::GradualGrowth]);
-                assert_eq!(tr.open_leaks().len(), 2, "{beside:?}");
+            // later; a sawtooth whose minima rise is that growth, and the growth opens nothing;
+            // bloat is the growth too while the growth is Low (the floor rising under the bytes
+            // per entry), not once it asks for more.
+            let later = run(&mut tr, every_30s(7290.0, 7320.0), &[growth, other.clone()]);
+            let faster = finding("a", LeakType::GradualGrowth, LeakSeverity::Medium);
+            match beside {
+                LeakType::PeriodicSpike | LeakType::CacheBloat => {
+                    assert_eq!(new_types(later), [], "{beside:?}");
+                    assert_eq!(tr.open_leaks().len(), 1);
+                    let medium = run(&mut tr, every_30s(7350.0, 7380.0), &[faster, other]);
+                    let opens = if beside == LeakType::CacheBloat {
+                        vec![LeakType::GradualGrowth]
+                    } else {
+                        vec![]
+                    };
+                    assert_eq!(new_types(medium), opens, "{beside:?}");
+                }
+                _ => {
+                    assert_eq!(new_types(later), [LeakType::GradualGrowth]);
+                    assert_eq!(tr.open_leaks().len(), 2, "{beside:?}");
+                }
             }
         }
     }

@@ -313,6 +313,19 @@ pub(crate) fn level_near(y: &[f64], i: usize) -> Option<f64> {
     median(&y[i.saturating_sub(1)..(i + 2).min(y.len())])
 }
 
+/// The levels ([`level_near`]) at the start of `y`, after its first and its second third, and at
+/// its end: the marks [`least_rise`] reads. `None` when `y` is empty.
+pub(crate) fn third_marks(y: &[f64]) -> Option<[f64; 4]> {
+    let n = y.len();
+    let third = n / 3;
+    Some([
+        level_near(y, 0)?,
+        level_near(y, third)?,
+        level_near(y, n.checked_sub(1 + third)?)?,
+        level_near(y, n - 1)?,
+    ])
+}
+
 /// The smallest rise between consecutive `marks` (levels at a window's start, its thirds and its
 /// end): what the least of its parts added. A rise spread over the window adds in each part; a
 /// step or a held request adds in one.
