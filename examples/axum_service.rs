@@ -7,8 +7,9 @@
 //! cargo run --release --example axum_service && cargo run --release -p leakscope-cli -- report axum_service.leakscope.json
 //! ```
 //!
-//! `LEAKSCOPE_DEMO_SECS` sets how long the load runs (20 s by default); `tests/axum_service.rs`
-//! runs a 10-second version and checks the dump.
+//! `LEAKSCOPE_DEMO_SECS` sets how long the load runs (20 s by default). `tests/axum_service.rs`
+//! runs the same service and client (`serve`, `client`, `load`) on a manual clock instead, a
+//! snapshot after each round of requests, and checks the dump.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -21,6 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use leakscope::tasks::InScope;
@@ -34,21 +36,38 @@ pub static MEMO: Scope = Scope::new("render_memo");
 /// The healthy cache: user records, at most `USERS_CAPACITY` of them.
 pub static USERS: Scope = Scope::new("users_cache");
 
-const USERS_CAPACITY: u64 = 500;
+/// The most user records the cache keeps.
+pub const USERS_CAPACITY: u64 = 500;
 /// Concurrent client connections.
-const CLIENTS: usize = 8;
+pub const CLIENTS: u64 = 8;
+/// Worker threads of the runtime the service and its client run on.
+pub const WORKERS: usize = 2;
 
+/// The client: one pool of keep-alive connections over loopback.
+pub type HttpClient = Client<HttpConnector, Empty<Bytes>>;
+
+/// The service's caches.
 #[derive(Clone)]
-struct AppState {
+pub struct AppState {
     memo: Arc<Mutex<HashMap<u64, Vec<u8>>>>,
     users: moka::future::Cache<u64, Arc<Vec<u8>>>,
+}
+
+/// Whether request `n` asks for a page (`/render/n`) or a user record (`/user/n`): half each.
+pub fn is_render(n: u64) -> bool {
+    n.is_multiple_of(2)
+}
+
+/// The length of the page `render` produces for `id`: 2-3 KB.
+pub fn page_len(id: u64) -> usize {
+    2048 + (id % 64) as usize * 16
 }
 
 /// The memo's producer: what the memo keeps is allocated here.
 #[inline(never)]
 async fn render(id: u64) -> Vec<u8> {
     tokio::task::yield_now().await; // a real handler awaits something before it has the body
-    black_box(vec![b'x'; 2048 + (id % 64) as usize * 16])
+    black_box(vec![b'x'; page_len(id)])
 }
 
 async fn load_user(id: u64) -> Arc<Vec<u8>> {
@@ -59,12 +78,14 @@ async fn render_handler(State(app): State<AppState>, Path(id): Path<u64>) -> Str
     // Right: the producer runs in the memo's scope, on whichever worker polls it.
     let body = render(id).in_scope(&MEMO).await;
     let len = body.len();
-    let entries = MEMO.in_scope(|| {
+    MEMO.in_scope(|| {
         let mut memo = app.memo.lock().unwrap();
-        memo.insert(id, body); // the leak: ids never repeat, nothing is removed
-        memo.len()
+        // The leak: ids never repeat, nothing is removed.
+        memo.insert(id, body);
+        // The count is set under the lock: set after it, a handler that lost the CPU in
+        // between could write its stale count over a newer one.
+        MEMO.set_entry_count(memo.len());
     });
-    MEMO.set_entry_count(entries);
     len.to_string()
 }
 
@@ -81,7 +102,7 @@ async fn user_handler(State(app): State<AppState>, Path(id): Path<u64>) -> Strin
 
 /// Serves on a loopback port until `stop` resolves; returns the address, the server task and
 /// the caches (kept by the caller, so the final dump still sees them).
-async fn serve(
+pub async fn serve(
     stop: tokio::sync::oneshot::Receiver<()>,
 ) -> (SocketAddr, tokio::task::JoinHandle<()>, AppState) {
     let users = USERS.in_scope(|| {
@@ -110,33 +131,40 @@ async fn serve(
     (addr, server, app)
 }
 
-/// Sends at most `max_requests` requests (half renders, half user look-ups) from `CLIENTS`
-/// connections, paced to last about `secs`; returns how many were answered.
-async fn load(addr: SocketAddr, max_requests: u64, secs: f64) -> u64 {
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let per_client = max_requests / CLIENTS as u64;
-    let pause = Duration::from_secs_f64(secs / per_client.max(1) as f64);
-    let tasks: Vec<_> = (0..CLIENTS as u64)
+/// A client whose connections run on the current runtime.
+pub fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Sends requests `first..first + CLIENTS * per_client` to `addr`, `per_client` in turn from
+/// each of `CLIENTS` connections, and returns how many were answered. With a `pause`, each
+/// connection sends its `i`th request no earlier than `i * pause` after it started; without
+/// one, as fast as the service answers.
+pub async fn load(
+    client: &HttpClient,
+    addr: SocketAddr,
+    first: u64,
+    per_client: u64,
+    pause: Option<Duration>,
+) -> u64 {
+    let tasks: Vec<_> = (0..CLIENTS)
         .map(|c| {
             let client = client.clone();
             tokio::spawn(async move {
                 let start = Instant::now();
                 let mut answered = 0;
                 for i in 0..per_client {
-                    let n = c * per_client + i;
-                    let path = if n.is_multiple_of(2) {
-                        "render"
-                    } else {
-                        "user"
-                    };
+                    let n = first + c * per_client + i;
+                    let path = if is_render(n) { "render" } else { "user" };
                     let uri = format!("http://{addr}/{path}/{n}").parse().unwrap();
                     let resp = client.get(uri).await.unwrap();
                     assert!(resp.status().is_success());
                     resp.into_body().collect().await.unwrap();
                     answered += 1;
-                    // Paced: request n goes out at n * pause.
-                    let due = start + pause * (i as u32 + 1);
-                    tokio::time::sleep_until(due.into()).await;
+                    if let Some(pause) = pause {
+                        let due = start + pause * (i as u32 + 1);
+                        tokio::time::sleep_until(due.into()).await;
+                    }
                 }
                 answered
             })
@@ -166,18 +194,23 @@ pub fn config(dump_path: &str) -> Result<Config, leakscope::Error> {
 }
 
 /// Runs the service and its load for `secs` with at most `max_requests` requests, under a
-/// collector configured by `config`, and writes the final dump. Returns the requests answered.
+/// collector configured by `config` on the real clock, and writes the final dump. Returns the
+/// requests answered.
+#[allow(dead_code)] // tests/axum_service.rs drives the service on a manual clock instead
 pub fn run(config: Config, secs: f64, max_requests: u64) -> Result<u64, leakscope::Error> {
     let collector = leakscope::start(config)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(WORKERS)
         .enable_all()
         .build()
         .expect("a tokio runtime");
     let (answered, caches) = rt.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let (addr, server, caches) = serve(stop_rx).await;
-        let answered = load(addr, max_requests, secs).await;
+        let per_client = max_requests / CLIENTS;
+        // Paced: each connection's requests spread over `secs`.
+        let pause = Duration::from_secs_f64(secs / per_client.max(1) as f64);
+        let answered = load(&client(), addr, 0, per_client, Some(pause)).await;
         let _ = stop_tx.send(());
         server.await.unwrap();
         (answered, caches)
@@ -189,7 +222,7 @@ pub fn run(config: Config, secs: f64, max_requests: u64) -> Result<u64, leakscop
     Ok(answered)
 }
 
-#[allow(dead_code)] // tests/axum_service.rs includes this file and calls `run`
+#[allow(dead_code)] // tests/axum_service.rs includes this file as a module
 fn main() -> Result<(), leakscope::Error> {
     let secs: f64 = std::env::var("LEAKSCOPE_DEMO_SECS")
         .ok()

@@ -1,18 +1,110 @@
-//! examples/axum_service.rs end to end, shortened: a real axum service under real HTTP load
-//! over loopback, then its dump: the memo's leak is found in the memo's scope with its
-//! producer (`render`) as the top call site, the bounded moka cache raises nothing, and
-//! `unscoped` does not grow.
+//! examples/axum_service.rs end to end on a manual clock: the real service (axum on tokio's
+//! multi-thread runtime, the moka cache, the memo) answers real HTTP requests over loopback in
+//! rounds. After each round every worker has flushed its counts, the clock moves one snapshot
+//! interval and the collector takes its snapshot, so the detectors see the same series of
+//! equally spaced snapshots however fast or loaded the machine is. Then the dump, written and
+//! read back: the memo's leak is found in the memo's scope with its producer (`render`) as the
+//! top call site, the bounded moka cache raises nothing, and `unscoped` does not grow.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use leakscope::ManualClock;
 
 #[path = "../examples/axum_service.rs"]
 mod service;
+
+/// Rounds of requests, one snapshot after each: 10 s of history at the example's 0.1 s.
+const ROUNDS: u64 = 100;
+/// Requests each connection sends per round: 40 a round, half of them renders.
+const PER_CLIENT: u64 = 5;
+
+/// How many of the runtime's workers are parked. A worker flushes its pending counts as it
+/// parks, so once all of them are parked the registry holds every count of the work they ran.
+#[derive(Default)]
+struct Parked {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Parked {
+    fn add(&self, delta: isize) {
+        let mut count = self.count.lock().unwrap();
+        *count = count.checked_add_signed(delta).unwrap();
+        self.changed.notify_all();
+    }
+
+    /// Waits until every worker is parked.
+    ///
+    /// # Panics
+    /// If they are not within a minute: an idle runtime parks its workers at once, so the service
+    /// is stuck.
+    fn wait_for_all(&self) {
+        let count = self.count.lock().unwrap();
+        let (_count, timeout) = self
+            .changed
+            .wait_timeout_while(count, Duration::from_secs(60), |c| *c < service::WORKERS)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "the runtime's workers did not go idle"
+        );
+    }
+}
+
+/// Runs the service for `ROUNDS` rounds on a collector over `clock` writing to `path`; returns
+/// the requests answered.
+fn run_in_rounds(path: &str) -> u64 {
+    let config = service::config(path).unwrap();
+    let interval = config.snapshot_interval_seconds;
+    let clock = Arc::new(ManualClock::default());
+    let collector = leakscope::__start_manual(config, clock.clone()).unwrap();
+    let parked = Arc::new(Parked::default());
+    let (on_park, on_unpark) = (parked.clone(), parked.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(service::WORKERS)
+        .enable_all()
+        .on_thread_park(move || {
+            leakscope::flush();
+            on_park.add(1);
+        })
+        .on_thread_unpark(move || on_unpark.add(-1))
+        .build()
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let (addr, server, caches) = rt.block_on(service::serve(stop_rx));
+    let client = rt.block_on(async { service::client() });
+    let per_round = service::CLIENTS * PER_CLIENT;
+    let mut answered = 0;
+    for round in 0..ROUNDS {
+        answered += rt.block_on(service::load(
+            &client,
+            addr,
+            round * per_round,
+            PER_CLIENT,
+            None,
+        ));
+        parked.wait_for_all();
+        leakscope::flush();
+        clock.advance(interval);
+        collector.tick();
+    }
+    drop(client);
+    let _ = stop_tx.send(());
+    rt.block_on(server).unwrap();
+    // The final dump is written while the caches still hold what they cached.
+    collector.shutdown().unwrap();
+    drop(caches);
+    drop(rt);
+    answered
+}
 
 #[test]
 fn the_memo_leaks_in_its_scope_moka_is_quiet_and_unscoped_holds_still() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dump.json");
-    let config = service::config(path.to_str().unwrap()).unwrap();
-    let answered = service::run(config, 10.0, 4000).unwrap();
-    assert_eq!(answered, 4000);
+    let requests = ROUNDS * service::CLIENTS * PER_CLIENT;
+    assert_eq!(run_in_rounds(path.to_str().unwrap()), requests);
     let dump = leakscope::dump::read_dump(&path).unwrap();
     let leaks_of = |scope: &str| -> Vec<_> {
         dump.leaks
@@ -67,20 +159,41 @@ fn the_memo_leaks_in_its_scope_moka_is_quiet_and_unscoped_holds_still() {
         "{:#?}",
         leaks_of("unscoped")
     );
-    let scope = |name: &str| dump.scopes.iter().find(|s| s.name == name).unwrap();
-    // 2,000 renders of 2-3 KB each are the memo's; unscoped stays well under that.
+    let scope = |name: &str| dump.scope(name).unwrap();
+    let memo = scope("render_memo");
+    // Every page rendered is the memo's, and little else: its table (32 bytes a bucket).
+    let renders = (0..requests).filter(|&n| service::is_render(n));
+    let pages: u64 = renders.clone().map(|n| service::page_len(n) as u64).sum();
+    assert_eq!(memo.entries, Some(renders.count() as u64));
+    assert_eq!(memo.entries, Some(2000));
     assert!(
-        scope("render_memo").stats.curr_bytes > 4_000_000,
-        "{:?}",
-        scope("render_memo").stats.curr_bytes
+        (pages..pages + 256 * 1024).contains(&memo.stats.curr_bytes),
+        "memo {} for {pages} bytes of pages",
+        memo.stats.curr_bytes
     );
-    assert_eq!(scope("render_memo").entries, Some(2000));
-    assert!(scope("users_cache").entries.unwrap() <= 500);
+    // The detectors saw one snapshot a round, equally spaced, each with exactly the pages
+    // rendered by then (every worker had flushed).
+    let interval = service::config("").unwrap().snapshot_interval_seconds;
+    assert_eq!(memo.history.len() as u64, ROUNDS);
+    for (round, s) in (1..=ROUNDS).zip(&memo.history) {
+        assert!((s.t - round as f64 * interval).abs() < 1e-6, "{}", s.t);
+        let rendered =
+            (0..round * service::CLIENTS * PER_CLIENT).filter(|&n| service::is_render(n));
+        let pages: u64 = rendered.clone().map(|n| service::page_len(n) as u64).sum();
+        assert_eq!(s.entries, Some(rendered.count() as u64), "at {}", s.t);
+        assert!(
+            (pages..pages + 256 * 1024).contains(&s.curr_bytes),
+            "memo {} at {} for {pages} bytes of pages",
+            s.curr_bytes,
+            s.t
+        );
+    }
+    assert!(scope("users_cache").entries.unwrap() <= service::USERS_CAPACITY);
     // What the memo keeps is the memo's: unscoped holds a small fraction of it.
     assert!(
-        scope("unscoped").stats.curr_bytes < scope("render_memo").stats.curr_bytes / 4,
+        scope("unscoped").stats.curr_bytes < memo.stats.curr_bytes / 4,
         "unscoped {} vs memo {}",
         scope("unscoped").stats.curr_bytes,
-        scope("render_memo").stats.curr_bytes
+        memo.stats.curr_bytes
     );
 }
