@@ -11,7 +11,7 @@
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
 //! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
 //! growth leak is one leak whichever detector sees it; while it is open a CacheBloat,
-//! SustainedHigh or rising PeriodicSpike finding on its scope cannot open a second leak for the
+//! SustainedHigh or PeriodicSpike finding on its scope cannot open a second leak for the
 //! same memory, and while a rising PeriodicSpike leak is open a growth finding cannot either, nor
 //! a Low one while a CacheBloat leak is open.
 //! An open leak keeps its call sites when a later finding has none (the memory may have been
@@ -214,7 +214,8 @@ impl LeakTracker {
         }
         for (ty, mut f) in by_type {
             // One leak for one rise: while the scope's growth leak is open, the bytes per entry
-            // rising with it, batch runs whose minima rise with it, and the scope staying above
+            // rising with it, batch runs over the floor it raises (their minima rising with it,
+            // or not yet read as rising: the same runs and memory), and the scope staying above
             // its threshold as it rises are the same memory, not a second leak; and while a
             // PeriodicSpike leak that has risen is open, so is the growth the gradual and rapid
             // detectors see under the same runs; and while a CacheBloat leak is open, so is Low
@@ -227,8 +228,10 @@ impl LeakTracker {
                     .and_then(|s| s.open.as_ref())
                     .is_some_and(also)
             };
-            let companion = matches!(ty, LeakType::CacheBloat | LeakType::SustainedHigh)
-                || (ty == LeakType::PeriodicSpike && minima_rising(&f));
+            let companion = matches!(
+                ty,
+                LeakType::CacheBloat | LeakType::SustainedHigh | LeakType::PeriodicSpike
+            );
             let beside = if ty == LeakType::GradualGrowth {
                 open_on(LeakType::PeriodicSpike, |l| {
                     l.finding.severity > LeakSeverity::Low || minima_rising(&l.finding)
@@ -652,6 +655,24 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_notice_beside_an_open_growth_leak_is_the_same_leak() {
+        // A batch job's runs over a floor the growth leak is raising: the notice ("smooth the
+        // batch job") and its later rising-minima verdict are that leak's memory, not a second
+        // leak (batch_rising opened both, openings per leak 1.38).
+        let mut tr = LeakTracker::new(&config());
+        let growth = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+        let notice = finding("a", LeakType::PeriodicSpike, LeakSeverity::Low);
+        let opened = run(&mut tr, every_30s(0.0, 30.0), std::slice::from_ref(&growth));
+        assert_eq!(opened.len(), 1);
+        let beside = run(&mut tr, every_30s(60.0, 3600.0), &[growth.clone(), notice]);
+        assert!(
+            beside.iter().all(|e| !matches!(e, LeakEvent::New(_))),
+            "{beside:?}"
+        );
+        assert_eq!(tr.open_leaks().len(), 1);
+    }
+
+    #[test]
     fn an_open_leak_keeps_its_call_sites_when_the_findings_lose_them() {
         let mut tr = LeakTracker::new(&config());
         let mut with_sites = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
@@ -704,10 +725,11 @@ mod tests {
     #[test]
     fn one_open_leak_per_scope_and_type_with_unique_ids() {
         let mut tr = LeakTracker::new(&config());
+        // Two types that may be open side by side on one scope (neither is a growth leak).
         let both = |s: &str| {
             vec![
                 finding(s, LeakType::PeriodicSpike, LeakSeverity::Low),
-                finding(s, LeakType::GradualGrowth, LeakSeverity::Medium),
+                finding(s, LeakType::SustainedHigh, LeakSeverity::Medium),
             ]
         };
         for t in [0.0, 30.0, 60.0, 90.0] {
@@ -722,16 +744,16 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                ("a", LeakType::GradualGrowth, 3),
+                ("a", LeakType::SustainedHigh, 3),
                 ("a", LeakType::PeriodicSpike, 4),
-                ("b", LeakType::GradualGrowth, 1),
+                ("b", LeakType::SustainedHigh, 1),
                 ("b", LeakType::PeriodicSpike, 2),
             ]
         );
         let check = tr.check("a");
         assert_eq!(check.leak_count, 2);
         // Medium before Low.
-        assert_eq!(check.leaks[0].finding.leak_type, LeakType::GradualGrowth);
+        assert_eq!(check.leaks[0].finding.leak_type, LeakType::SustainedHigh);
         // Observing one scope never counts a miss for another.
         for t in every_30s(120.0, 720.0) {
             tr.observe("a", t, vec![]);
