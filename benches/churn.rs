@@ -3,7 +3,9 @@
 //! same registry, sampling at 4 KiB so every scope has live samples and so an age profile.
 //!
 //! `cargo bench --bench churn` prints each collector's history memory (exact, from the rings'
-//! capacities) and the CPU time of its measured cycles. Instruction counts, which the machine's
+//! capacities: what they hold now, and their bound at `max_snapshots_per_cache`), what the boxed
+//! pressure readings of the process history add with monitoring on, and the CPU time of the
+//! measured cycles (median and mean per cycle). Instruction counts, which the machine's
 //! load does not change, come from callgrind: the measured cycles run inside `measured_on` and
 //! `measured_off`, whose inclusive counts are the cost of each:
 //!
@@ -19,9 +21,11 @@
 //! `SCOPES=`, `INTERVALS=` (default 40, the last 10 measured) change the shape.
 
 use std::hint::black_box;
+use std::mem::size_of;
 use std::sync::Arc;
 
-use leakscope::{Clock, Collector, Config, ManualClock};
+use leakscope::analysis::Pressure;
+use leakscope::{Clock, Collector, Config, ManualClock, ScopeHistory};
 
 #[global_allocator]
 static ALLOC: leakscope::Alloc = leakscope::Alloc::system();
@@ -77,7 +81,7 @@ fn main() {
     let mut kept: Vec<std::collections::VecDeque<Vec<u8>>> = (0..scopes)
         .map(|_| std::collections::VecDeque::with_capacity(KEPT + 4))
         .collect();
-    let (mut cpu_on, mut cpu_off) = (0.0, 0.0);
+    let (mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new());
     for i in 0..intervals {
         for (s, name) in names.iter().enumerate() {
             let _g = leakscope::scope(name);
@@ -102,16 +106,19 @@ fn main() {
             let t = thread_cpu();
             if first {
                 measured_on(c, now);
-                cpu_on += thread_cpu() - t;
+                cpu_on.push(thread_cpu() - t);
             } else {
                 measured_off(c, now);
-                cpu_off += thread_cpu() - t;
+                cpu_off.push(thread_cpu() - t);
             }
         }
     }
     let (bytes_on, bound_on) = on.history_memory();
     let (bytes_off, bound_off) = off.history_memory();
     let per = |b: usize| b as f64 / scopes as f64;
+    let limit = config.max_snapshots_per_cache;
+    // The scopes and `unscoped`.
+    let histories = bound_off / ScopeHistory::memory_bound(limit, false);
     println!(
         "churn monitoring, {scopes} scopes, {intervals} intervals ({MEASURED} measured), \
          sampling at 4 KiB"
@@ -119,24 +126,44 @@ fn main() {
     let samples = leakscope::live::tracker_stats().samples_taken;
     println!("  samples taken: {samples}");
     println!(
-        "  history held: on {:.0} B/scope, off {:.0} B/scope ({:.4}x)",
+        "  history held: on {bytes_on} B, off {bytes_off} B; on {:.0} B/scope, off {:.0} B/scope \
+         ({:.4}x)",
         per(bytes_on),
         per(bytes_off),
         bytes_on as f64 / bytes_off as f64
     );
     println!(
-        "  history bound at max_snapshots_per_cache = {}: on {:.0} B/scope, off {:.0} B/scope \
-         ({:.4}x)",
-        config.max_snapshots_per_cache,
+        "  history bound at max_snapshots_per_cache = {limit}: on {bound_on} B, off {bound_off} B \
+         over {histories} histories; on {:.0} B/scope, off {:.0} B/scope ({:.4}x); a history: on \
+         {} B, off {} B",
         per(bound_on),
         per(bound_off),
-        bound_on as f64 / bound_off as f64
+        bound_on as f64 / bound_off as f64,
+        ScopeHistory::memory_bound(limit, true),
+        ScopeHistory::memory_bound(limit, false),
     );
+    // The process history (one point a snapshot, not one a scope) boxes a pressure reading per
+    // point with monitoring on; off, each point's `Option<Box<_>>` is the same 8 bytes.
     println!(
-        "  CPU per cycle: on {:.2} ms, off {:.2} ms ({:.3}x)",
-        cpu_on / MEASURED as f64 * 1e3,
-        cpu_off / MEASURED as f64 * 1e3,
-        cpu_on / cpu_off
+        "  process history with monitoring on: +{} B a point (a boxed Pressure), {} B at {} \
+         points, process-wide",
+        size_of::<Pressure>(),
+        size_of::<Pressure>() * limit,
+        limit
+    );
+    let ms = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (
+            v[v.len() / 2] * 1e3,
+            v.iter().sum::<f64>() / v.len() as f64 * 1e3,
+        )
+    };
+    let ((med_on, mean_on), (med_off, mean_off)) = (ms(&mut cpu_on), ms(&mut cpu_off));
+    println!(
+        "  CPU per cycle, median (mean): on {med_on:.2} ms ({mean_on:.2}), off {med_off:.2} ms \
+         ({mean_off:.2}); {:.3}x ({:.3}x)",
+        med_on / med_off,
+        mean_on / mean_off
     );
     drop(kept);
 }
