@@ -12,8 +12,7 @@
 #   INSTR=1 scripts/bench-overhead.sh         # also instructions per op under callgrind
 #
 # Other knobs: SCALE (multiplies every op count; QUICK sets 0.1), OUT (where the raw result
-# lines go; default target/overhead/results-<time>.tsv), LEAKSCOPE_BENCH_DRAIN_MS (the
-# stand-in collector's drain period, default 1; 0 = none), INSTR_OPS (the two op counts of the
+# lines go; default target/overhead/results-<time>.tsv), INSTR_OPS (the two op counts of the
 # INSTR=1 runs, default "100000 200000"; larger ones average over more stack samples).
 set -euo pipefail
 
@@ -97,12 +96,11 @@ if [[ ${INSTR:-0} == 1 ]]; then
   printf '\n|---|'
   for w in $instr_workloads; do printf -- '---|'; done
   printf '\n'
-  # The stand-in collector drains every 20 ms of valgrind's (slowed-down) time: often enough
-  # that the channel never fills, rarely enough that its own instructions (counted here too)
-  # stay a small share. With no drain at all, xthread fills the channel and measures leakscope's
-  # full-channel retries instead (see benches/README.md).
+  # The leakscope variants run the real collector, which drains every 10 ms of valgrind's
+  # (slowed-down) time; its instructions are counted here too, and a slower run drains more
+  # often per op.
   irefs() { # variant workload ops -> total instructions
-    LEAKSCOPE_BENCH_DRAIN_MS=${INSTR_DRAIN_MS:-20} valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin/$1" "$2" --ops "$3" 2>&1 >/dev/null |
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin/$1" "$2" --ops "$3" 2>&1 >/dev/null |
       sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
   }
   for v in "${vs[@]}"; do

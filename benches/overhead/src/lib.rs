@@ -14,7 +14,7 @@
 //! in the timed part per op: `churn2t` averages its two threads (so perfect scaling gives the
 //! figure of `churn`), `xthread` adds producer and consumer (an op is work on both). It leaves out the time those threads sat descheduled while other processes
 //! had the cores, which makes it the steadier figure on a busy machine. It also leaves out the
-//! stand-in collector thread, whose cost is printed on stderr.
+//! collector thread (leakscope's own figures are printed on stderr).
 //!
 //! `scripts/bench-overhead.sh` runs every variant round-robin and hands the lines to the
 //! `overhead-report` binary, which prints the tables. An *op* is:
