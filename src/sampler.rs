@@ -20,7 +20,10 @@
 //! so a slot id is never reused while the collector still knows it.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 
 use crate::batch::CHECK_BYTES;
 use crate::channel::LazyChannel;
@@ -218,7 +221,63 @@ static CHANNEL: LazyChannel<Sample> = LazyChannel::new(CHANNEL_CAPACITY);
 /// Slots in use: set by the sampling thread, cleared by the collector.
 static USED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
 /// Slots whose block was freed: set by the freeing thread, cleared by the collector.
-static FREED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
+static FREED: SlotSet = SlotSet::new();
+
+/// A set of slots that any thread adds to and a drain takes whole, lock-free: a bitmap of the
+/// slots and a summary with one bit per word of it, so that a drain reads the 16 summary words
+/// and then only the words that have a bit set, not all 1,024.
+///
+/// A slot's bit is set before its summary bit (release), and a drain clears a summary bit
+/// (acquire) before it takes the word. So a bit is either taken by the drain that clears its
+/// summary bit after it was set, or its summary bit is set after that drain cleared it and the
+/// next drain takes it: none is lost, and none is taken twice (the word is swapped to zero).
+/// A summary bit may outlive its word's bits; the next drain then swaps one empty word.
+pub(crate) struct SlotSet {
+    words: [AtomicU64; WORDS],
+    summary: [AtomicU64; WORDS / 64],
+}
+
+impl SlotSet {
+    pub(crate) const fn new() -> Self {
+        SlotSet {
+            words: [const { AtomicU64::new(0) }; WORDS],
+            summary: [const { AtomicU64::new(0) }; WORDS / 64],
+        }
+    }
+
+    /// Adds `slot` (ignored past [`SLOTS`]). Lock-free: two atomic ors.
+    #[inline]
+    pub(crate) fn insert(&self, slot: u32) {
+        let w = slot as usize / 64;
+        if let (Some(word), Some(summary)) = (self.words.get(w), self.summary.get(w / 64)) {
+            word.fetch_or(1 << (slot % 64), Relaxed);
+            summary.fetch_or(1 << (w % 64), Release);
+        }
+    }
+
+    /// Takes every slot added so far, in increasing order, handing each to `f`.
+    pub(crate) fn take(&self, mut f: impl FnMut(u32)) {
+        for (s, summary) in self.summary.iter().enumerate() {
+            if summary.load(Relaxed) == 0 {
+                continue;
+            }
+            let mut words = summary.swap(0, Acquire);
+            while words != 0 {
+                let w = s * 64 + words.trailing_zeros() as usize;
+                words &= words - 1;
+                let Some(word) = self.words.get(w) else {
+                    continue;
+                };
+                let mut bits = word.swap(0, Relaxed);
+                while bits != 0 {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    f((w * 64) as u32 + bit);
+                }
+            }
+        }
+    }
+}
 
 thread_local! {
     /// Where this thread starts looking for a free slot, so threads rarely contend on a word.
@@ -256,24 +315,12 @@ pub(crate) fn release_slot(slot: u32) {
 /// Records that the sampled block in `slot` was freed (or never handed out). Lock-free.
 #[inline]
 pub(crate) fn freed(slot: u32) {
-    if let Some(word) = FREED.get(slot as usize / 64) {
-        word.fetch_or(1 << (slot % 64), Relaxed);
-    }
+    FREED.insert(slot);
 }
 
-/// Takes every freed-slot bit set so far, handing each slot to `f`.
-pub(crate) fn take_freed(mut f: impl FnMut(u32)) {
-    for (w, word) in FREED.iter().enumerate() {
-        if word.load(Relaxed) == 0 {
-            continue;
-        }
-        let mut bits = word.swap(0, Relaxed);
-        while bits != 0 {
-            let bit = bits.trailing_zeros();
-            bits &= bits - 1;
-            f((w * 64) as u32 + bit);
-        }
-    }
+/// Takes every freed slot recorded so far, handing each slot to `f`.
+pub(crate) fn take_freed(f: impl FnMut(u32)) {
+    FREED.take(f);
 }
 
 /// Hands every sample sent so far to `f`.
@@ -528,6 +575,63 @@ fn os_thread() -> (u32, [u8; 16]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every slot added is taken exactly once, in order, whatever the pattern: none, one at each
+    /// edge of a word and of a summary word, every slot, and a scattered third.
+    #[test]
+    fn a_slot_set_takes_every_slot_added_exactly_once() {
+        let set = Box::new(SlotSet::new());
+        let mut got = Vec::new();
+        set.take(|s| got.push(s));
+        assert!(got.is_empty());
+        let edges = [
+            0, 1, 63, 64, 65, 4095, 4096, 4097, 32767, 32768, 65534, 65535,
+        ];
+        let scattered: Vec<u32> = (0..SLOTS as u32)
+            .filter(|s| s.wrapping_mul(2_654_435_761) % 3 == 0)
+            .collect();
+        let all: Vec<u32> = (0..SLOTS as u32).collect();
+        for pattern in [edges.to_vec(), scattered, all] {
+            for &s in pattern.iter().rev() {
+                set.insert(s);
+                set.insert(s);
+            }
+            // Past the last slot: ignored, never a panic.
+            set.insert(SLOTS as u32);
+            set.insert(u32::MAX);
+            got.clear();
+            set.take(|s| got.push(s));
+            assert_eq!(got, pattern);
+            got.clear();
+            set.take(|s| got.push(s));
+            assert!(got.is_empty(), "{} taken twice", got.len());
+        }
+    }
+
+    /// Threads adding while another takes: every slot comes out exactly once.
+    #[test]
+    fn a_slot_set_loses_nothing_to_a_concurrent_drain() {
+        let set = SlotSet::new();
+        let done = AtomicUsize::new(0);
+        let threads = 4u32;
+        let mut taken = vec![0u8; SLOTS];
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let (set, done) = (&set, &done);
+                scope.spawn(move || {
+                    for s in (t..SLOTS as u32).step_by(threads as usize) {
+                        set.insert(s);
+                    }
+                    done.fetch_add(1, Relaxed);
+                });
+            }
+            while done.load(Relaxed) < threads as usize {
+                set.take(|s| taken[s as usize] += 1);
+            }
+        });
+        set.take(|s| taken[s as usize] += 1);
+        assert!(taken.iter().all(|&n| n == 1), "a slot lost or taken twice");
+    }
 
     #[test]
     fn a_frame_pointer_walk_follows_a_chain_and_reads_nothing_outside_the_bounds() {
