@@ -181,7 +181,7 @@ pub fn prometheus_text(dump: &Dump) -> String {
         (
             "leakscope_samples_dropped_total",
             "counter",
-            "Samples lost because the collector's channel was full.",
+            "Samples lost because the collector's channel was full or all 65,536 live-sample slots were in use.",
             t.samples_dropped,
         ),
         (
@@ -682,7 +682,7 @@ leakscope_symbolizer_peak_bytes 3100000
 # HELP leakscope_samples_taken_total Allocations sampled with a stack trace.
 # TYPE leakscope_samples_taken_total counter
 leakscope_samples_taken_total 5120
-# HELP leakscope_samples_dropped_total Samples lost because the collector's channel was full.
+# HELP leakscope_samples_dropped_total Samples lost because the collector's channel was full or all 65,536 live-sample slots were in use.
 # TYPE leakscope_samples_dropped_total counter
 leakscope_samples_dropped_total 3
 # HELP leakscope_channel_full_retries_total Times a thread found the channel full and kept its counters for later.
