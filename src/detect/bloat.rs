@@ -19,7 +19,7 @@
 //! eight times the window, the baseline and the floor buckets keeps an open leak open but does
 //! not open one: at a steady rate a large scope adds less than its 10% over one window.
 
-use super::gradual::{THIRD_SHARE, Z_CRITICAL};
+use super::gradual::{LEVEL_POINTS, THIRD_SHARE, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::{fit_growth, stat, stats, time_to_budget, to_bytes, to_delta, Ctx, Finding, Point};
 use crate::leak::{LeakSeverity, LeakType};
@@ -38,8 +38,6 @@ const MIN_WINDOW_POINTS: usize = 8;
 const STEP_FLAT: f64 = 0.25;
 /// Entries whose Kendall τ over the window is below this in size are flat.
 const ENTRIES_FLAT_TAU: f64 = 0.5;
-/// Points whose median gives the level now.
-const LEVEL_POINTS: usize = 3;
 /// The longer lengths read to keep an open leak, in multiples of the detection window, the
 /// baseline and the floor bucket.
 const HOLD_SCALES: [f64; 3] = [2.0, 4.0, 8.0];

@@ -17,6 +17,7 @@
 //! come and go; the periodic detector reports those). A step that settles is therefore no rapid
 //! growth; a staircase of steps that never revert is gradual growth over the long view.
 
+use super::gradual::LEVEL_POINTS;
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
 use super::{stat, stats, to_bytes, to_delta, Ctx, Finding};
@@ -28,8 +29,6 @@ const K: f64 = 0.5;
 const H: f64 = 8.0;
 /// The rise must be this many times what the baseline slope explains.
 const NORMAL_RATE_MULTIPLE: f64 = 3.0;
-/// Buckets whose median gives a level, before the window and now.
-const LEVEL_POINTS: usize = 3;
 /// Baseline points needed to trust the median and σ̂ (two rapid windows at the defaults).
 const MIN_BASELINE_POINTS: usize = 20;
 /// The rise must also stand this many σ̂ of the baseline's levels above it: with a noisy scope
