@@ -61,7 +61,9 @@
 //! (3 days), `hash_doubling` (2 days), `interner` (2 days), `preload_step` (one RapidGrowth
 //! that says it settled is allowed; 1 day), `batch_flat` (a Low PeriodicSpike is allowed; 1
 //! day), `daily_cycle` (3 days), `near_budget` (a warm LRU at 75–90% of a budget, 2 days),
-//! `rss_follows` (process series, RSS following tracked bytes, 1 day). All but `idle` and the
+//! `rss_follows` (process series, RSS following tracked bytes, with allocator retention after
+//! huge requests and the allocator's own warm-up: 20–150 MB settling into RSS over 10 minutes
+//! to 2 hours after start; 1 day). All but `idle` and the
 //! batch and bloat families carry requests on top.
 //!
 //! Leaks (on top of the healthy components; the deadline is the time the leak takes to add
@@ -76,7 +78,7 @@
 //! (bytes per entry rising 1–2 MB/min in total while the gauge and the cache's blocks stay flat,
 //! under requests in flight: only CacheBloat is the right type); `batch_rising` (a batch job leaving 0.2–1 MB/min behind, a share of each run:
 //! PeriodicSpike with rising minima or GradualGrowth); `fragmentation` (RSS rising 1–4 MB/min
-//! over flat tracked bytes, process series); and with a **budget** (`Config::budgets`):
+//! over flat tracked bytes from the start, beside the same allocator warm-up; process series); and with a **budget** (`Config::budgets`):
 //! `linear_budget` (1–2 MB/min, the budget the scope's 30-minute median 8–20 h into the leak),
 //! `exponential_budget` (50–80% of the way to 4 GB), `staircase_budget` (6–14 steps). The truth for time to
 //! budget is when the trailing 30-minute median first reaches the budget, so a huge request

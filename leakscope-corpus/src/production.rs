@@ -143,7 +143,7 @@ families! {
     /// Healthy: an LRU at 75–90% of its budget (a budget set, nothing grows).
     NearBudget = "near_budget",
     /// Healthy (process): RSS follows tracked bytes, with allocator retention after huge
-    /// requests.
+    /// requests and the allocator's own warm-up after start.
     RssFollows = "rss_follows",
     /// Healthy, recorded: `moka::sync::Cache` bounded by weight (see [`crate::traces`]).
     TraceMoka = "trace_moka",
@@ -801,6 +801,12 @@ fn generate(family: Family, seed: u64) -> Case {
     let leak_entry_bytes = r.range(200.0, 4000.0);
     let mut daily_leaked = 0.0;
     let mut rss_gap = r.range(30.0, 120.0) * MB;
+    // The allocator's own warm-up under a process series: arenas, thread caches and the pages
+    // of early peaks settle into RSS over the first hours, V·t/(t+τ) with V 20–150 MB and τ
+    // 10 minutes to 2 hours, over tracked bytes that stay flat. Healthy, and fast at first.
+    let gap_warm = p
+        .process
+        .map(|_| (r.range(20.0, 150.0) * MB, r.range(10.0 * MIN, 2.0 * HOUR)));
     let mut retained = 0.0f64;
     let mut table = 0.0f64;
     let n = (p.duration / INTERVAL).floor() as usize + 1;
@@ -912,7 +918,8 @@ fn generate(family: Family, seed: u64) -> Case {
             rss_gap += frag_rate * INTERVAL;
             let self_bytes = 3.0 * MB;
             let tracked = bytes + self_bytes;
-            let rss = tracked * 1.08 + rss_gap + retained + 2.0 * MB * r.normal();
+            let warm = gap_warm.map_or(0.0, |(v, tau)| v * t / (t + tau));
+            let rss = tracked * 1.08 + rss_gap + warm + retained + 2.0 * MB * r.normal();
             process.push(ProcessSnapshot::new(
                 t,
                 Some(rss.max(tracked) as u64),

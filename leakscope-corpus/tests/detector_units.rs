@@ -447,13 +447,7 @@ mod fragmentation {
             let falling = ((t - fall_from) / fall_secs).clamp(0.0, 1.0);
             20e6 + 2e6 * rising / 60.0 - 50e6 * falling
         };
-        let process: Vec<ProcessSnapshot> = (0..=(12 * 120))
-            .map(|i| {
-                let t = i as f64 * 30.0;
-                let tracked = 100e6 + 4e6 * ((t % 300.0) / 300.0);
-                ProcessSnapshot::new(t, Some((tracked + gap_at(t)) as u64), tracked as u64, 1)
-            })
-            .collect();
+        let process = sawtooth_with_gap(12, 100e6, gap_at);
         let config = DetectorConfig::from(&corpus_config(30.0));
         let mut events = Vec::new();
         replay_process_with(&process, &config, |t, e| match e {
@@ -483,14 +477,7 @@ mod fragmentation {
         // tracked sawtooth: the half-window span opens the leak within those minutes, and
         // the longest span that holds keeps one severity once it is open.
         let start = 2.0 * 3600.0;
-        let process: Vec<ProcessSnapshot> = (0..=(6 * 120))
-            .map(|i| {
-                let t = i as f64 * 30.0;
-                let tracked = 200e6 + 4e6 * ((t % 300.0) / 300.0);
-                let gap = 150e6 + 6e6 * ((t - start) / 60.0).max(0.0);
-                ProcessSnapshot::new(t, Some((tracked + gap) as u64), tracked as u64, 1)
-            })
-            .collect();
+        let process = sawtooth_with_gap(6, 200e6, |t| 150e6 + 6e6 * ((t - start) / 60.0).max(0.0));
         let config = DetectorConfig::from(&corpus_config(30.0));
         let mut events = Vec::new();
         replay_process_with(&process, &config, |t, e| events.push((t, e))).unwrap();
@@ -506,6 +493,66 @@ mod fragmentation {
         );
         let changes = events.len() - 1;
         assert!(changes <= 1, "{changes} severity changes");
+    }
+
+    /// `hours` of process snapshots every 30 s: tracked bytes `tracked` plus a 4 MB eviction
+    /// sawtooth every 5 minutes, and RSS that much more than `gap(t)`.
+    fn sawtooth_with_gap(
+        hours: usize,
+        tracked: f64,
+        gap: impl Fn(f64) -> f64,
+    ) -> Vec<ProcessSnapshot> {
+        (0..=(hours * 120))
+            .map(|i| {
+                let t = i as f64 * 30.0;
+                let tracked = tracked + 4e6 * ((t % 300.0) / 300.0);
+                ProcessSnapshot::new(t, Some((tracked + gap(t)) as u64), tracked as u64, 1)
+            })
+            .collect()
+    }
+
+    /// Opening times (minutes) of every leak `process` raises at the default configuration.
+    fn openings(process: &[ProcessSnapshot]) -> Vec<f64> {
+        let config = DetectorConfig::from(&leakscope::Config::default());
+        let mut opened = Vec::new();
+        replay_process_with(process, &config, |t, e| {
+            if matches!(e, LeakEvent::New(_)) {
+                opened.push(t / 60.0);
+            }
+        })
+        .unwrap();
+        opened
+    }
+
+    #[test]
+    fn a_gap_growing_beside_a_large_heap_is_found_at_half_of_g() {
+        // 600 MB tracked, flat but for a 4 MB sawtooth; the gap 40 MB for three hours, then
+        // growing 2 MB/min. RSS reaches 1.5× tracked only when the gap has added 260 MB (130
+        // minutes): found when it has added half of G (50 MB at the defaults) and well before
+        // 100 MB, at the default configuration.
+        let start = 3.0 * 3600.0;
+        let process = sawtooth_with_gap(8, 600e6, |t| 40e6 + 2e6 * ((t - start) / 60.0).max(0.0));
+        let opened = openings(&process);
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        let after = opened[0] - start / 60.0;
+        assert!(after > 25.0 && after <= 50.0, "opened {after} min after");
+    }
+
+    #[test]
+    fn an_allocator_settling_after_start_is_no_fragmentation() {
+        // Beside 300 MB of flat tracked bytes, 150 MB settles into RSS as 150·t/(t+τ): fast at
+        // first (7.5 MB/min at τ = 20 minutes, 1.25 MB/min at τ = 2 hours), then slower; no
+        // growth after. Neither is fragmentation. The gap starts at 1.6× tracked, above the
+        // ratio the detector once required, so only the pace tells.
+        for tau in [20.0 * 60.0, 2.0 * 3600.0] {
+            let process = sawtooth_with_gap(12, 300e6, |t| 180e6 + 150e6 * t / (t + tau));
+            let opened = openings(&process);
+            assert!(
+                opened.is_empty(),
+                "τ {} min: opened at {opened:?}",
+                tau / 60.0
+            );
+        }
     }
 
     #[test]

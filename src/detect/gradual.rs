@@ -59,19 +59,19 @@ const MIN_POINTS: usize = 12;
 /// Buckets whose median gives a level.
 pub(crate) const LEVEL_POINTS: usize = 3;
 /// The recent third must grow at least this share of the span's rate to open a finding.
-const PACE_OPEN: f64 = 0.5;
+pub(crate) const PACE_OPEN: f64 = 0.5;
 /// … and at least this share to keep an open one.
-const PACE_HOLD: f64 = 0.25;
+pub(crate) const PACE_HOLD: f64 = 0.25;
 /// A segment of a step model moving less than this share of the step is flat.
 const STEP_FLAT: f64 = 0.25;
 /// Spans of at least this many detection windows may open on half of G.
 const SLOW_SPAN_WINDOWS: f64 = 4.0;
 /// The share of G a significant, spread, unslowing rise above the earlier range must reach.
-const HALF: f64 = 0.5;
+pub(crate) const HALF: f64 = 0.5;
 /// A span whose rise is less than the span before's by this factor is a warm-up slowing down.
-const SLOWING: f64 = 1.3;
+pub(crate) const SLOWING: f64 = 1.3;
 /// Spans before this one compared, the k-th back by `SLOWING`^k.
-const SLOWING_SPANS_BACK: usize = 2;
+pub(crate) const SLOWING_SPANS_BACK: usize = 2;
 /// Spans of at least this many detection windows are read for a staircase.
 const STAIRS_SPAN_WINDOWS: f64 = 2.0;
 /// Bucket floors each level of a staircase needs.
@@ -88,7 +88,7 @@ pub(crate) const THIRD_SHARE: f64 = 0.1;
 const FILL_WINDOWS: f64 = 8.0;
 /// Rates within this factor of each other are one rate (a fill's halves, the fill and the
 /// growth after it).
-const FILL_RATIO: f64 = 1.4;
+pub(crate) const FILL_RATIO: f64 = 1.4;
 /// The largest residual autocorrelation used in the variance correction.
 const RHO_MAX: f64 = 0.9;
 
