@@ -63,6 +63,7 @@ mod sinks;
 mod snapshot;
 #[cfg(feature = "tracing")]
 mod spans;
+mod symtab;
 mod units;
 
 // The root holds what a program needs to install the allocator, scope its caches, run the

@@ -20,7 +20,7 @@ use crate::ids::{
 use crate::leak::CallSite;
 use crate::os::{self, ForkHandlers, ForkLayer};
 use crate::reentry::Untracked;
-use crate::samples::{self, LiveSamples, SampleSnapshot};
+use crate::samples::{LiveSamples, SampleSnapshot};
 use crate::sinks;
 use crate::snapshot::ScopeStats;
 
@@ -120,7 +120,7 @@ impl Registry {
         let loaded = sinks::self_usage().0.saturating_sub(before);
         SYMBOLIZER_BYTES.fetch_max(loaded, Relaxed);
         if !self.keep_symbols {
-            samples::release_symbolizer();
+            self.samples.release_symbolizer();
         }
         sites
     }

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::leak::{CallSite, Frame};
 use crate::sampler::{self, Sample};
+use crate::symtab::Symtabs;
 
 /// Symbol prefixes of frames that are machinery rather than the program's code.
 const MACHINERY: &[&str] = &[
@@ -80,6 +81,11 @@ pub(crate) struct LiveSamples {
     pending_frees: Vec<u32>,
     threads: HashMap<u32, String>,
     symbols: HashMap<usize, Vec<Frame>>,
+    /// Symbol tables read to name anonymous bodies the debug info leaves bare.
+    symtabs: Symtabs,
+    /// The symbol-table name of the function at an address whose debug info names only a bare
+    /// body ([`name_from_symbols`]), `None` where the table has none.
+    body_symbols: HashMap<usize, Option<String>>,
     /// The number of snapshots taken so far: the clock of the age buckets.
     pub(crate) interval_index: u64,
 }
@@ -317,23 +323,52 @@ impl LiveSamples {
     fn resolve(&mut self, ips: &[usize]) -> Vec<Frame> {
         if self.symbols.len() > MAX_CACHED_ADDRESSES {
             self.symbols.clear();
+            self.body_symbols.clear();
         }
         let mut frames = Vec::new();
+        let mut symbols = Vec::new();
         for &ip in ips {
             let resolved = self.symbols.entry(ip).or_insert_with(|| resolve_ip(ip));
             frames.extend(resolved.iter().cloned());
+            symbols.resize(frames.len().saturating_sub(1), None);
+            let bare = resolved
+                .last()
+                .and_then(|f| f.function.as_deref())
+                .is_some_and(|name| bare_body(name).is_some());
+            let symbol = if bare {
+                let symtabs = &mut self.symtabs;
+                // A return address is one past its call, which may be the function's last
+                // instruction.
+                self.body_symbols
+                    .entry(ip)
+                    .or_insert_with(|| symtabs.body_name(ip.saturating_sub(1) as u64))
+                    .clone()
+            } else {
+                None
+            };
+            symbols.push(symbol);
         }
-        tidy(frames)
+        tidy(frames, &symbols)
+    }
+
+    /// Releases the debug information the symbolizer loaded (tens of MB for a large binary)
+    /// and the symbol tables read; the names resolved so far stay cached.
+    pub(crate) fn release_symbolizer(&mut self) {
+        backtrace::clear_symbol_cache();
+        self.symtabs = Symtabs::default();
     }
 }
 
-/// A resolved stack as the reader sees it: anonymous bodies named from their callers, names
-/// made readable, the leading machinery trimmed, and leakscope's own frames dropped wherever
-/// they are further out (the `Scoped::poll` between an async body and the code that awaits it,
+/// A resolved stack as the reader sees it: anonymous bodies named from their callers, or else
+/// from their own symbols (`symbols[i]`, the symbol-table name of frame `i`'s function where
+/// frame `i` is the outermost of its address, see [`name_from_symbols`]), names made readable,
+/// the leading machinery trimmed, and leakscope's own frames dropped wherever they are further
+/// out (the `Scoped::poll` between an async body and the code that awaits it,
 /// `Scope::in_scope` around a closure): they are the wrapper the program asked for, not its
 /// code, and two sites that differ only in them are one site.
-fn tidy(mut frames: Vec<Frame>) -> Vec<Frame> {
+fn tidy(mut frames: Vec<Frame>, symbols: &[Option<String>]) -> Vec<Frame> {
     name_anonymous_bodies(&mut frames);
+    name_from_symbols(&mut frames, symbols);
     for f in &mut frames {
         if let Some(name) = &mut f.function {
             *name = readable_name(name);
@@ -579,9 +614,38 @@ fn resolve_ip(ip: usize) -> Vec<Frame> {
     out
 }
 
-/// Releases the debug information the symbolizer loaded (tens of MB for a large binary).
-pub(crate) fn release_symbolizer() {
-    backtrace::clear_symbol_cache();
+/// Names a bare body that is the outermost frame of its address, the function the address is
+/// in, from that function's symbol, when no caller named it.
+///
+/// A body polled through `Pin<Box<dyn Future>>` (every `tokio::spawn`ed task, axum's handlers,
+/// `BoxFuture`) is called through a vtable, so it is not inlined where the compiler cannot see
+/// the box's type: it is a function of its own, and its caller, `<Pin<Box<dyn Future>> as
+/// Future>::poll`, is not generic over it, so [`name_anonymous_bodies`] finds no parent. The
+/// function's symbol does name it (`app::render::{{closure}}`): its path is the body's parent.
+/// Runs after [`name_anonymous_bodies`], which uses the debug info's names with their generic
+/// arguments (the symbol's have none, and a caller named from its symbol would no longer name
+/// the body it polls). Inlined frames have no symbol of their own and keep their name.
+fn name_from_symbols(frames: &mut [Frame], symbols: &[Option<String>]) {
+    for (frame, symbol) in frames.iter_mut().zip(symbols) {
+        let (Some(name), Some(symbol)) = (frame.function.as_deref(), symbol) else {
+            continue;
+        };
+        if let Some(named) = with_symbol_parent(name, symbol) {
+            frame.function = Some(named);
+        }
+    }
+}
+
+/// `{async_fn#0}` from the debug info and `app::render::{{closure}}` from the symbol table
+/// (legacy mangling), or `app::render::{closure#0}` (v0), are one function: the debug info's
+/// segment, which says what kind of body it is, under the symbol's parent path,
+/// `app::render::{async_fn#0}`. `None` when the symbol's last segment is not an anonymous body
+/// (not the same function, then) or it has no parent.
+fn with_symbol_parent(debug_name: &str, symbol: &str) -> Option<String> {
+    let (kind, index) = bare_body(debug_name)?;
+    let (parent, last) = symbol.rsplit_once("::")?;
+    let anonymous = last.starts_with('{') && last.ends_with('}');
+    (anonymous && !parent.is_empty()).then(|| format!("{parent}::{{{kind}#{index}}}"))
 }
 
 /// Live sampled memory per call site at one moment, for [`SampleSnapshot::compare_to`].
@@ -860,7 +924,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            names(&tidy(release))[..2],
+            names(&tidy(release, &[]))[..2],
             [
                 "axum_service::service::render::{async fn}",
                 "axum_service::service::render_handler::{async fn}",
@@ -882,7 +946,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            names(&tidy(debug)),
+            names(&tidy(debug, &[])),
             [
                 "axum_service::service::render::{closure}",
                 "axum_service::service::render_handler::{closure}",
@@ -901,8 +965,101 @@ mod tests {
             at("app::main", "/work/app/src/main.rs", 30),
         ]);
         assert_eq!(
-            names(&tidy(sync)),
+            names(&tidy(sync, &[])),
             ["app::fill::{closure}", "app::fill", "app::main"]
+        );
+    }
+
+    /// The symbol table's parent, the debug info's kind of body; nothing when the two cannot
+    /// be the same function.
+    #[test]
+    fn a_body_takes_its_parent_from_its_own_symbol() {
+        let cases = [
+            (
+                "{async_fn#0}",
+                "app::render::{{closure}}",
+                Some("app::render::{async_fn#0}"),
+            ),
+            (
+                "{async_block#0}<fn(app::Req) -> app::h::{async_fn_env#0}>",
+                "<F as axum::handler::Handler<(M,T1),S>>::call::{{closure}}",
+                Some("<F as axum::handler::Handler<(M,T1),S>>::call::{async_block#0}"),
+            ),
+            // v0 mangling.
+            (
+                "{closure#1}",
+                "app::render::<u8>::{closure#1}",
+                Some("app::render::<u8>::{closure#1}"),
+            ),
+            // Nested: the parent is itself a body.
+            (
+                "{closure#0}",
+                "app::f::{{closure}}::{{closure}}",
+                Some("app::f::{{closure}}::{closure#0}"),
+            ),
+            // Not a body in the symbol table, no parent, a debug name that has its path.
+            ("{async_fn#0}", "app::render", None),
+            ("{async_fn#0}", "{{closure}}", None),
+            ("{async_fn#0}", "::{{closure}}", None),
+            (
+                "app::render::{async_fn#0}",
+                "app::render::{{closure}}",
+                None,
+            ),
+        ];
+        for (debug_name, symbol, named) in cases {
+            assert_eq!(
+                with_symbol_parent(debug_name, symbol).as_deref(),
+                named,
+                "{debug_name} / {symbol}"
+            );
+        }
+        assert_eq!(
+            readable_name("app::f::{{closure}}::{closure#0}"),
+            "app::f::{closure}::{closure}"
+        );
+    }
+
+    /// tests/sampling.rs's boxed body and tests/axum_service.rs's handler in a release build,
+    /// with the symbols of the outermost frames. A body polled through a boxed dyn future takes
+    /// its parent from its symbol; a caller generic over a body still names that body first, and
+    /// then takes its own parent from its symbol (which has no generic arguments to name the
+    /// body by).
+    #[test]
+    fn outermost_bodies_take_their_parent_from_their_symbol() {
+        let dyn_poll = "poll<alloc::boxed::Box<(dyn core::future::future::Future<Output=()> + \
+                        core::marker::Send), alloc::alloc::Global>>";
+        let boxed = named(&["{async_fn#0}", dyn_poll, "main"]);
+        let symbols = [Some("app::render::{{closure}}".to_owned()), None, None];
+        assert_eq!(
+            names(&tidy(boxed.clone(), &symbols)),
+            ["app::render::{async fn}", dyn_poll, "main"]
+        );
+        assert_eq!(
+            names(&tidy(boxed, &[]))[0],
+            "{async fn}",
+            "without the symbol"
+        );
+        let handler = named(&[
+            "{async_fn#0}",
+            "{async_block#0}<fn(axum::extract::path::Path<u64>) -> \
+             axum_service::service::render_handler::{async_fn_env#0}, \
+             axum_service::service::render_handler::{async_fn_env#0}, alloc::string::String>",
+            dyn_poll,
+        ]);
+        // The handler's body is inlined into axum's block: only the block has a symbol.
+        let symbols = [
+            None,
+            Some("<F as axum::handler::Handler<(M,T1),S>>::call::{{closure}}".to_owned()),
+            None,
+        ];
+        assert_eq!(
+            names(&tidy(handler, &symbols)),
+            [
+                "axum_service::service::render_handler::{async fn}",
+                "<F as axum::handler::Handler<(M,T1),S>>::call::{async block}",
+                dyn_poll,
+            ]
         );
     }
 

@@ -135,6 +135,21 @@ fn the_memo_leaks_in_its_scope_moka_is_quiet_and_unscoped_holds_still() {
         names.first().is_some_and(|n| producer.contains(n)),
         "the producer is not the top site: {names:#?}"
     );
+    // Then its consumer, the handler, and axum's block that calls the handler. That block is
+    // polled through a boxed dyn future, which names no type: in release its name comes from
+    // its own symbol (the debug info calls it `{async_block#0}`).
+    let (consumer, axum_block) = if cfg!(debug_assertions) {
+        (
+            "axum_service::service::render_handler::{closure}",
+            "<F as axum::handler::Handler<(M,T1,T2),S>>::call::{closure}",
+        )
+    } else {
+        (
+            "axum_service::service::render_handler::{async fn}",
+            "<F as axum::handler::Handler<(M,T1,T2),S>>::call::{async block}",
+        )
+    };
+    assert_eq!(names[1..3], [consumer, axum_block], "{names:#?}");
     // leakscope's `Scoped::poll`, which the producer was polled through, is not shown: by
     // name in debug, by its file in release (where it reads `poll<..render::{async_fn_env#0}>`).
     let own = concat!(env!("CARGO_MANIFEST_DIR"), "/src/");

@@ -4,7 +4,11 @@
 //!
 //! `harness = false`: the sampling interval is process-wide, so the cases run in sequence.
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use leakscope::{flush, Scope};
 use leakscope::{leaks::CallSite, live::top_sites_in};
@@ -45,6 +49,10 @@ fn main() {
             "disabled_sampling_records_nothing",
             disabled_sampling_records_nothing,
         ),
+        (
+            "a_boxed_async_body_is_named_by_its_path",
+            a_boxed_async_body_is_named_by_its_path,
+        ),
     ];
     common::run(cases, || {
         leakscope::__configure_sampling(0, 25);
@@ -71,6 +79,92 @@ fn deep(depth: usize, size: usize) -> Vec<u8> {
         return black_box(vec![1u8; size]);
     }
     black_box(deep(black_box(depth - 1), size))
+}
+
+/// Polls `f` to completion on this thread with a waker that does nothing.
+fn block_on<F: Future>(f: F) -> F::Output {
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let waker = Waker::from(Arc::new(Noop));
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return v;
+        }
+    }
+}
+
+async fn boxed_body(n: usize) -> Vec<u8> {
+    black_box(vec![7u8; n])
+}
+
+async fn awaited_inner(n: usize) -> Vec<u8> {
+    black_box(vec![9u8; n])
+}
+
+async fn awaiting_outer(n: usize) -> Vec<u8> {
+    black_box(awaited_inner(n).await)
+}
+
+/// An async fn boxed as `Pin<Box<dyn Future + Send>>`, as `tokio::spawn` and axum's handlers
+/// box theirs: its caller, `<Pin<Box<dyn Future>> as Future>::poll`, names no type, and with
+/// `debug = "line-tables-only"` the body's own debug info says only `{async_fn#0}`. Its symbol
+/// names it, so the site reads `sampling::boxed_body::{async fn}`. An async fn awaited
+/// directly inside another and inlined there has no symbol and no named caller: it stays bare in
+/// a release build, its file and line still saying where (README, "Call sites need debug info").
+fn a_boxed_async_body_is_named_by_its_path() {
+    static BOXED: Scope = Scope::new("smp_boxed_body");
+    static AWAITED: Scope = Scope::new("smp_awaited_body");
+    leakscope::__configure_sampling(1, 32);
+    // Out of the optimiser's sight, as a runtime's task queue keeps it: where it can see the
+    // box's type it calls the body directly and may inline it.
+    let boxed: Pin<Box<dyn Future<Output = Vec<u8>> + Send>> =
+        black_box(Box::pin(boxed_body(3000)));
+    let kept = (
+        {
+            let _g = BOXED.enter();
+            block_on(boxed)
+        },
+        {
+            let _g = AWAITED.enter();
+            block_on(awaiting_outer(5000))
+        },
+    );
+    flush();
+    let boxed_sites = top_sites_in(&BOXED, 10);
+    let awaited_sites = top_sites_in(&AWAITED, 10);
+    leakscope::__configure_sampling(0, 25);
+    drop(kept);
+    // The future's box (outside the scope) is not the scope's: one site, the body's 3000 bytes.
+    let got: Vec<(&str, u64)> = boxed_sites
+        .iter()
+        .map(|s| (first_function(s), s.live_bytes))
+        .collect();
+    // Debug builds have linkage names, where legacy mangling spells the body `{{closure}}`.
+    let body = if cfg!(debug_assertions) {
+        "sampling::boxed_body::{closure}"
+    } else {
+        "sampling::boxed_body::{async fn}"
+    };
+    assert_eq!(got, [(body, 3000)], "{boxed_sites:#?}");
+    let frames: Vec<&str> = awaited_sites[0]
+        .frames
+        .iter()
+        .take(2)
+        .map(|f| f.function.as_deref().unwrap_or("?"))
+        .collect();
+    let awaited = if cfg!(debug_assertions) {
+        [
+            "sampling::awaited_inner::{closure}",
+            "sampling::awaiting_outer::{closure}",
+        ]
+    } else {
+        ["{async fn}", "sampling::awaiting_outer::{async fn}"]
+    };
+    assert_eq!(frames, awaited, "{awaited_sites:#?}");
+    assert_eq!(awaited_sites[0].live_bytes, 5000);
 }
 
 /// The largest `max_frames` the config accepts is what a sample keeps: of a 100-call stack, a
