@@ -11,13 +11,12 @@
 //! (a closure's legacy-mangled `{{closure}}` segment, or a v0 name whose outermost segment is a
 //! closure), so a service with a hundred thousand functions keeps a few hundred names.
 //!
-//! Linux, 64-bit little-endian ELF only; anywhere else, and for objects without a symbol table
+//! Linux, 64-bit ELF only (read with `object`, which `backtrace` already builds); anywhere else, and for objects without a symbol table
 //! (`strip = true`) or replaced on disk since they were mapped, there is no name and the frame
 //! keeps the debug info's. This runs on the collecting side, under the registry lock, never on
 //! an allocating thread.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 
 use hashbrown::HashMap;
 
@@ -107,68 +106,26 @@ fn parse_maps_line(line: &str) -> Option<Mapping> {
     })
 }
 
-/// Reads `len` bytes at `offset`, refusing sizes no real symbol table has (a corrupt header).
-fn read_at(file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
-    const LIMIT: u64 = 1 << 30;
-    if len > LIMIT {
-        return None;
-    }
-    let mut buf = vec![0; usize::try_from(len).ok()?];
-    file.read_exact_at(&mut buf, offset).ok()?;
-    Some(buf)
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// The `PT_LOAD` segments and the anonymous bodies of an ELF64 little-endian object (the layout
-/// of the System V gABI, "Object Files").
+/// The `PT_LOAD` segments and the anonymous bodies of an ELF object. The file is read through
+/// `object`'s `ReadCache`: only the headers, the symbol table and its strings are read, not the
+/// whole binary (which, with its debug info, can be hundreds of MB).
 fn read_object(path: &str) -> Option<Object> {
-    const PT_LOAD: u32 = 1;
-    const SHT_SYMTAB: u32 = 2;
-    const STT_FUNC: u8 = 2;
-    let file = File::open(path).ok()?;
-    let header = read_at(&file, 0, 64)?;
-    if header[..4] != *b"\x7fELF" || header[4] != 2 || header[5] != 1 {
-        return None;
-    }
-    let (phoff, shoff) = (u64_at(&header, 0x20)?, u64_at(&header, 0x28)?);
-    let (phentsize, phnum) = (u16_at(&header, 0x36)?, u16_at(&header, 0x38)?);
-    let (shentsize, shnum) = (u16_at(&header, 0x3a)?, u16_at(&header, 0x3c)?);
-    if phentsize < 56 || shentsize < 64 {
-        return None;
-    }
-    let phdrs = read_at(&file, phoff, u64::from(phentsize) * u64::from(phnum))?;
-    let loads = phdrs
-        .chunks_exact(phentsize.into())
-        .filter(|p| u32_at(p, 0) == Some(PT_LOAD))
-        .filter_map(|p| Some((u64_at(p, 8)?, u64_at(p, 32)?, u64_at(p, 16)?)))
+    use object::{Object as _, ObjectSegment as _, ObjectSymbol as _};
+    let cache = object::ReadCache::new(File::open(path).ok()?);
+    let elf = object::read::elf::ElfFile64::<object::Endianness, _>::parse(&cache).ok()?;
+    let loads = elf
+        .segments()
+        .map(|s| {
+            let (offset, size) = s.file_range();
+            (offset, size, s.address())
+        })
         .collect();
-    let shdrs = read_at(&file, shoff, u64::from(shentsize) * u64::from(shnum))?;
-    let section = |i: usize| shdrs.chunks_exact(shentsize.into()).nth(i);
-    let symtab =
-        (0..shnum.into()).find_map(|i| section(i).filter(|s| u32_at(s, 4) == Some(SHT_SYMTAB)))?;
-    let strtab = section(usize::try_from(u32_at(symtab, 40)?).ok()?)?;
-    let syms = read_at(&file, u64_at(symtab, 24)?, u64_at(symtab, 32)?)?;
-    let strs = read_at(&file, u64_at(strtab, 24)?, u64_at(strtab, 32)?)?;
-    let mut bodies: Vec<(u64, u64, Box<str>)> = syms
-        .chunks_exact(24)
-        .filter(|s| s[4] & 0xf == STT_FUNC)
+    let mut bodies: Vec<(u64, u64, Box<str>)> = elf
+        .symbols()
+        .filter(|s| s.kind() == object::SymbolKind::Text && s.size() > 0)
         .filter_map(|s| {
-            let (value, size) = (u64_at(s, 8)?, u64_at(s, 16)?);
-            let name_at = usize::try_from(u32_at(s, 0)?).ok()?;
-            let rest = strs.get(name_at..)?;
-            let name = std::str::from_utf8(&rest[..rest.iter().position(|&b| b == 0)?]).ok()?;
-            (size > 0 && is_body_symbol(name)).then(|| (value, value + size, name.into()))
+            let name = s.name().ok()?;
+            is_body_symbol(name).then(|| (s.address(), s.address() + s.size(), name.into()))
         })
         .collect();
     bodies.sort_unstable();
