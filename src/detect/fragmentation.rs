@@ -75,7 +75,6 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
     // has grown at an unslowing pace since the series began. The allocator's own warm-up slows
     // as it settles (and, at most 150 MB in the corpus, is slower than the rate gate past the
     // baseline window); fragmentation from the start keeps its pace.
-    let unslowing = unslowing_since_start(&p, &k);
     let mut found: Vec<Finding> = SPAN_WINDOWS
         .iter()
         .rev()
@@ -85,17 +84,17 @@ pub(super) fn detect(series: &[ProcessSnapshot], config: &DetectorConfig) -> Opt
             covered.then(|| detect_at(&p, &k, config, span)).flatten()
         })
         .collect();
-    let past_warm_up = |f: &Finding| {
-        f.window[0] >= times[0] + k.baseline - dt
-            || f.rate_bytes_per_min >= k.rate_per_min
-            || unslowing
+    let warming = |f: &Finding| {
+        f.window[0] < times[0] + k.baseline - dt && f.rate_bytes_per_min < k.rate_per_min
     };
-    let f = match found.iter().position(past_warm_up) {
+    if found.is_empty() {
+        return None;
+    }
+    let f = match found.iter().position(|f| !warming(f)) {
         Some(i) => found.swap_remove(i),
-        None if found.is_empty() => return None,
         None => {
             let mut f = found.swap_remove(0);
-            f.hold_only = true;
+            f.hold_only |= !unslowing_since_start(&p, &k);
             f
         }
     };
