@@ -162,6 +162,7 @@ pub fn statistic(name: &str, value: f64) -> String {
         "mann_kendall_z_corrected" => "Mann–Kendall Z (autocorrelation-corrected)",
         "residual_autocorrelation" => "residual lag-1 autocorrelation",
         "recent_pace_ratio" => "recent pace / span pace",
+        "median_third_rate_bytes_per_min" => "median rate of the thirds",
         "least_third_share" => "least third of the rise",
         "kendall_tau" => "Kendall τ",
         "cusum" => "CUSUM",
@@ -586,6 +587,10 @@ mod tests {
         assert_eq!(
             statistic("baseline_slope_bytes_per_min", 2e6),
             "baseline slope bytes per min = +2.0 MB/min"
+        );
+        assert_eq!(
+            statistic("median_third_rate_bytes_per_min", 3.1e6),
+            "median rate of the thirds = +3.1 MB/min"
         );
         assert_eq!(statistic("period_secs", 300.0), "period = 5 min");
         assert_eq!(
