@@ -63,8 +63,8 @@
 //! day), `daily_cycle` (3 days), `near_budget` (a warm LRU at 75–90% of a budget, 2 days),
 //! `rss_follows` (process series, RSS following tracked bytes, with allocator retention after
 //! huge requests and the allocator's own warm-up: 20–150 MB settling into RSS over 10 minutes
-//! to 2 hours after start; 1 day). All but `idle` and the
-//! batch and bloat families carry requests on top.
+//! to 2 hours after start; 3 days). All but `idle` and the batch and bloat families carry
+//! requests on top.
 //!
 //! Leaks (on top of the healthy components; the deadline is the time the leak takes to add
 //! 100 MB, but at most 2 h after it first runs at 0.5 MB/min, the slowest rate the issue's

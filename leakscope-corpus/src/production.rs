@@ -649,7 +649,7 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
             p.budget = Some(Budget::AboveFlat(r.range(0.75, 0.9)));
         }
         RssFollows => {
-            p.duration = DAY;
+            p.duration = 3.0 * DAY;
             p.lru = Some((lru_cap, true));
             p.process = Some(0.0);
         }

@@ -16,8 +16,10 @@
 //! slower): the last third of a span must rise at half the pace of the first (a quarter keeps an
 //! open finding), and the span may not have risen less than the one before it by 1.3× (or the
 //! one before that by 1.3²×). Evidence from the first baseline window opens a finding only at R
-//! or faster, or when the gap has kept one pace since the first snapshot. The severity reads the
-//! median of the thirds' rates. Snapshots without an RSS reading are skipped.
+//! or faster, or when the gap has kept one pace since the first snapshot. A gap that has fallen
+//! from its high in the last third (the allocator returning a huge request's pages) is held
+//! too. The severity reads the median of the thirds' rates. Snapshots without an RSS reading
+//! are skipped.
 
 use super::gradual::{
     FILL_RATIO, HALF, PACE_HOLD, PACE_OPEN, SLOWING, SLOWING_SPANS_BACK, THIRD_SHARE, Z_CRITICAL,
@@ -185,6 +187,15 @@ fn detect_at(p: &Process, k: &Knobs, config: &DetectorConfig, span: f64) -> Opti
     if !(least_third >= THIRD_SHARE * rise) {
         return None;
     }
+    // Giving back: the gap's newest level well below its highest in the last third is the
+    // allocator returning the pages of a huge request it kept (a 200 MB request's pages decaying
+    // over 20 minutes read, at the end of a span, as the gap risen far above where it was).
+    // Fragmentation does not fall; such a span keeps an open finding and opens none.
+    let n_g = g.len();
+    let recent_high = (n_g - 1 - n_g / 3..n_g)
+        .filter_map(|i| stats::level_near(&g, i))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let giving_back = recent_high - level_now >= k.spike_min_bytes.max(THIRD_SHARE * rise);
     let above = prior_high.map(|h| level_now - h);
     if above.is_some_and(|a| !(a >= k.spike_min_bytes)) {
         return None;
@@ -240,7 +251,7 @@ fn detect_at(p: &Process, k: &Knobs, config: &DetectorConfig, span: f64) -> Opti
         severity = raise(severity);
     }
     f.severity = k.with_budget(severity, ttb);
-    f.hold_only = pace < PACE_OPEN || slowing;
+    f.hold_only = pace < PACE_OPEN || slowing || giving_back;
     f.confidence = gap_mk.tau.clamp(0.0, 1.0);
     let x_start = (t[0] - t_end) / 60.0;
     f.baseline_bytes = to_bytes(growth.linear.at(x_start));
