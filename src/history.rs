@@ -782,11 +782,18 @@ impl ScopeHistory {
     /// Whether the scope holds nothing (bytes, blocks, entries) and has seen no allocation or
     /// free for at least `idle_secs` before `now`: what `auto_cleanup_old_data` prunes.
     pub fn is_idle(&self, now: f64, idle_secs: f64) -> bool {
+        if self.pushed == 0 {
+            return true;
+        }
+        // The time first: it needs no decoding, and a scope active within `idle_secs` (nearly
+        // every scope, every cycle) is answered without decoding its last chunk.
+        if !self.last_active.is_some_and(|t| now - t >= idle_secs) {
+            return false;
+        }
         let Some(last) = self.latest() else {
             return true;
         };
-        let empty = last.curr_bytes == 0 && last.curr_blocks == 0 && last.entries.unwrap_or(0) == 0;
-        empty && self.last_active.is_some_and(|t| now - t >= idle_secs)
+        last.curr_bytes == 0 && last.curr_blocks == 0 && last.entries.unwrap_or(0) == 0
     }
 
     /// Bytes this history occupies on the heap and inline, from the rings' capacities.
