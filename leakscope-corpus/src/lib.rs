@@ -78,7 +78,8 @@
 //! (bytes per entry rising 1–2 MB/min in total while the gauge and the cache's blocks stay flat,
 //! under requests in flight: only CacheBloat is the right type); `batch_rising` (a batch job leaving 0.2–1 MB/min behind, a share of each run:
 //! PeriodicSpike with rising minima or GradualGrowth); `fragmentation` (RSS rising 1–4 MB/min
-//! over flat tracked bytes from the start, beside the same allocator warm-up; process series); and with a **budget** (`Config::budgets`):
+//! over flat tracked bytes, from the first snapshot beside the same allocator warm-up in half
+//! the seeds, after 2–8 hours of a settled gap in the others; process series); and with a **budget** (`Config::budgets`):
 //! `linear_budget` (1–2 MB/min, the budget the scope's 30-minute median 8–20 h into the leak),
 //! `exponential_budget` (50–80% of the way to 4 GB), `staircase_budget` (6–14 steps). The truth for time to
 //! budget is when the trailing 30-minute median first reaches the budget, so a huge request

@@ -552,6 +552,8 @@ struct Plan {
     leak: Leak,
     leak_entries: bool,
     process: Option<f64>,
+    /// When the process series' fragmentation begins (seconds).
+    process_start: f64,
     budget: Option<Budget>,
     accept: Vec<LeakType>,
     settled_step: bool,
@@ -586,6 +588,7 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
         leak: Leak::None,
         leak_entries: false,
         process: None,
+        process_start: 0.0,
         budget: None,
         accept: growth.clone(),
         settled_step: false,
@@ -738,6 +741,11 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
             p.duration = DAY;
             p.lru = Some((lru_cap, true));
             p.process = Some(r.range(1.0, 4.0) * MB / MIN);
+            // Half the seeds from the first snapshot (beside the allocator's warm-up), half after
+            // 2–8 hours of a settled gap.
+            if r.unit() >= 0.5 {
+                p.process_start = r.range(2.0 * HOUR, 8.0 * HOUR);
+            }
             p.accept = vec![LeakType::Fragmentation];
         }
     }
@@ -915,7 +923,9 @@ fn generate(family: Family, seed: u64) -> Case {
             // Huge requests leave pages the allocator keeps for a while (retention decaying
             // with a 20-minute time constant); fragmentation adds a gap that only grows.
             retained = (retained * (-INTERVAL / (20.0 * MIN)).exp()).max(huge);
-            rss_gap += frag_rate * INTERVAL;
+            if t >= p.process_start {
+                rss_gap += frag_rate * INTERVAL;
+            }
             let self_bytes = 3.0 * MB;
             let tracked = bytes + self_bytes;
             let warm = gap_warm.map_or(0.0, |(v, tau)| v * t / (t + tau));
@@ -929,7 +939,7 @@ fn generate(family: Family, seed: u64) -> Case {
         }
     }
     let start = match p.leak {
-        Leak::None if p.process.is_some_and(|r| r > 0.0) => 0.0,
+        Leak::None if p.process.is_some_and(|r| r > 0.0) => p.process_start,
         Leak::None if p.bloat.is_some() || p.batch.is_some_and(|l| l > 0.0) => 0.0,
         leak => leak.start(),
     };
