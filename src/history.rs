@@ -439,15 +439,17 @@ impl ChunkColumns {
         }
     }
 
-    /// Adds point `i`'s interval counters to `run`'s, saturating as [`merge_into`] does,
-    /// leaving its state fields alone.
+    /// The interval counters of points `range` summed, saturating as [`merge_into`] does:
+    /// allocs, frees, bytes allocated, bytes freed.
     #[inline]
-    pub(crate) fn add_counters(&self, i: usize, run: &mut Snapshot) {
+    pub(crate) fn sum_counters(&self, range: std::ops::Range<usize>) -> [u64; 4] {
         let [_, allocated, freed, _, allocs, frees, ..] = &self.cols;
-        run.allocs = run.allocs.saturating_add(allocs[i]);
-        run.frees = run.frees.saturating_add(frees[i]);
-        run.bytes_allocated = run.bytes_allocated.saturating_add(allocated[i]);
-        run.bytes_freed = run.bytes_freed.saturating_add(freed[i]);
+        let sum = |c: &[u64; CHUNK]| {
+            c[range.clone()]
+                .iter()
+                .fold(0u64, |sum, &v| sum.saturating_add(v))
+        };
+        [sum(allocs), sum(frees), sum(allocated), sum(freed)]
     }
 }
 

@@ -1,13 +1,17 @@
 //! Dump assembly: the collector's state as one [`Dump`], the history each scope carries in it,
 //! and the boundary that keeps every number in it finite.
 
+use std::path::Path;
+
 use super::process;
 use super::worker::{self, Collector};
 use crate::detect;
+use crate::dump::{self, history_window_secs, window_start, HistoryColumns};
 use crate::dump::{Dump, ScopeDump, TrackerStats};
+use crate::error::Error;
 #[cfg(test)]
 use crate::history::merge_into;
-use crate::history::ChunkColumns;
+use crate::history::{ChunkColumns, Histories, ScopeHistory};
 use crate::leak::Leak;
 use crate::reentry::Untracked;
 use crate::registry;
@@ -47,6 +51,36 @@ impl Collector {
     /// The state as of now in a dump, with as many call sites as `purpose` needs.
     pub(crate) fn dump_for(&mut self, purpose: DumpFor) -> Dump {
         let _untracked = Untracked::enter();
+        let (mut dump, splits) = self.dump_without_history(purpose);
+        for (s, split) in dump.scopes.iter_mut().zip(splits) {
+            if let (Some(split), Some(h)) = (split, self.histories.get(&s.name)) {
+                let mut out = Vec::new();
+                thin(h, split, DUMP_OLDER_POINTS, &mut out);
+                s.history = out;
+            }
+        }
+        dump
+    }
+
+    /// Builds the dump (as [`build_dump`](Self::build_dump)) and writes it to `path` and its
+    /// Prometheus text to `prometheus` (each if given), returning each write's result; the
+    /// same bytes as writing the built dump, without building its histories: each scope's is
+    /// thinned into columns as it is written, and the Prometheus text reads only each
+    /// history's last [`history_window_secs`], all it uses.
+    pub(crate) fn write_dump_files(
+        &mut self,
+        path: Option<&Path>,
+        prometheus: Option<&Path>,
+    ) -> (Result<(), Error>, Result<(), Error>) {
+        let _untracked = Untracked::enter();
+        let (mut dump, splits) = self.dump_without_history(DumpFor::File);
+        write_thinned(&mut dump, &splits, &self.histories, path, prometheus)
+    }
+
+    /// The dump as of now with every history left empty, and for each scope the number of its
+    /// history's points merged into older runs (the rest are carried whole), `None` where it
+    /// has no history.
+    fn dump_without_history(&mut self, purpose: DumpFor) -> (Dump, Vec<Option<usize>>) {
         let now = self.clock.now();
         let mut process = self.process.clone();
         process.rss_bytes = process::rss_bytes();
@@ -69,29 +103,25 @@ impl Collector {
             .take(DUMP_FULL_SCOPES)
             .map(|(_, n)| n.to_string())
             .collect();
-        for s in &mut dump.scopes {
+        let mut scopes: Vec<(ScopeDump, Option<usize>)> = Vec::with_capacity(dump.scopes.len());
+        for mut s in std::mem::take(&mut dump.scopes) {
             s.budget_bytes = self.config.budget(&s.name);
-            let Some(h) = self.histories.get(&s.name) else {
-                continue;
-            };
-            // The times first (one column), so the points are decoded once, straight into
-            // the dump's runs.
-            let times = h.times();
-            let from = if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
-                keep_from
-            } else {
-                let recent = times.len().saturating_sub(DUMP_RECENT_POINTS);
-                times.get(recent).copied().unwrap_or(f64::INFINITY)
-            };
-            let split = times.partition_point(|&t| t < from);
-            s.history = thin(
-                |each| h.visit_columns(|points, range| each(points, range)),
-                times.len(),
-                split,
-                DUMP_OLDER_POINTS,
-            );
+            let split = self.histories.get(&s.name).map(|h| {
+                if full.contains(&s.name) || self.leaks.check(&s.name).leak_count > 0 {
+                    h.times().partition_point(|&t| t < keep_from)
+                } else {
+                    // The first of the last DUMP_RECENT_POINTS: a history's times strictly
+                    // increase (`take_snapshot` takes one snapshot per instant), so the points
+                    // before it are exactly those older than its time, and no time is decoded.
+                    h.len().saturating_sub(DUMP_RECENT_POINTS)
+                }
+            });
+            scopes.push((s, split));
         }
-        dump.scopes.sort_by(|a, b| a.name.cmp(&b.name));
+        // Stable, as the scopes alone were always sorted.
+        scopes.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        let splits = scopes.iter().map(|(_, split)| *split).collect();
+        dump.scopes = scopes.into_iter().map(|(s, _)| s).collect();
         dump.process_history = self.process_history.iter().cloned().collect();
         dump.leaks = self.leaks.all_leaks();
         dump.leaks.iter_mut().for_each(make_finite);
@@ -104,8 +134,54 @@ impl Collector {
         dump.tracker = tracker_stats();
         // A dump file counts itself; metrics and profiles count the files written so far.
         dump.tracker.dumps_written += u64::from(purpose == DumpFor::File);
-        dump
+        (dump, splits)
     }
+}
+
+/// Writes `dump` (its histories empty) to `path` and its Prometheus text to `prometheus`
+/// (each if given), each scope's history thinned from `histories` at its split (as
+/// [`Collector::dump_for`] fills it in) as it is written; returns each write's result. The
+/// Prometheus text is rendered from `dump` holding only each history's last
+/// [`history_window_secs`], all the text reads.
+fn write_thinned(
+    dump: &mut Dump,
+    splits: &[Option<usize>],
+    histories: &Histories,
+    path: Option<&Path>,
+    prometheus: Option<&Path>,
+) -> (Result<(), Error>, Result<(), Error>) {
+    let window = history_window_secs(&dump.config);
+    let mut tails: Vec<Vec<Snapshot>> = vec![Vec::new(); dump.scopes.len()];
+    let scopes = &dump.scopes;
+    let history = |i: usize, c: &mut HistoryColumns, tails: &mut [Vec<Snapshot>]| {
+        if let (Some(split), Some(h)) = (splits[i], histories.get(&scopes[i].name)) {
+            thin(h, split, DUMP_OLDER_POINTS, c);
+            tails[i] = c.points_from(window_start(&c.t, window));
+        }
+    };
+    let dumped = match path {
+        Some(path) => dump::write_dump_streamed(path, dump, |i, c| history(i, c, &mut tails)),
+        None => {
+            if prometheus.is_some() {
+                let mut columns = HistoryColumns::default();
+                for i in 0..scopes.len() {
+                    columns.clear();
+                    history(i, &mut columns, &mut tails);
+                }
+            }
+            Ok(())
+        }
+    };
+    let prometheus = match prometheus {
+        Some(path) => {
+            for (s, tail) in dump.scopes.iter_mut().zip(tails) {
+                s.history = tail;
+            }
+            dump::write_prometheus(path, dump)
+        }
+        None => Ok(()),
+    };
+    (dumped, prometheus)
 }
 
 /// leakscope's own figures now: the counters of the hot path, the sampler, the registry and
@@ -155,29 +231,33 @@ fn make_finite(leak: &mut Leak) {
 #[cfg(test)]
 fn thin_history(series: Vec<Snapshot>, keep_from: f64, older: usize) -> Vec<Snapshot> {
     let split = series.partition_point(|s| s.t < keep_from);
-    thin(
+    let mut out = Vec::new();
+    thin_points(
         |each| each(&series[..], 0..series.len()),
         series.len(),
         split,
         older,
-    )
+        &mut out,
+    );
+    out
 }
 
-/// Points a reader can take whole or only sum the interval counters of: a history chunk's
+/// Points a reader can take whole or only the interval counters of: a history chunk's
 /// columns, or (in tests) plain snapshots.
 trait Points {
     /// Point `i`, whole.
     fn point(&self, i: usize) -> Snapshot;
-    /// Adds point `i`'s interval counters to `run`'s, as [`merge_into`](crate::history::merge_into) does.
-    fn add_counters(&self, i: usize, run: &mut Snapshot);
+    /// The interval counters of points `range` summed, saturating: allocs, frees, bytes
+    /// allocated, bytes freed.
+    fn sum_counters(&self, range: std::ops::Range<usize>) -> [u64; 4];
 }
 
 impl Points for ChunkColumns {
     fn point(&self, i: usize) -> Snapshot {
         ChunkColumns::point(self, i)
     }
-    fn add_counters(&self, i: usize, run: &mut Snapshot) {
-        ChunkColumns::add_counters(self, i, run);
+    fn sum_counters(&self, range: std::ops::Range<usize>) -> [u64; 4] {
+        ChunkColumns::sum_counters(self, range)
     }
 }
 
@@ -186,55 +266,157 @@ impl Points for [Snapshot] {
     fn point(&self, i: usize) -> Snapshot {
         self[i].clone()
     }
-    fn add_counters(&self, i: usize, run: &mut Snapshot) {
-        let mut sum = self[i].clone();
-        merge_into(&mut sum, run);
-        (run.allocs, run.frees) = (sum.allocs, sum.frees);
-        (run.bytes_allocated, run.bytes_freed) = (sum.bytes_allocated, sum.bytes_freed);
+    fn sum_counters(&self, range: std::ops::Range<usize>) -> [u64; 4] {
+        self[range].iter().fold([0; 4], |[a, f, ab, fb], s| {
+            [
+                a.saturating_add(s.allocs),
+                f.saturating_add(s.frees),
+                ab.saturating_add(s.bytes_allocated),
+                fb.saturating_add(s.bytes_freed),
+            ]
+        })
     }
+}
+
+/// Where a thinned history goes: snapshots (the [`Dump`] value) or columns (the dump file,
+/// written from them without a snapshot per point).
+trait Thinned {
+    /// Room for `n` more points.
+    fn reserve(&mut self, n: usize);
+    /// Appends `p`.
+    fn push(&mut self, p: Snapshot);
+    /// Adds `c` (as [`Points::sum_counters`]) to the last point's counters, saturating as
+    /// [`merge_into`](crate::history::merge_into) does.
+    fn add_counters(&mut self, c: [u64; 4]);
+    /// Gives the last point `p`'s time and state, keeping its counters.
+    fn set_state(&mut self, p: Snapshot);
+}
+
+impl Thinned for Vec<Snapshot> {
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+    fn push(&mut self, p: Snapshot) {
+        Vec::push(self, p);
+    }
+    fn add_counters(&mut self, [allocs, frees, allocated, freed]: [u64; 4]) {
+        let run = self.last_mut().expect("a run has a point");
+        run.allocs = run.allocs.saturating_add(allocs);
+        run.frees = run.frees.saturating_add(frees);
+        run.bytes_allocated = run.bytes_allocated.saturating_add(allocated);
+        run.bytes_freed = run.bytes_freed.saturating_add(freed);
+    }
+    fn set_state(&mut self, mut p: Snapshot) {
+        let run = self.last_mut().expect("a run has a point");
+        (p.allocs, p.frees) = (run.allocs, run.frees);
+        (p.bytes_allocated, p.bytes_freed) = (run.bytes_allocated, run.bytes_freed);
+        *run = p;
+    }
+}
+
+impl Thinned for HistoryColumns {
+    fn reserve(&mut self, n: usize) {
+        self.t.reserve(n);
+        for c in [
+            &mut self.curr_bytes,
+            &mut self.curr_blocks,
+            &mut self.allocs,
+            &mut self.frees,
+            &mut self.bytes_allocated,
+            &mut self.bytes_freed,
+        ] {
+            c.reserve(n);
+        }
+        self.entries.reserve(n);
+        self.rss_bytes.reserve(n);
+        self.live_age.reserve(n);
+    }
+    fn push(&mut self, p: Snapshot) {
+        HistoryColumns::push(self, &p);
+    }
+    fn add_counters(&mut self, [allocs, frees, allocated, freed]: [u64; 4]) {
+        let add = |c: &mut Vec<u64>, v: u64| {
+            let last = c.last_mut().expect("a run has a point");
+            *last = last.saturating_add(v);
+        };
+        add(&mut self.allocs, allocs);
+        add(&mut self.frees, frees);
+        add(&mut self.bytes_allocated, allocated);
+        add(&mut self.bytes_freed, freed);
+    }
+    fn set_state(&mut self, p: Snapshot) {
+        let last = self.len() - 1;
+        self.t[last] = p.t;
+        self.curr_bytes[last] = p.curr_bytes;
+        self.curr_blocks[last] = p.curr_blocks;
+        self.entries[last] = p.entries;
+        self.rss_bytes[last] = p.rss_bytes;
+        self.live_age[last] = p.live_age;
+    }
+}
+
+/// Appends to `out` the history `h` carries in a dump: its first `split` points merged into at
+/// most `older` runs, the rest whole ([`thin_history`], straight from the chunks).
+fn thin(h: &ScopeHistory, split: usize, older: usize, out: &mut impl Thinned) {
+    thin_points(
+        |each| h.visit_columns(|points, range| each(points, range)),
+        h.len(),
+        split,
+        older,
+        out,
+    );
 }
 
 /// [`thin_history`] of the `len` points `visit` hands its callback in order, a batch of
 /// [`Points`] and the range of them to take at a time, the first `split` of them older than the
 /// time kept in full. A merged point is built whole only where its run ends: the others only
-/// add their counters.
-fn thin<P: Points + ?Sized>(
+/// add their counters, a batch's worth at a time.
+fn thin_points<P: Points + ?Sized>(
     visit: impl FnOnce(&mut dyn FnMut(&P, std::ops::Range<usize>)),
     len: usize,
     split: usize,
     older: usize,
-) -> Vec<Snapshot> {
+    out: &mut impl Thinned,
+) {
     // Runs of `run` points; when the older points fit in `older`, every point stays.
     let run = if split <= older {
         1
     } else {
         split.div_ceil(older.max(1))
     };
-    let mut out: Vec<Snapshot> = Vec::with_capacity(split.div_ceil(run) + (len - split));
+    out.reserve(split.div_ceil(run) + (len - split));
     // `i` counts the points, `k` is `i % run` (kept apart: a division per point costs more
     // than the rest of a merged point).
     let (mut i, mut k) = (0, 0);
     visit(&mut |points, range| {
-        for j in range {
-            match out.last_mut() {
-                Some(merged) if i < split && k != 0 => {
-                    points.add_counters(j, merged);
-                    if k + 1 == run || i + 1 == split {
-                        // The run's last point: its state, the run's counters.
-                        let mut last = points.point(j);
-                        (last.allocs, last.frees) = (merged.allocs, merged.frees);
-                        (last.bytes_allocated, last.bytes_freed) =
-                            (merged.bytes_allocated, merged.bytes_freed);
-                        *merged = last;
-                    }
-                }
-                _ => out.push(points.point(j)),
+        let mut j = range.start;
+        while j < range.end {
+            if i >= split {
+                // The rest is carried whole.
+                (j..range.end).for_each(|j| out.push(points.point(j)));
+                i += range.end - j;
+                return;
             }
-            i += 1;
-            k = if k + 1 == run { 0 } else { k + 1 };
+            if k == 0 {
+                // A run's first point (or, in runs of one, a point kept whole).
+                out.push(points.point(j));
+                (i, j) = (i + 1, j + 1);
+                k = usize::from(run > 1);
+                continue;
+            }
+            // The run's next points in this batch, up to its end or the split: their
+            // counters summed at once (saturating sums add up as saturating steps do, the
+            // counters being unsigned), the state of the run's last point only.
+            let n = (run - k).min(split - i).min(range.end - j);
+            out.add_counters(points.sum_counters(j..j + n));
+            let ends_run = k + n == run;
+            if ends_run || i + n == split {
+                out.set_state(points.point(j + n - 1));
+            }
+            (i, j) = (i + n, j + n);
+            k = if ends_run { 0 } else { k + n };
         }
     });
-    out
 }
 
 #[cfg(test)]
@@ -322,18 +504,19 @@ mod tests {
             {
                 for older in [1, 7, 30, 120] {
                     let want = merged_point_by_point(&series, split, older);
-                    let got = thin(
-                        |each| h.visit_columns(|points, range| each(points, range)),
-                        series.len(),
-                        split,
-                        older,
-                    );
+                    let mut got = Vec::new();
+                    thin(&h, split, older, &mut got);
                     assert_eq!(got, want, "len {len}, split {split}, older {older}");
-                    let plain = thin(
+                    let mut columns = HistoryColumns::default();
+                    thin(&h, split, older, &mut columns);
+                    assert_eq!(columns.points_from(0), want, "columns, len {len}");
+                    let mut plain = Vec::new();
+                    thin_points(
                         |each| each(&series[..], 0..series.len()),
                         series.len(),
                         split,
                         older,
+                        &mut plain,
                     );
                     assert_eq!(plain, want, "len {len}, split {split}, older {older}");
                 }
@@ -370,5 +553,148 @@ mod tests {
         );
         let short: Vec<Snapshot> = (0..10).map(|i| Snapshot::new(i as f64, i, 0)).collect();
         assert_eq!(thin_history(short.clone(), 5.0, 30), short);
+    }
+
+    /// `len` snapshots 30 s apart with every field moving: counters that saturate, optional
+    /// fields that come and go, live bytes that a noisy cache would show.
+    fn rich_snapshots(len: usize, seed: u64) -> Vec<Snapshot> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..len)
+            .map(|i| {
+                let big = |v: u64| {
+                    if v.is_multiple_of(11) {
+                        u64::MAX - v % 3
+                    } else {
+                        v % 70_000
+                    }
+                };
+                let mut s = Snapshot::new(30.0 * (i + 1) as f64, next() % 9_000_000, next() % 900);
+                (s.allocs, s.frees) = (big(next()), big(next()));
+                (s.bytes_allocated, s.bytes_freed) = (big(next()), big(next()));
+                s.entries = (next() % 3 != 0).then(|| next() % 100);
+                s.rss_bytes = seed.is_multiple_of(2).then_some(1 << 30);
+                s.live_age = (seed.is_multiple_of(3) && next() % 2 == 0)
+                    .then(|| [next() as u16 % 10_001, 7, 0]);
+                s
+            })
+            .collect()
+    }
+
+    /// The dump file written from the chunks, history by history, is byte for byte the dump
+    /// built as it always was (every history decoded point by point and merged, then
+    /// serialized whole), and the Prometheus text from the windows' tails is the text of that
+    /// whole dump.
+    #[test]
+    fn the_streamed_dump_file_is_the_built_dump() {
+        let limit = 40;
+        let mut histories = Histories::new(limit);
+        let lengths = [
+            0usize, 1, 29, 30, 31, 45, 120, 151, 499, 1_234, 1_500, 4_321,
+        ];
+        let mut dump = crate::dump::fixtures::example_dump();
+        let template = dump.scopes[1].clone();
+        dump.scopes.clear();
+        let mut splits = Vec::new();
+        let mut reference = dump.clone();
+        for (k, &len) in lengths.iter().enumerate() {
+            let mut scope = template.clone();
+            scope.name = format!("scope_{k:02}");
+            scope.history.clear();
+            dump.scopes.push(scope.clone());
+            if len == 0 {
+                // A scope without a history.
+                splits.push(None);
+                reference.scopes.push(scope);
+                continue;
+            }
+            for p in rich_snapshots(len, k as u64 * 7 + 3) {
+                histories.push(&scope.name, p);
+            }
+            let series = histories.get(&scope.name).unwrap().series();
+            // Half the scopes keep the last hour whole, half their last 30 points.
+            let times: Vec<f64> = series.iter().map(|p| p.t).collect();
+            let from = if k % 2 == 0 {
+                30.0 * len as f64 - 3_600.0
+            } else {
+                let recent = times.len().saturating_sub(DUMP_RECENT_POINTS);
+                times.get(recent).copied().unwrap_or(f64::INFINITY)
+            };
+            let split = times.partition_point(|&t| t < from);
+            splits.push(Some(split));
+            scope.history = merged_point_by_point(&series, split, DUMP_OLDER_POINTS);
+            reference.scopes.push(scope);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (path, prom) = (dir.path().join("d.json"), dir.path().join("d.prom"));
+        let (dumped, prometheus) =
+            write_thinned(&mut dump, &splits, &histories, Some(&path), Some(&prom));
+        dumped.unwrap();
+        prometheus.unwrap();
+        let mut want = serde_json::to_string(&reference).unwrap();
+        want.push('\n');
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        assert_eq!(
+            std::fs::read_to_string(&prom).unwrap(),
+            crate::dump::prometheus_text(&reference)
+        );
+        // The text alone, without a dump file, is the same.
+        let prom_only = dir.path().join("only.prom");
+        for s in &mut dump.scopes {
+            s.history.clear();
+        }
+        let (dumped, prometheus) =
+            write_thinned(&mut dump, &splits, &histories, None, Some(&prom_only));
+        dumped.unwrap();
+        prometheus.unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&prom_only).unwrap(),
+            crate::dump::prometheus_text(&reference)
+        );
+    }
+
+    /// In a collector's histories times strictly increase, so the last 30 points start where
+    /// the split by their first time puts them, which the dump takes without decoding a time.
+    #[test]
+    fn a_recent_history_splits_where_its_times_say() {
+        let config = crate::Config {
+            max_snapshots_per_cache: 40,
+            ..crate::Config::default()
+        };
+        let clock = std::sync::Arc::new(crate::ManualClock::new(1_700_000_000.0));
+        let mut c = Collector::new(config, clock.clone());
+        for i in 0..700u64 {
+            for k in 0..60u64 {
+                c.record(&format!("ext_{k:02}"), (i * k) % 5_000, Some(k));
+            }
+            clock.advance(30.0);
+            c.snapshot_and_detect(crate::Clock::now(&*clock));
+        }
+        let (dump, splits) = c.dump_without_history(DumpFor::File);
+        let keep_from = dump.clock_secs - 2.0 * detect::required_history_secs(&c.detector);
+        let mut recent = 0;
+        for (s, split) in dump.scopes.iter().zip(splits) {
+            let Some(h) = c.histories.get(&s.name) else {
+                assert_eq!(split, None);
+                continue;
+            };
+            let times = h.times();
+            assert!(times.windows(2).all(|w| w[0] < w[1]), "{}", s.name);
+            let last30 = times.len().saturating_sub(DUMP_RECENT_POINTS);
+            let by_time = times.partition_point(|&t| t < times[last30]);
+            let split = split.unwrap();
+            assert!(
+                split == by_time || split == times.partition_point(|&t| t < keep_from),
+                "{}",
+                s.name
+            );
+            recent += usize::from(split == by_time && split == last30);
+        }
+        assert!(recent > 10, "{recent}");
     }
 }

@@ -25,7 +25,7 @@ use super::clock::Clock;
 use super::{pressure, process};
 use crate::config::Config;
 use crate::detect::{self, DetectorConfig, Finding, LeakEvent, LeakTracker, PROCESS_SCOPE};
-use crate::dump::{self, ProcessInfo};
+use crate::dump::ProcessInfo;
 use crate::error::Error;
 use crate::history::{Histories, ScopeHistory};
 use crate::ids::{Counts, UNSCOPED_NAME};
@@ -377,22 +377,16 @@ impl Collector {
         if self.config.dump_path.is_none() && self.config.prometheus_path.is_none() {
             return (Ok(()), Ok(()));
         }
-        let dump = self.build_dump();
-        let dumped = match &self.config.dump_path {
-            Some(path) => {
-                let result = dump::write_dump(path, &dump);
-                match result {
-                    Ok(()) => DUMPS_WRITTEN.fetch_add(1, Relaxed),
-                    Err(_) => DUMP_ERRORS.fetch_add(1, Relaxed),
-                };
-                result
-            }
-            None => Ok(()),
-        };
-        let prometheus = match &self.config.prometheus_path {
-            Some(path) => dump::write_prometheus(path, &dump),
-            None => Ok(()),
-        };
+        let dump_path = self.config.dump_path.clone();
+        let prometheus_path = self.config.prometheus_path.clone();
+        let (dumped, prometheus) =
+            self.write_dump_files(dump_path.as_deref(), prometheus_path.as_deref());
+        if dump_path.is_some() {
+            match &dumped {
+                Ok(()) => DUMPS_WRITTEN.fetch_add(1, Relaxed),
+                Err(_) => DUMP_ERRORS.fetch_add(1, Relaxed),
+            };
+        }
         (dumped, prometheus)
     }
 

@@ -2,6 +2,7 @@
 //!
 //! - `schema`: the serde types of the JSON dump and its version (documented in
 //!   `docs/dump-format.md`);
+//! - `stream`: the dump file written from history columns, without a `Snapshot` per point;
 //! - `write`: atomic replacement of a file (temporary file, fsync, rename, directory fsync);
 //! - `read`: the CLI's checked reader, one clear line for every kind of bad input;
 //! - `prometheus`: the text exposition of a dump, for node_exporter's textfile collector;
@@ -12,17 +13,21 @@ mod pprof;
 mod prometheus;
 mod read;
 mod schema;
+mod stream;
 mod write;
 
 pub use crate::ids::UNSCOPED_NAME;
 #[cfg(feature = "pprof")]
 pub use pprof::{pprof_profile, self_mappings, Mapping};
+pub(crate) use prometheus::{history_window_secs, window_start};
 pub use prometheus::{prometheus_text, write_prometheus};
 pub use read::{read_dump, read_dump_from_slice, MAX_DUMP_BYTES};
 pub use schema::{
     Dump, ProcessInfo, ScopeDump, TrackerStats, MAX_HISTORY_POINTS, OLDEST_SCHEMA_MAJOR,
     SCHEMA_MAJOR, SCHEMA_MINOR, SCHEMA_VERSION,
 };
+pub(crate) use stream::HistoryColumns;
+pub(crate) use write::write_dump_streamed;
 pub use write::{write_atomic, write_dump, DUMP_MODE, PROMETHEUS_MODE};
 
 /// Human units, one way everywhere: the detectors' summaries and recommendations and the

@@ -35,11 +35,29 @@ const SEVERITIES: [LeakSeverity; 4] = [
     LeakSeverity::Critical,
 ];
 
+/// The span of each scope's history the text reads, in seconds before the history's last
+/// point: the growth and churn windows (which take the points from there on) and the last
+/// point's age profile. A dump whose histories keep only the points from
+/// [`window_start`] on renders the same text, which the collector's cycle relies on.
+pub(crate) fn history_window_secs(config: &crate::Config) -> f64 {
+    config.rapid_growth_window_minutes * 60.0
+}
+
+/// The first point of a history with times `t` (increasing) that the text reads: the first
+/// within `window_secs` of the last, as [`ScopeDump::churn`] and
+/// [`ScopeDump::growth_bytes_per_minute`] take them.
+pub(crate) fn window_start(t: &[f64], window_secs: f64) -> usize {
+    match t.last() {
+        Some(&last) => t.partition_point(|&x| x < last - window_secs),
+        None => 0,
+    }
+}
+
 /// The dump as Prometheus text exposition.
 pub fn prometheus_text(dump: &Dump) -> String {
     let mut scopes: Vec<&ScopeDump> = dump.scopes.iter().collect();
     scopes.sort_by(|a, b| a.name.cmp(&b.name));
-    let window_secs = dump.config.rapid_growth_window_minutes * 60.0;
+    let window_secs = history_window_secs(&dump.config);
     let labels = ScopeLabels::new(
         scopes
             .iter()

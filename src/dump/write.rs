@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::schema::Dump;
+use super::stream::HistoryColumns;
 use crate::error::Error;
 
 /// The mode of dump files: readable and writable by the owner only.
@@ -32,6 +33,22 @@ pub fn write_dump(path: &Path, dump: &Dump) -> Result<(), Error> {
     // serializer's many small writes is a copy into the buffer and not a call through a vtable.
     replace(path, DUMP_MODE, |w| {
         serde_json::to_writer(&mut *w, dump)?;
+        w.write_all(b"\n")
+    })
+}
+
+/// [`write_dump`] of `dump` with each scope's history taken from what `history` puts in the
+/// columns it is handed (see `stream.rs`): the same bytes, without the `Snapshot`s.
+///
+/// # Errors
+/// As [`write_dump`].
+pub(crate) fn write_dump_streamed(
+    path: &Path,
+    dump: &Dump,
+    history: impl FnMut(usize, &mut HistoryColumns),
+) -> Result<(), Error> {
+    replace(path, DUMP_MODE, |w| {
+        super::stream::write_dump_streamed(&mut *w, dump, history)?;
         w.write_all(b"\n")
     })
 }
