@@ -110,16 +110,11 @@ pub(crate) fn write_dump_streamed<W: Write>(
         top_call_sites,
         tracker,
     } = dump;
-    w.write_all(b"{\"schema_version\":")?;
-    value(w, schema_version)?;
-    w.write_all(b",\"written_at_unix\":")?;
-    value(w, written_at_unix)?;
-    w.write_all(b",\"clock_secs\":")?;
-    value(w, clock_secs)?;
-    w.write_all(b",\"process\":")?;
-    value(w, process)?;
-    w.write_all(b",\"config\":")?;
-    value(w, config)?;
+    field(w, b"{\"schema_version\":", schema_version)?;
+    field(w, b",\"written_at_unix\":", written_at_unix)?;
+    field(w, b",\"clock_secs\":", clock_secs)?;
+    field(w, b",\"process\":", process)?;
+    field(w, b",\"config\":", config)?;
     w.write_all(b",\"scopes\":[")?;
     let mut columns = HistoryColumns::default();
     for (i, scope) in scopes.iter().enumerate() {
@@ -130,14 +125,10 @@ pub(crate) fn write_dump_streamed<W: Write>(
         history(i, &mut columns);
         write_scope(w, scope, &columns)?;
     }
-    w.write_all(b"],\"process_history\":")?;
-    value(w, process_history)?;
-    w.write_all(b",\"leaks\":")?;
-    value(w, leaks)?;
-    w.write_all(b",\"top_call_sites\":")?;
-    value(w, top_call_sites)?;
-    w.write_all(b",\"tracker\":")?;
-    value(w, tracker)?;
+    field(w, b"],\"process_history\":", process_history)?;
+    field(w, b",\"leaks\":", leaks)?;
+    field(w, b",\"top_call_sites\":", top_call_sites)?;
+    field(w, b",\"tracker\":", tracker)?;
     w.write_all(b"}")
 }
 
@@ -160,8 +151,7 @@ fn write_scope<W: Write>(w: &mut W, scope: &ScopeDump, h: &HistoryColumns) -> io
         total_bytes_freed,
         max_bytes,
     } = stats;
-    w.write_all(b"{\"name\":")?;
-    value(w, name)?;
+    field(w, b"{\"name\":", name)?;
     let totals = [
         (b",\"curr_bytes\":".as_slice(), curr_bytes),
         (b",\"curr_blocks\":", curr_blocks),
@@ -175,10 +165,8 @@ fn write_scope<W: Write>(w: &mut W, scope: &ScopeDump, h: &HistoryColumns) -> io
         w.write_all(key)?;
         u64_value(w, *v)?;
     }
-    w.write_all(b",\"entries\":")?;
-    value(w, entries)?;
-    w.write_all(b",\"budget_bytes\":")?;
-    value(w, budget_bytes)?;
+    field(w, b",\"entries\":", entries)?;
+    field(w, b",\"budget_bytes\":", budget_bytes)?;
     w.write_all(b",\"history\":")?;
     write_history(w, h)?;
     w.write_all(b"}")
@@ -242,6 +230,12 @@ fn column<W: Write, T>(
 fn u64_value<W: Write>(w: &mut W, v: u64) -> io::Result<()> {
     serde::Serializer::serialize_u64(&mut serde_json::Serializer::new(&mut *w), v)
         .map_err(io::Error::from)
+}
+
+/// `key` (the JSON up to and including the field's colon) and then the field's value.
+fn field<W: Write, T: Serialize + ?Sized>(w: &mut W, key: &[u8], v: &T) -> io::Result<()> {
+    w.write_all(key)?;
+    value(w, v)
 }
 
 /// Any value, as serde_json writes it.
