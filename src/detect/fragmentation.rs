@@ -21,9 +21,7 @@
 //! too. The severity reads the median of the thirds' rates. Snapshots without an RSS reading
 //! are skipped.
 
-use super::gradual::{
-    FILL_RATIO, HALF, PACE_HOLD, PACE_OPEN, SLOWING, SLOWING_SPANS_BACK, THIRD_SHARE, Z_CRITICAL,
-};
+use super::gradual::{FILL_RATIO, HALF, PACE_HOLD, PACE_OPEN, THIRD_SHARE, Z_CRITICAL};
 use super::recommend::{fmt_bytes, fmt_rate};
 use super::series::{self, Pick};
 use super::DetectorConfig;
@@ -213,15 +211,10 @@ fn detect_at(p: &Process, k: &Knobs, config: &DetectorConfig, span: f64) -> Opti
     }
     // … and against the spans before this one, wholly in the history.
     let width = k.floor_bucket * scale;
-    let slowing = (1..=SLOWING_SPANS_BACK).any(|back| {
-        let before = t_end - (back + 1) as f64 * span;
-        if before < times[0] {
-            return false;
-        }
-        let picks = series::bucket_picks(times, gaps, before, before + span, width, Pick::Min);
+    let slowing = super::gradual::slowed(t_end, times[0], span, rise, |from, to| {
+        let picks = series::bucket_picks(times, gaps, from, to, width, Pick::Min);
         let g: Vec<f64> = picks.iter().map(|&i| gaps[i]).collect();
-        stats::third_marks(&g)
-            .is_some_and(|m| m[3] - m[0] > SLOWING.powi(back as i32) * rise.max(0.0))
+        stats::third_marks(&g).map(|m| m[3] - m[0])
     });
     let budget = config.budget(PROCESS_SCOPE);
     // The projection is for RSS: the gap grows on top of flat tracked bytes.

@@ -69,9 +69,9 @@ const SLOW_SPAN_WINDOWS: f64 = 4.0;
 /// The share of G a significant, spread, unslowing rise above the earlier range must reach.
 pub(crate) const HALF: f64 = 0.5;
 /// A span whose rise is less than the span before's by this factor is a warm-up slowing down.
-pub(crate) const SLOWING: f64 = 1.3;
+const SLOWING: f64 = 1.3;
 /// Spans before this one compared, the k-th back by `SLOWING`^k.
-pub(crate) const SLOWING_SPANS_BACK: usize = 2;
+const SLOWING_SPANS_BACK: usize = 2;
 /// Spans of at least this many detection windows are read for a staircase.
 const STAIRS_SPAN_WINDOWS: f64 = 2.0;
 /// Bucket floors each level of a staircase needs.
@@ -289,6 +289,24 @@ fn staircase(
     Some(f)
 }
 
+/// Whether growth of `rise` over the `span` ending at `t_end` is slowing: one of the
+/// [`SLOWING_SPANS_BACK`] spans just before it, wholly after `t_first`, rose more than
+/// [`SLOWING`]^k times as much (k spans back), by `rise_over(from, to)` (`None`: no reading).
+pub(crate) fn slowed(
+    t_end: f64,
+    t_first: f64,
+    span: f64,
+    rise: f64,
+    rise_over: impl Fn(f64, f64) -> Option<f64>,
+) -> bool {
+    (1..=SLOWING_SPANS_BACK).any(|back| {
+        let before = t_end - (back + 1) as f64 * span;
+        before >= t_first
+            && rise_over(before, before + span)
+                .is_some_and(|r| r > SLOWING.powi(back as i32) * rise.max(0.0))
+    })
+}
+
 /// The trend test over the last `span` seconds (see the module docs).
 fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let k = &ctx.k;
@@ -363,26 +381,15 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     // rose faster over the spans before this one than over this one; a leak keeps its rate.
     // Two spans back, because noise can hide one step of a slowdown (67 MB then 57 MB) that two
     // show (156, 67, 57). Only a span that lies wholly in the history counts.
-    let slowing = (1..=SLOWING_SPANS_BACK).any(|back| {
-        let before = ctx.t_end - (back + 1) as f64 * span;
-        if before < ctx.times[0] {
-            return false;
-        }
-        let prior = ctx.points(
-            before,
-            before + span,
-            (span / BUCKETS).max(ctx.dt),
-            Pick::Min,
-        );
+    let slowing = slowed(ctx.t_end, ctx.times[0], span, last - first, |from, to| {
+        let prior = ctx.points(from, to, (span / BUCKETS).max(ctx.dt), Pick::Min);
         let pb: Vec<f64> = prior.iter().map(|p| p.bytes).collect();
         let m = pb.len();
         match (m >= LEVEL_POINTS)
             .then(|| (level(&pb[..LEVEL_POINTS]), level(&pb[m - LEVEL_POINTS..])))
         {
-            Some((Some(a), Some(b))) => {
-                (b - a) > SLOWING.powi(back as i32) * (last - first).max(0.0)
-            }
-            _ => false,
+            Some((Some(a), Some(b))) => Some(b - a),
+            _ => None,
         }
     });
     let span_min = span / 60.0;
