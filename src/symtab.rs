@@ -187,7 +187,8 @@ mod tests {
 
     /// A closure called through `&dyn Fn` is a function of its own: the return address inside
     /// it, read back through the test binary's maps and symbol table, names it with its parent.
-    /// (The frames further out, the test harness's, are past the four walked.)
+    /// Whether the four frames walked reach the test harness's own closures depends on how the
+    /// build inlined `backtrace`'s frames, so only this module's names are compared.
     #[cfg(target_os = "linux")]
     #[test]
     fn a_closure_behind_a_vtable_is_found_by_address() {
@@ -203,7 +204,11 @@ mod tests {
         let mut ips = Vec::new();
         std::hint::black_box(walk)(&mut ips);
         let mut tables = Symtabs::default();
-        let names: Vec<String> = ips.iter().filter_map(|&ip| tables.body_name(ip)).collect();
+        let names: Vec<String> = ips
+            .iter()
+            .filter_map(|&ip| tables.body_name(ip))
+            .filter(|name| name.starts_with("leakscope::symtab::"))
+            .collect();
         assert_eq!(
             names,
             ["leakscope::symtab::tests::a_closure_behind_a_vtable_is_found_by_address::{{closure}}"]
