@@ -163,6 +163,7 @@ pub fn statistic(name: &str, value: f64) -> String {
         "residual_autocorrelation" => "residual lag-1 autocorrelation",
         "recent_pace_ratio" => "recent pace / span pace",
         "median_third_rate_bytes_per_min" => "median rate of the thirds",
+        "last_third_rate_bytes_per_min" => "rate of the last third",
         "least_third_share" => "least third of the rise",
         "kendall_tau" => "Kendall τ",
         "cusum" => "CUSUM",
@@ -591,6 +592,10 @@ mod tests {
         assert_eq!(
             statistic("median_third_rate_bytes_per_min", 3.1e6),
             "median rate of the thirds = +3.1 MB/min"
+        );
+        assert_eq!(
+            statistic("last_third_rate_bytes_per_min", 2.7e6),
+            "rate of the last third = +2.7 MB/min"
         );
         assert_eq!(statistic("period_secs", 300.0), "period = 5 min");
         assert_eq!(

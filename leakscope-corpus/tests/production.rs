@@ -293,6 +293,7 @@ const MEETS_TARGETS: &[&str] = &[
     "daily_leak$",
     "cache_bloat$",
     "linear_budget$",
+    "fragmentation$",
 ];
 
 fn verdict_failures(filter: Filter) -> (usize, Vec<String>) {
@@ -395,9 +396,9 @@ fn a_day_of_bloat_under_requests_is_one_leak() {
 /// The same targets on every family at seed 0. Lists every case that misses one, with what it
 /// missed.
 #[test]
-#[ignore = "8 of 30 families miss a target at seed 0 (5 and 20 MB/min latency, staircases, batch \
-            sawtooth, exponential with a budget, fragmentation, the memo trace: run the \
-            detector_eval example for the table); targets_on_the_seeded_subset asserts the rest"]
+#[ignore = "7 of 30 families miss a target at seed 0 (5 and 20 MB/min latency, staircases, batch \
+            sawtooth, exponential with a budget, the memo trace: run the detector_eval example \
+            for the table); targets_on_the_seeded_subset asserts the rest"]
 fn all_targets_on_the_seeded_subset() {
     let (n, failing) = verdict_failures(subset());
     assert!(
@@ -421,6 +422,22 @@ fn all_targets_on_the_seeded_subset() {
 fn an_allocator_warming_up_after_start_is_no_fragmentation() {
     meets_every_target("rss_follows", 7);
     meets_every_target("rss_follows", 0);
+}
+
+/// Fragmentation beside the allocator's own warm-up keeps its severity until RSS reaches 3×
+/// tracked. Seed 7: 76 MB of a huge request's pages kept at minute 33 sat in the last third of
+/// the half-window span, the only span not starting in the warm-up, and raised it to Medium at
+/// minute 36 (the longer spans read 4.4 MB/min): Low, Medium, Low, Medium. Seed 1: at 15
+/// minutes the gap grew 7.2, 5.4 and 4.8 MB/min in the thirds of the first span, a 2.7 MB/min
+/// leak under a settling allocator, and the median said Medium, Low from minute 89.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a day of replay unoptimised: CI runs it in release"
+)]
+fn fragmentation_under_a_settling_allocator_keeps_one_severity() {
+    meets_every_target("fragmentation", 7);
+    meets_every_target("fragmentation", 1);
 }
 
 /// A 200 MB request whose pages the allocator keeps and returns over 20 minutes, on the second
