@@ -2,7 +2,8 @@
 //! core for snapshot + detection + dump), and how much memory the collector then holds.
 //!
 //! `cargo bench --bench collector` (`SCOPES=`, `INTERVALS=` to change the shape, `NOISY=` for
-//! how many of the scopes are large and noisy).
+//! how many of the scopes are large and noisy, `KEEP=1` to keep the dump and Prometheus files
+//! it wrote and print where they are).
 //!
 //! The history is filled by running real cycles on a manual clock, 30 s apart, each scope
 //! allocating a little every interval (a tenth of them leak). The first `NOISY` scopes (default
@@ -198,5 +199,9 @@ fn main() {
     );
     drop(kept);
     drop(buffers);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("KEEP").is_some() {
+        println!("  dump kept in {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -840,14 +840,93 @@ impl ScopeHistory {
         self.fine.visit(0, self.fine.len(), &mut each);
     }
 
-    /// Calls `f` on the chunks of the merged series in order, each with the range of its
-    /// points the series takes: [`visit_floor`](Self::visit_floor) for readers that need only
-    /// some points whole.
-    pub(crate) fn visit_columns(&self, mut f: impl FnMut(&ChunkColumns, std::ops::Range<usize>)) {
+    /// The merged series with its first `split` points (all of them at most) in at most `most`
+    /// points where coarse points allow, and the rest as they are. Older points give way to
+    /// coarser ones oldest first, only as far as needed: a whole run of 10 tier-1 points to
+    /// the tier-2 point of that run, then a whole run of 10 fine points to its tier-1 point,
+    /// each saving 9 points. A coarse point is [`merge_into`] over its run, so merging points of
+    /// this series gives what merging the merged series' points over the same intervals gives,
+    /// while reading it decodes about `most` older points, not `split`. When even every whole
+    /// run as a coarse point leaves more than `most`, the reader merges further. Returns the
+    /// parts as (ring, from, to) in order (ring 0 is the fine one, 1 and 2 the tiers) and how
+    /// many of their points stand for the first `split`.
+    fn coarsened(&self, split: usize, most: usize) -> ([(usize, usize, usize); 6], usize) {
+        let f = TIER_FACTOR;
         let (t2_used, t1_used) = self.used();
-        self.tiers[1].ring.visit_columns(0, t2_used, &mut f);
-        self.tiers[0].ring.visit_columns(0, t1_used, &mut f);
-        self.fine.visit_columns(0, self.fine.len(), &mut f);
+        let fine = self.fine.len();
+        let split = split.min(t2_used + t1_used + fine);
+        let older2 = split.min(t2_used);
+        let older1 = (split - older2).min(t1_used);
+        let older0 = split - older2 - older1;
+        // Runs to take as coarse points: each saves f - 1 points.
+        let need = split.saturating_sub(most).div_ceil(f - 1);
+        let runs1 = need.min(older1 / f);
+        let runs0 = (need - runs1).min(older0 / f);
+        // Each finer ring starts on a run boundary of the next coarser one (module docs), and
+        // the coarser ring holds every finished run the finer one covers: the tier-1 points
+        // `t1_used..` stand for the fine points `0..`, the tier-2 points `t2_used..` for the
+        // tier-1 points `0..`, ten to one. A coarser ring's points past its used ones are only
+        // taken where all of its used ones are older (`runs1 > 0` needs `older1 > 0`, so
+        // `older2 == t2_used`; `runs0 > 0` needs `runs1 == older1 / f` and `older0 > 0`, so
+        // `older1 == t1_used`), which keeps each ring's parts contiguous.
+        let parts = [
+            (2, 0, older2 + runs1),
+            (1, f * runs1, older1 + runs0),
+            (0, f * runs0, older0),
+            (2, older2, t2_used),
+            (1, older1, t1_used),
+            (0, older0, fine),
+        ];
+        let in_ring = |&(ring, from, to): &(usize, usize, usize)| {
+            from <= to
+                && match ring {
+                    0 => to <= self.fine.len(),
+                    r => to <= self.tiers[r - 1].ring.len(),
+                }
+        };
+        if !parts.iter().all(in_ring) {
+            // Not reachable while the rings keep their alignment; the merged series itself
+            // is always right.
+            debug_assert!(false, "the coarser rings do not cover the older points");
+            let plain = [
+                (2, 0, t2_used),
+                (1, 0, t1_used),
+                (0, 0, fine),
+                (0, fine, fine),
+                (0, fine, fine),
+                (0, fine, fine),
+            ];
+            return (plain, split);
+        }
+        let older = parts[..3].iter().map(|&(_, from, to)| to - from).sum();
+        (parts, older)
+    }
+
+    /// How many points the series [`visit_coarsened`](Self::visit_coarsened) hands out for
+    /// `split` and `most` has in all, and how many of them stand for the first `split` points
+    /// of the merged series.
+    pub(crate) fn coarsened_len(&self, split: usize, most: usize) -> (usize, usize) {
+        let (parts, older) = self.coarsened(split, most);
+        (parts.iter().map(|&(_, from, to)| to - from).sum(), older)
+    }
+
+    /// Calls `f` on the chunks of the series [`coarsened`](Self::coarsened) describes for
+    /// `split` and `most`, in order, each with the range of its points the series takes: for
+    /// readers that merge the older points into runs (the dump) and need only some points
+    /// whole.
+    pub(crate) fn visit_coarsened(
+        &self,
+        split: usize,
+        most: usize,
+        mut f: impl FnMut(&ChunkColumns, std::ops::Range<usize>),
+    ) {
+        for (ring, from, to) in self.coarsened(split, most).0 {
+            let ring = match ring {
+                0 => &self.fine,
+                r => &self.tiers[r - 1].ring,
+            };
+            ring.visit_columns(from, to, &mut f);
+        }
     }
 
     /// The times of the merged series, decoding nothing else.

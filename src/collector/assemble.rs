@@ -356,12 +356,16 @@ impl Thinned for HistoryColumns {
 }
 
 /// Appends to `out` the history `h` carries in a dump: its first `split` points merged into at
-/// most `older` runs, the rest whole ([`thin_history`], straight from the chunks).
+/// most `older` runs, the rest whole ([`thin_history`], straight from the chunks). The older
+/// points are read as the coarse points that stand for whole runs of them, oldest first and as
+/// far as `older` needs ([`ScopeHistory::visit_coarsened`]): the newest older points keep the
+/// finest resolution that fits, and reading them decodes about `older` points, not `split`.
 fn thin(h: &ScopeHistory, split: usize, older: usize, out: &mut impl Thinned) {
+    let (len, split_coarse) = h.coarsened_len(split, older);
     thin_points(
-        |each| h.visit_columns(|points, range| each(points, range)),
-        h.len(),
-        split,
+        |each| h.visit_coarsened(split, older, |points, range| each(points, range)),
+        len,
+        split_coarse,
         older,
         out,
     );
@@ -448,26 +452,43 @@ mod tests {
         assert_eq!(leak.finding.time_to_budget_secs, None);
     }
 
-    /// The merged runs as the dump always formed them: [`merge_into`] point by point.
-    fn merged_point_by_point(series: &[Snapshot], split: usize, older: usize) -> Vec<Snapshot> {
-        let run = if split <= older {
-            1
-        } else {
-            split.div_ceil(older)
-        };
-        let mut out: Vec<Snapshot> = Vec::new();
-        for (i, p) in series.iter().enumerate() {
-            match out.last_mut() {
-                Some(merged) if i < split && i % run != 0 => merge_into(merged, p),
-                _ => out.push(p.clone()),
-            }
+    /// Asserts that `got` is what a dump may carry of `series` split at `split` with at most
+    /// `older` runs: the points from `split` on whole, and before them at most `older` points
+    /// (all of them as they are when they fit), each one [`merge_into`] over the points of
+    /// `series` since the one before it, ending exactly at the split.
+    fn assert_thinned(series: &[Snapshot], split: usize, older: usize, got: &[Snapshot]) {
+        let recent = series.len() - split;
+        assert!(
+            got.len() >= recent,
+            "{} points for {recent} recent",
+            got.len()
+        );
+        let runs = got.len() - recent;
+        assert_eq!(&got[runs..], &series[split..], "the recent points, whole");
+        if split <= older {
+            assert_eq!(got, series, "older points that fit stay as they are");
         }
-        out
+        assert!(runs <= older.max(1), "{runs} runs for at most {older}");
+        let mut i = 0;
+        for run in &got[..runs] {
+            let j = i + series[i..split]
+                .iter()
+                .position(|p| p.t == run.t)
+                .expect("a run ends at one of the older points");
+            let mut merged = series[i].clone();
+            series[i + 1..=j]
+                .iter()
+                .for_each(|p| merge_into(&mut merged, p));
+            assert_eq!(*run, merged, "the run of points {i}..={j}");
+            i = j + 1;
+        }
+        assert_eq!(i, split, "the runs end at the split");
     }
 
-    /// Thinning straight from a history's encoded chunks gives what merging its decoded points
-    /// one by one gives, at every length, split and run length, counters that saturate and
-    /// optional fields that come and go included.
+    /// Thinning straight from a history's encoded chunks merges its points into runs exactly
+    /// (each run is `merge_into` over the points it stands for), at every length, split and
+    /// number of runs, counters that saturate and optional fields that come and go included,
+    /// whether the runs are read from the coarse tiers or merged point by point.
     #[test]
     fn thinning_from_the_chunks_is_merging_point_by_point() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -477,7 +498,7 @@ mod tests {
             x ^= x << 17;
             x
         };
-        for len in [0usize, 1, 9, 10, 11, 57, 250, 1_234] {
+        for len in [0usize, 1, 9, 10, 11, 57, 250, 1_234, 5_000] {
             let mut h = crate::history::ScopeHistory::new(40);
             for i in 0..len {
                 let big = |v: u64| {
@@ -498,18 +519,17 @@ mod tests {
             let series = h.series();
             assert_eq!(series.len(), h.len());
             let n = series.len();
-            for split in [0, 1, n / 3, n.saturating_sub(1), n]
+            for split in [0, 1, 9, 10, n / 3, n / 2, n.saturating_sub(1), n]
                 .into_iter()
                 .filter(|&s| s <= n)
             {
-                for older in [1, 7, 30, 120] {
-                    let want = merged_point_by_point(&series, split, older);
+                for older in [1, 2, 7, 30, 120] {
                     let mut got = Vec::new();
                     thin(&h, split, older, &mut got);
-                    assert_eq!(got, want, "len {len}, split {split}, older {older}");
+                    assert_thinned(&series, split, older, &got);
                     let mut columns = HistoryColumns::default();
                     thin(&h, split, older, &mut columns);
-                    assert_eq!(columns.points_from(0), want, "columns, len {len}");
+                    assert_eq!(columns.points_from(0), got, "columns, len {len}");
                     let mut plain = Vec::new();
                     thin_points(
                         |each| each(&series[..], 0..series.len()),
@@ -518,10 +538,43 @@ mod tests {
                         older,
                         &mut plain,
                     );
-                    assert_eq!(plain, want, "len {len}, split {split}, older {older}");
+                    assert_thinned(&series, split, older, &plain);
                 }
             }
         }
+    }
+
+    /// The older points give way to coarse ones oldest first and only as far as the runs
+    /// need: the oldest as tier-2 points (100 intervals), then tier-1 points (10), and the
+    /// newest older points as taken.
+    #[test]
+    fn thinning_coarsens_the_oldest_points_first() {
+        let mut h = crate::history::ScopeHistory::new(40);
+        for i in 0..1_000u64 {
+            let mut s = Snapshot::new(30.0 * i as f64, i, 0);
+            (s.allocs, s.bytes_allocated) = (1, i);
+            h.push(s);
+        }
+        // 40 fine points (intervals 960..999), 36 tier-1 points before them (600..959), 6
+        // tier-2 points before those (0..599).
+        assert_eq!(h.len(), 82);
+        let allocs = |older: usize| {
+            let mut out = Vec::new();
+            thin(&h, h.len() - 30, older, &mut out);
+            assert_eq!(out.iter().map(|p| p.allocs).sum::<u64>(), 1_000);
+            out.iter().map(|p| p.allocs).collect::<Vec<u64>>()
+        };
+        let recent = [1u64; 30];
+        // 52 older points fit in 120 as they are.
+        assert_eq!(
+            allocs(120),
+            [&[100; 6][..], &[10; 36], &[1; 10], &recent].concat()
+        );
+        // In 20: three runs of 10 tier-1 points become tier-2 points and one of 10 fine points
+        // a tier-1 point, 52 - 4 × 9 = 16 points.
+        assert_eq!(allocs(20), [&[100; 9][..], &[10; 7], &recent].concat());
+        // In 5 even the coarsest points are too many: the 16 merged in runs of 4.
+        assert_eq!(allocs(5), [&[400, 400, 100 + 30, 40][..], &recent].concat());
     }
 
     #[test]
@@ -627,7 +680,15 @@ mod tests {
             };
             let split = times.partition_point(|&t| t < from);
             splits.push(Some(split));
-            scope.history = merged_point_by_point(&series, split, DUMP_OLDER_POINTS);
+            let mut thinned = Vec::new();
+            thin(
+                histories.get(&scope.name).unwrap(),
+                split,
+                DUMP_OLDER_POINTS,
+                &mut thinned,
+            );
+            assert_thinned(&series, split, DUMP_OLDER_POINTS, &thinned);
+            scope.history = thinned;
             reference.scopes.push(scope);
         }
         let dir = tempfile::tempdir().unwrap();
