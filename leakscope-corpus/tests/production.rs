@@ -440,6 +440,23 @@ fn fragmentation_under_a_settling_allocator_keeps_one_severity() {
     meets_every_target("fragmentation", 1);
 }
 
+/// A staircase of 60 MB an hour is a 1 MB/min leak at every step. Its rate used to be the rise
+/// since the first step of the fit, and where the fit split one step in two (19 MB minutes
+/// before the other 55 MB) that made it 5.3 MB/min over a 58-minute span: Medium for a while,
+/// then Low again (staircase/0 at minute 660, staircase/5 at 269). The rate is now the rise over
+/// the span the summary states, and each leak keeps one severity.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "a day of replay unoptimised: CI runs it in release"
+)]
+fn a_staircase_keeps_one_severity() {
+    let cases = [(Family::Staircase, 0), (Family::Staircase, 5)];
+    for v in judge_all(&cases, 2) {
+        assert_eq!(v.severity_flaps, 0, "{}: {:#?}", v.name, v.events);
+    }
+}
+
 /// A 200 MB request whose pages the allocator keeps and returns over 20 minutes, on the second
 /// day of a process whose gap had drifted up 15 MB in the hour before: at the end of a span the
 /// decaying tail stands far above where the gap was, every third of the span rises, and it

@@ -251,7 +251,10 @@ fn staircase(
         return None;
     }
     let total = s.levels[2] - s.levels[0];
-    let minutes = ((ctx.t_end - first_step) / 60.0).max(ctx.dt / 60.0);
+    // The rate over the span the summary states: the two steps over the whole span. From the
+    // first step on instead, a step split in two by the fit (a part of it minutes before the
+    // rest) made a 1 MB/min staircase 5 MB/min, and its severity Medium for one span.
+    let minutes = ((ctx.t_end - floor[0].t) / 60.0).max(ctx.dt / 60.0);
     let rate = total / minutes;
     let current = ctx.current_bytes() as f64;
     let ttb = ctx
