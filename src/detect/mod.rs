@@ -617,7 +617,10 @@ impl<'a> Ctx<'a> {
     ) -> Option<Ctx<'a>> {
         let t_end = rows.clone().next_back()?.t;
         let from = t_end - required_history_secs(config);
-        let pts: Vec<Point> = rows.filter(|p| p.t >= from).collect();
+        // Sized for every row at once: `filter` gives `collect` no lower bound, and growing
+        // the vector by doubling copied each scope's points several times a snapshot.
+        let mut pts: Vec<Point> = Vec::with_capacity(rows.size_hint().1.unwrap_or(0));
+        pts.extend(rows.filter(|p| p.t >= from));
         let times: Vec<f64> = pts.iter().map(|p| p.t).collect();
         let dt = series::cadence(&times)?;
         let bytes: Vec<f64> = pts.iter().map(|p| p.bytes).collect();

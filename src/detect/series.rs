@@ -74,14 +74,16 @@ pub(crate) fn bucket_picks(
 ) -> Vec<usize> {
     let start = times.partition_point(|&t| t <= from);
     let end = times.partition_point(|&t| t <= to);
-    let mut out = Vec::new();
     if start >= end {
-        return out;
+        return Vec::new();
     }
     if !(width.is_finite() && width > 0.0) {
         // A degenerate width puts every snapshot in its own bucket.
         return (start..end).collect();
     }
+    // At most one pick per bucket the span holds, and per snapshot.
+    let buckets = ((to - from) / width).ceil() + 1.0;
+    let mut out = Vec::with_capacity((end - start).min(buckets.min(usize::MAX as f64) as usize));
     // Bucket k (counted back from `to`) holds (to − (k+1)·width, to − k·width]. Items come in time
     // order, so k never increases along the scan and each bucket is one contiguous run: one
     // comparison per item against the current bucket's upper edge, one division per bucket.
