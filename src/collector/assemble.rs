@@ -498,8 +498,15 @@ mod tests {
             x ^= x << 17;
             x
         };
-        for len in [0usize, 1, 9, 10, 11, 57, 250, 1_234, 5_000] {
-            let mut h = crate::history::ScopeHistory::new(40);
+        // The least limit (10: every ring a chunk or two) and one whose coarsest ring has
+        // dropped points by 5,000 snapshots (40 tier-2 points hold 4,000).
+        let shapes = [10usize, 40].into_iter().flat_map(|limit| {
+            [0usize, 1, 9, 10, 11, 57, 250, 1_234, 5_000]
+                .into_iter()
+                .map(move |len| (limit, len))
+        });
+        for (limit, len) in shapes {
+            let mut h = crate::history::ScopeHistory::new(limit);
             for i in 0..len {
                 let big = |v: u64| {
                     if v.is_multiple_of(7) {
@@ -529,7 +536,7 @@ mod tests {
                     assert_thinned(&series, split, older, &got);
                     let mut columns = HistoryColumns::default();
                     thin(&h, split, older, &mut columns);
-                    assert_eq!(columns.points_from(0), got, "columns, len {len}");
+                    assert_eq!(columns.points_from(0), got, "columns, {limit}/{len}");
                     let mut plain = Vec::new();
                     thin_points(
                         |each| each(&series[..], 0..series.len()),
