@@ -440,6 +440,21 @@ fn fragmentation_under_a_settling_allocator_keeps_one_severity() {
     meets_every_target("fragmentation", 1);
 }
 
+/// A cold LRU that fills 300 MB in its first ten minutes (30 MB/min, misses at five times the
+/// steady rate), its eviction sawtooth then swinging the floor by 30 MB around the top for 24
+/// minutes, and a 5 MB/min leak from minute 34: no stretch was still within G/20 or level for a
+/// whole window, so evidence waited for the full hour after start and the leak was found 41.6
+/// minutes in (deadline 20). A fast fill whose floor then moves at less than a tenth of its rate
+/// for half a window has stopped, and what rises after it is not the fill.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "half a day of replay unoptimised: CI runs it in release"
+)]
+fn a_leak_after_a_fast_fill_stopped_is_found_in_time() {
+    meets_every_target("linear_5", 4);
+}
+
 /// A staircase of 60 MB an hour is a 1 MB/min leak at every step. Its rate used to be the rise
 /// since the first step of the fit, and where the fit split one step in two (19 MB minutes
 /// before the other 55 MB) that made it 5.3 MB/min over a 58-minute span: Medium for a while,

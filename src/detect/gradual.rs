@@ -35,8 +35,9 @@
 //!    a span of at least one detection window and a rise of G/10.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
-//!    floor first pauses (held still for half a detection window, or level over a whole one),
-//!    if that is sooner ([`warm_up`], [`first_pause`]); and while a fill at one rate
+//!    floor first pauses (held still for half a detection window, or level over a whole one, or
+//!    a fill faster than R moving at under a tenth of its rate for half a window), if that is
+//!    sooner ([`warm_up`], [`first_pause`]); and while a fill at one rate
 //!    may still be going on, growth slower than R at its rate cannot open a finding
 //!    ([`still_filling`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
@@ -84,6 +85,9 @@ const STAIRS_LIKE: f64 = 1.0 / 3.0;
 const STAIRS_SLACK: f64 = 1.5;
 /// Each third of the span must add at least this share of the rise.
 pub(crate) const THIRD_SHARE: f64 = 0.1;
+/// A fill has stopped where, over half a detection window, the floor moves at less than this
+/// share of the rate it rose at since start.
+const FILL_STOPPED: f64 = 0.1;
 /// A fill right after start may go on this many detection windows (4 hours at the defaults).
 const FILL_WINDOWS: f64 = 8.0;
 /// Rates within this factor of each other are one rate (a fill's halves, the fill and the
@@ -144,10 +148,13 @@ fn warm_up(ctx: &Ctx) -> (f64, Option<f64>) {
 /// Where the first baseline window's `floor` first pauses: the start of the first stretch of
 /// half a detection window in which it stays within the smallest spike, or of a whole detection
 /// window that ends where it began (the medians of its first and last three buckets within the
-/// smallest spike). A scope that pauses is not filling, so what rises after the pause is not the
-/// fill right after start. The second form is a warm LRU's: its eviction sawtooth swings the
-/// floor by more than the smallest spike every few minutes, so the first form never saw it
-/// settle, and a leak that began within the first hour waited for the whole allowance.
+/// smallest spike), or of half a detection window in which a fill faster than R (half of G at
+/// least since the first snapshot) moves the floor at under [`FILL_STOPPED`] of its rate. A
+/// scope that pauses is not filling, so what rises after the pause is not the fill right after
+/// start. The second form is a warm LRU's: its eviction sawtooth swings the floor by more than
+/// the smallest spike every few minutes, so the first form never saw it settle, and a leak that
+/// began within the first hour waited for the whole allowance. The third is a cold LRU's: it
+/// fills by misses in minutes, then its sawtooth swings around the top for less than a window.
 fn first_pause(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
     let k = &ctx.k;
     let half = k.window / 2.0;
@@ -174,7 +181,28 @@ fn first_pause(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
                 _ => false,
             }
         });
-        if still || flat {
+        // The third form: a fast fill that stopped. Over half a detection window the floor
+        // moves at under a tenth of the rate it rose at since start (a cold LRU that filled
+        // 300 MB in ten minutes, its sawtooth then swinging 30 MB around the top). A warm-up
+        // still adding a fifth of its rate, or a fill slower than R (a TTL cache's, whose load
+        // dips for a quarter of an hour), has not stopped.
+        let stopped = {
+            let head = super::median_bytes(&floor[..LEVEL_POINTS.min(floor.len())]);
+            let from = super::median_bytes(&floor[i..(i + LEVEL_POINTS).min(j + 1)]);
+            let to = super::median_bytes(&floor[(j + 1).saturating_sub(LEVEL_POINTS).max(i)..=j]);
+            match (head, from, to) {
+                (Some(h), Some(a), Some(b)) => {
+                    let minutes = ((floor[i].t - floor[0].t) / 60.0).max(f64::MIN_POSITIVE);
+                    let fill_rate = (a - h) / minutes;
+                    let rate = (b - a).abs() / ((floor[j].t - floor[i].t) / 60.0).max(1.0);
+                    a - h >= HALF * k.growth_bytes
+                        && fill_rate >= k.rate_per_min
+                        && rate < FILL_STOPPED * fill_rate
+                }
+                _ => false,
+            }
+        };
+        if still || flat || stopped {
             return Some(floor[i].t.max(ctx.times[0]));
         }
     }
