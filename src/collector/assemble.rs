@@ -498,9 +498,10 @@ mod tests {
             x ^= x << 17;
             x
         };
-        // The least limit (10: every ring a chunk or two) and one whose coarsest ring has
-        // dropped points by 5,000 snapshots (40 tier-2 points hold 4,000).
-        let shapes = [10usize, 40].into_iter().flat_map(|limit| {
+        // The least limit (10: every ring a chunk or two), one that is no multiple of a chunk
+        // (37: the rings evict at 46 points), and one whose coarsest ring has dropped points by
+        // 5,000 snapshots (40 tier-2 points hold 4,000).
+        let shapes = [10usize, 37, 40].into_iter().flat_map(|limit| {
             [0usize, 1, 9, 10, 11, 57, 250, 1_234, 5_000]
                 .into_iter()
                 .map(move |len| (limit, len))
