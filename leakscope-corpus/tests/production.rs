@@ -323,15 +323,26 @@ fn verdict_failures(filter: Filter) -> (usize, Vec<String>) {
     (verdicts.len(), failing)
 }
 
-/// Asserts that the one case `family/seed` meets every target.
-fn meets_every_target(family: &str, seed: u64) {
+/// Asserts that every case of `families` (patterns, as [`Filter`] reads them, each matching one
+/// family) at `seeds` meets every target, and that there is one case for each.
+fn every_case_meets_every_target(families: &[&str], seeds: &[u64]) {
     let filter = Filter {
-        families: vec![format!("{family}$")],
-        seeds: vec![seed],
+        families: families.iter().map(|f| f.to_string()).collect(),
+        seeds: seeds.to_vec(),
     };
     let (n, failing) = verdict_failures(filter);
-    assert_eq!(n, 1);
-    assert!(failing.is_empty(), "{}", failing.join("\n"));
+    assert_eq!(n, families.len() * seeds.len());
+    assert!(
+        failing.is_empty(),
+        "{} of {n} cases miss a target:\n{}",
+        failing.len(),
+        failing.join("\n")
+    );
+}
+
+/// Asserts that the one case `family/seed` meets every target.
+fn meets_every_target(family: &str, seed: u64) {
+    every_case_meets_every_target(&[&format!("{family}$")], &[seed]);
 }
 
 /// The targets (zero false alarms, every leak found with its type within its deadline,
@@ -343,18 +354,7 @@ fn meets_every_target(family: &str, seed: u64) {
     ignore = "days of replay unoptimised take minutes: CI runs it in its release test step"
 )]
 fn targets_on_the_seeded_subset() {
-    let filter = Filter {
-        families: MEETS_TARGETS.iter().map(|f| f.to_string()).collect(),
-        seeds: vec![0],
-    };
-    let (n, failing) = verdict_failures(filter);
-    assert_eq!(n, MEETS_TARGETS.len());
-    assert!(
-        failing.is_empty(),
-        "{} of {n} cases miss a target:\n{}",
-        failing.len(),
-        failing.join("\n")
-    );
+    every_case_meets_every_target(MEETS_TARGETS, &[0]);
 }
 
 /// [`targets_on_the_seeded_subset`] on all eight seeds of [`MEETS_TARGETS_AT_EVERY_SEED`].
@@ -364,21 +364,7 @@ fn targets_on_the_seeded_subset() {
     ignore = "days of replay unoptimised take minutes: CI runs it in its release test step"
 )]
 fn targets_on_every_seed_of_the_families_that_meet_them() {
-    let filter = Filter {
-        families: MEETS_TARGETS_AT_EVERY_SEED
-            .iter()
-            .map(|f| f.to_string())
-            .collect(),
-        seeds: (0..8).collect(),
-    };
-    let (n, failing) = verdict_failures(filter);
-    assert_eq!(n, 8 * MEETS_TARGETS_AT_EVERY_SEED.len());
-    assert!(
-        failing.is_empty(),
-        "{} of {n} cases miss a target:\n{}",
-        failing.len(),
-        failing.join("\n")
-    );
+    every_case_meets_every_target(MEETS_TARGETS_AT_EVERY_SEED, &[0, 1, 2, 3, 4, 5, 6, 7]);
 }
 
 /// A hash map still filling at 2 MB/min in its second hour, decelerating (it added 156 MB in
