@@ -8,7 +8,7 @@
 //! - an *alarm* is a new GradualGrowth, RapidGrowth, CacheBloat or Fragmentation leak, or a
 //!   PeriodicSpike above Low or with rising minima. On a healthy case every alarm is a false
 //!   alarm, except one RapidGrowth that states it settled (the word "settled" in its summary at
-//!   any event) on a step family and a Low PeriodicSpike on a flat batch job. On a leak, an
+//!   any event) on a step family (a preload, a table doubling) and a Low PeriodicSpike on a flat batch job. On a leak, an
 //!   alarm before the leak starts is a false alarm. SustainedHigh is a capacity notice, never an
 //!   alarm; it counts as finding a leak only at Medium or above.
 //! - *found*: the first alarm after the start (a new one, or a notice whose severity change
@@ -17,8 +17,10 @@
 //!   accepted type; its latency is judged against the case's deadline ([`Truth::Leak`]).
 //! - *openings*: onsets of accepted types after the start; the target is one per type.
 //! - *severity flaps*: severity changes of one leak that reverse the one before.
-//! - *time to budget*: at the typed detection, the leak's `time_to_budget_secs` over the true
-//!   time left; the target is within 2× either way, and detection before the budget is reached.
+//! - *time to budget*: the first `time_to_budget_secs` the typed leak states (at its detection,
+//!   or at a later report of it when the first makes no projection: a step that settled) over
+//!   the true time left at that report; the target is within 2× either way, and detection before
+//!   the budget is reached.
 //! - *call sites*: the typed leak's last state still carries the case's call site, and its
 //!   recommendations do not ask for stack sampling.
 
@@ -91,16 +93,17 @@ pub struct Run {
     pub events: Vec<Event>,
     /// Every leak in its last state (scope replay first, then the process replay).
     pub leaks: Vec<(bool, Leak)>,
-    /// Time to budget reported at each new leak, by id.
-    pub ttb_at_new: TtbAtNew,
+    /// Time to budget each report (a new leak or a severity change) stated, in time order.
+    pub ttb_reports: TtbReports,
 }
 
-/// Time to budget reported at a new leak, by leak id.
-type TtbAtNew = Vec<((bool, u64), Option<f64>)>;
+/// Time to budget stated by a report of a leak: (leak id, report time, time to budget).
+type TtbReports = Vec<((bool, u64), f64, Option<f64>)>;
 
-fn record(process: bool, t: f64, e: LeakEvent, events: &mut Vec<Event>, ttb: &mut TtbAtNew) {
-    if let LeakEvent::New(l) = &e {
-        ttb.push(((process, l.id), l.finding.time_to_budget_secs));
+fn record(process: bool, t: f64, e: LeakEvent, events: &mut Vec<Event>, ttb: &mut TtbReports) {
+    if !matches!(e, LeakEvent::Resolved(_)) {
+        let l = e.leak();
+        ttb.push(((process, l.id), t, l.finding.time_to_budget_secs));
     }
     events.push(event(process, t, &e));
 }
@@ -108,18 +111,18 @@ fn record(process: bool, t: f64, e: LeakEvent, events: &mut Vec<Event>, ttb: &mu
 /// Replays `case` as `leakscope analyze` would.
 pub fn run(case: &Case) -> Run {
     let mut events = Vec::new();
-    let mut ttb_at_new = Vec::new();
+    let mut ttb_reports = Vec::new();
     let mut leaks = Vec::new();
     let config = DetectorConfig::from(&case.config);
     let tracker: LeakTracker =
         replay_series_with(&case.name, &case.series, &config, &case.sites, |t, e| {
-            record(false, t, e, &mut events, &mut ttb_at_new)
+            record(false, t, e, &mut events, &mut ttb_reports)
         })
         .expect("generated series are valid");
     leaks.extend(tracker.all_leaks().into_iter().map(|l| (false, l)));
     if !case.process.is_empty() {
         let tracker = replay_process_with(&case.process, &config, |t, e| {
-            record(true, t, e, &mut events, &mut ttb_at_new)
+            record(true, t, e, &mut events, &mut ttb_reports)
         })
         .expect("generated series are valid");
         leaks.extend(tracker.all_leaks().into_iter().map(|l| (true, l)));
@@ -128,7 +131,7 @@ pub fn run(case: &Case) -> Run {
     Run {
         events,
         leaks,
-        ttb_at_new,
+        ttb_reports,
     }
 }
 
@@ -159,7 +162,7 @@ pub struct Verdict {
     pub severity_changes: usize,
     /// Severity changes that reverse the one before.
     pub severity_flaps: usize,
-    /// Reported over true time to budget at the typed detection (a budget set).
+    /// Reported over true time to budget at the typed leak's first projection (a budget set).
     pub ttb_ratio: Option<f64>,
     /// With a budget: whether the typed detection came before the budget was reached.
     pub before_budget: Option<bool>,
@@ -332,25 +335,36 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
                         ));
                     }
                     if let Some(reached) = budget_reached_secs {
-                        let truth = reached - e.t;
-                        v.before_budget = Some(truth > 0.0);
+                        let found_before = reached - e.t;
+                        v.before_budget = Some(found_before > 0.0);
+                        // The first projection the leak states, from its detection on: a first
+                        // report that makes none (a step that settled) is judged by the first
+                        // one that does, against the truth at that report.
                         let reported = run
-                            .ttb_at_new
+                            .ttb_reports
                             .iter()
-                            .find(|(id, _)| *id == e.id)
-                            .and_then(|x| x.1);
-                        v.ttb_ratio = reported.map(|r| r / truth.max(INTERVAL_FLOOR));
-                        if truth <= 0.0 {
+                            .find(|(id, t, ttb)| *id == e.id && *t >= e.t && ttb.is_some())
+                            .and_then(|&(_, t, ttb)| Some((ttb?, reached - t)));
+                        v.ttb_ratio = reported
+                            .filter(|&(_, truth)| truth > 0.0)
+                            .map(|(r, truth)| r / truth.max(INTERVAL_FLOOR));
+                        if found_before <= 0.0 {
                             v.failures.push(format!(
                                 "found {} after the budget was reached",
-                                minutes(-truth)
+                                minutes(-found_before)
                             ));
                         } else if !v.ttb_ratio.is_some_and(|r| (0.5..=2.0).contains(&r)) {
-                            v.failures.push(format!(
-                                "time to budget {} at detection, truth {}",
-                                reported.map_or("none".into(), minutes),
-                                minutes(truth)
-                            ));
+                            v.failures.push(match reported {
+                                Some((r, truth)) => format!(
+                                    "time to budget {} at its first projection, truth {}",
+                                    minutes(r),
+                                    minutes(truth)
+                                ),
+                                None => format!(
+                                    "no time to budget projected (found {} before the budget)",
+                                    minutes(found_before)
+                                ),
+                            });
                         }
                     }
                     // Process leaks have no call sites: only a scope's leak is checked.
@@ -518,7 +532,7 @@ pub struct Row {
     pub openings: usize,
     /// Severity changes, summed over leaks.
     pub severity_changes: usize,
-    /// Budgeted leaks whose time to budget was within 2× at detection.
+    /// Budgeted leaks whose first time to budget was within 2×.
     pub ttb_ok: usize,
     /// Budgeted leaks.
     pub budgeted: usize,

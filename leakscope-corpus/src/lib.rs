@@ -58,8 +58,9 @@
 //!
 //! Healthy (zero alarms expected): `idle` (exactly constant for 3 days, no requests),
 //! `requests` (2 days), `lru_warm` (a cold LRU warming right after start, 2 days), `ttl_cache`
-//! (3 days), `hash_doubling` (2 days), `interner` (2 days), `preload_step` (one RapidGrowth
-//! that says it settled is allowed; 1 day), `batch_flat` (a Low PeriodicSpike is allowed; 1
+//! (3 days), `hash_doubling` (a doubling is a step: one RapidGrowth that says it settled is
+//! allowed; 2 days), `interner` (2 days), `preload_step` (one RapidGrowth that says it settled
+//! is allowed; 1 day), `batch_flat` (a Low PeriodicSpike is allowed; 1
 //! day), `daily_cycle` (3 days), `near_budget` (a warm LRU at 75–90% of a budget, 2 days),
 //! `rss_follows` (process series, RSS following tracked bytes, with allocator retention after
 //! huge requests and the allocator's own warm-up: 20–150 MB settling into RSS over 10 minutes

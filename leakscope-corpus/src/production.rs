@@ -33,7 +33,7 @@ pub const TARGET_RATE: f64 = 0.5 * MB;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Truth {
     /// No leak. `settled_step` allows one RapidGrowth per case that states it settled (a
-    /// preload or config step); `low_periodic` allows a Low, non-rising PeriodicSpike (a flat
+    /// preload or config step, a table doubling); `low_periodic` allows a Low, non-rising PeriodicSpike (a flat
     /// batch job).
     Healthy {
         /// A step may be one RapidGrowth that says it settled.
@@ -622,6 +622,10 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
                 r.range(60.0, 250.0),
                 48.0,
             ));
+            // A doubling is a step in bytes: one may be reported as a step that settled. The
+            // entries approach their count exponentially, so the last doubling can come hours
+            // after the warm-up, when the floor has long been flat.
+            p.settled_step = true;
         }
         Interner => {
             // Hyperbolic saturation V·t/(t+τ): 30–150 MB, τ 30 minutes to 3 hours.

@@ -188,7 +188,7 @@ fn run_of(events: Vec<Event>) -> Run {
     Run {
         events,
         leaks: Vec::new(),
-        ttb_at_new: Vec::new(),
+        ttb_reports: Vec::new(),
     }
 }
 
@@ -216,6 +216,10 @@ fn the_judge_allows_one_settled_step_and_a_low_batch_notice_only() {
         ),
     ]);
     assert!(judge(&step, &settled).failures.is_empty());
+    // A table doubling is a step too.
+    assert!(judge(&Family::HashDoubling.case(0), &settled)
+        .failures
+        .is_empty());
     let unsettled = run_of(vec![ev(600.0, "new", 1, RapidGrowth, Medium, "rose 90 MB")]);
     assert_eq!(judge(&step, &unsettled).false_alarms.len(), 1);
     let batch = Family::BatchFlat.case(0);
@@ -258,6 +262,55 @@ fn the_judge_reads_latency_openings_and_flaps_of_a_leak() {
     assert_eq!(v.failures.len(), 4, "{:#?}", v.failures);
 }
 
+/// With a budget, the time to budget is judged at the first report of the typed leak that states
+/// one, against the truth at that report: a first report without one (a step that settled) is
+/// not a wrong projection, and the staircase verdict that follows it is judged.
+#[test]
+fn the_judge_takes_the_time_to_budget_of_the_first_projection() {
+    use LeakSeverity::*;
+    use LeakType::*;
+    let case = Family::StaircaseBudget.case(0);
+    let Truth::Leak {
+        start_secs: s,
+        budget_reached_secs: Some(reached),
+        ..
+    } = case.truth
+    else {
+        unreachable!()
+    };
+    let notice = ev(s + 900.0, "new", 1, RapidGrowth, Low, "stepped up, settled");
+    let verdict = |ttb: Option<f64>| {
+        let mut run = run_of(vec![
+            notice.clone(),
+            ev(
+                s + 4000.0,
+                "severity",
+                1,
+                GradualGrowth,
+                Medium,
+                "staircase",
+            ),
+        ]);
+        run.ttb_reports = vec![((false, 1), s + 900.0, None), ((false, 1), s + 4000.0, ttb)];
+        judge(&case, &run)
+    };
+    let truth = reached - (s + 4000.0);
+    let v = verdict(Some(1.5 * truth));
+    assert_eq!(v.typed_after, Some(900.0));
+    assert_eq!(v.ttb_ratio, Some(1.5));
+    assert!(
+        !v.failures.iter().any(|f| f.contains("budget")),
+        "{:?}",
+        v.failures
+    );
+    let v = verdict(Some(3.0 * truth));
+    assert_eq!(v.ttb_ratio, Some(3.0));
+    assert!(v.failures.iter().any(|f| f.contains("first projection")));
+    let v = verdict(None);
+    assert_eq!(v.ttb_ratio, None);
+    assert!(v.failures.iter().any(|f| f.contains("no time to budget")));
+}
+
 /// The seeded subset the targets are asserted on in CI: every family at seed 0.
 fn subset() -> Filter {
     Filter {
@@ -291,8 +344,10 @@ const MEETS_TARGETS: &[&str] = &[
     "late_start$",
     "exponential$",
     "daily_leak$",
+    "staircase$",
     "cache_bloat$",
     "linear_budget$",
+    "staircase_budget$",
     "fragmentation$",
 ];
 
@@ -309,6 +364,7 @@ const MEETS_TARGETS_AT_EVERY_SEED: &[&str] = &[
     "daily_cycle$",
     "near_budget$",
     "rss_follows$",
+    "staircase$",
     "cache_bloat$",
     "linear_budget$",
 ];
@@ -423,9 +479,9 @@ fn a_day_of_bloat_under_requests_is_one_leak() {
 /// The same targets on every family at seed 0. Lists every case that misses one, with what it
 /// missed.
 #[test]
-#[ignore = "7 of 30 families miss a target at seed 0 (5 and 20 MB/min latency, staircases, batch \
-            sawtooth, exponential with a budget, the memo trace: run the detector_eval example \
-            for the table); targets_on_the_seeded_subset asserts the rest"]
+#[ignore = "5 of 30 families miss a target at seed 0 (5 and 20 MB/min latency, batch sawtooth, \
+            exponential with a budget, the memo trace: run the detector_eval example for the \
+            table); targets_on_the_seeded_subset asserts the rest"]
 fn all_targets_on_the_seeded_subset() {
     let (n, failing) = verdict_failures(subset());
     assert!(
@@ -496,6 +552,28 @@ fn a_staircase_keeps_one_severity() {
     let cases = [(Family::Staircase, 0), (Family::Staircase, 5)];
     for v in judge_all(&cases, 2) {
         assert_eq!(v.severity_flaps, 0, "{}: {:#?}", v.name, v.events);
+    }
+}
+
+/// A TTL cache's level is its insert rate averaged over one TTL, and a load surge moves it by
+/// 50–100 MB over several minutes to a level it keeps for an hour: the flatness rules of a settled
+/// step passed four such shifts in ttl_cache/3 (at minutes 647, 1216, 2668 and 3462). A step must
+/// reach most of its height within a rapid window; no TTL case is a step.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised: CI runs it in release"
+)]
+fn a_ttl_cache_surge_is_no_settled_step() {
+    let cases: Vec<_> = (0..8).map(|seed| (Family::TtlCache, seed)).collect();
+    for v in judge_all(&cases, 2) {
+        let steps: Vec<_> = v
+            .events
+            .iter()
+            .filter(|e| e.summary.contains("stepped up"))
+            .map(|e| (e.t / 60.0, &e.summary))
+            .collect();
+        assert!(steps.is_empty(), "{}: {steps:#?}", v.name);
     }
 }
 

@@ -64,7 +64,7 @@ pub(crate) const PACE_OPEN: f64 = 0.5;
 /// … and at least this share to keep an open one.
 pub(crate) const PACE_HOLD: f64 = 0.25;
 /// A segment of a step model moving less than this share of the step is flat.
-const STEP_FLAT: f64 = 0.25;
+pub(crate) const STEP_FLAT: f64 = 0.25;
 /// Spans of at least this many detection windows may open on half of G.
 const SLOW_SPAN_WINDOWS: f64 = 4.0;
 /// The share of G a significant, spread, unslowing rise above the earlier range must reach.

@@ -15,13 +15,19 @@
 //! request, a table doubling or a batch job's allocation rise in one third), and the baseline
 //! before the window must not have given back a rise of half the size (a scope whose batch jobs
 //! come and go; the periodic detector reports those). A step that settles is therefore no rapid
-//! growth; a staircase of steps that never revert is gradual growth over the long view.
+//! growth of this kind; a staircase of steps that never revert is gradual growth over the long
+//! view.
+//!
+//! A second form, [`settled_step`], reports a step that settled as a Low notice: one block of
+//! memory taken at once and kept (a preload, a table doubling, or the first step of a
+//! staircase, which nothing yet tells from a preload). docs/detectors.md, "Settled steps", has
+//! its rules and what they were measured against.
 
-use super::gradual::LEVEL_POINTS;
+use super::gradual::{HALF, LEVEL_POINTS, STEP_FLAT};
 use super::recommend::{fmt_bytes, fmt_minutes, fmt_rate};
 use super::series::Pick;
 use super::{stat, stats, to_bytes, to_delta, Ctx, Finding};
-use crate::leak::LeakType;
+use crate::leak::{LeakSeverity, LeakType};
 
 /// CUSUM reference value (half a standard deviation: tuned to shifts of about one σ̂).
 const K: f64 = 0.5;
@@ -40,6 +46,11 @@ const PACE_SHARE: f64 = 0.15;
 const GIVEN_BACK_SHARE: f64 = 0.5;
 
 pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
+    rising(ctx).or_else(|| settled_step(ctx))
+}
+
+/// The rise the CUSUM finds, still going on at the end of the rapid window.
+fn rising(ctx: &Ctx) -> Option<Finding> {
     let k = &ctx.k;
     let window = k.rapid_window;
     if window <= 0.0 {
@@ -140,6 +151,94 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         fmt_rate(rate),
         fmt_rate(base_slope.max(0.0)),
         cusum
+    );
+    Some(f)
+}
+
+/// The span a settled step is looked for in, in baseline windows (2 h at the defaults): a
+/// staircase's next step comes before its last one leaves the span, so one leak holds.
+const STEP_SPAN_BASELINES: f64 = 2.0;
+/// The level before a step must have held this many rapid windows (30 min at the defaults).
+const STEP_BEFORE_RAPID_WINDOWS: f64 = 6.0;
+/// The level after it must have held this many (15 min): longer than a huge request is held or
+/// a batch job runs.
+const STEP_HELD_RAPID_WINDOWS: f64 = 3.0;
+/// The step must stand this many residual standard deviations of the two-level fit.
+const STEP_NOISE_MULTIPLE: f64 = 3.0;
+
+/// A settled step: over the last two baseline windows the floor is two flat levels, the later
+/// one at least G/2 higher and reached within a rapid window, held for three rapid windows after
+/// six flat ones before, and nothing come and gone. One step up that stays is no trend (gradual
+/// growth does not read it as one) but it is memory the scope took and kept: reported Low with
+/// no rate, saying it settled, so that a preload is one notice and a staircase is seen from its
+/// first step.
+fn settled_step(ctx: &Ctx) -> Option<Finding> {
+    let k = &ctx.k;
+    let span = STEP_SPAN_BASELINES * k.baseline.max(k.window);
+    if !(span > 0.0) {
+        return None;
+    }
+    let pts = ctx.points(ctx.t_end - span, ctx.t_end, k.floor_bucket, Pick::Min);
+    let y: Vec<f64> = pts.iter().map(|p| p.bytes).collect();
+    let step = stats::best_step(&y)?;
+    let (before, after) = pts.split_at(step.split);
+    let step_t = after.first()?.t;
+    let lasted_before = step_t - before.first()?.t;
+    let held = ctx.t_end - step_t;
+    let height = step.height;
+    let sigma = (step.sse / y.len() as f64).sqrt();
+    // Abrupt: within a rapid window of the step the level reached most of the step above the
+    // level just before it (a load-driven drift or a fill moves over tens of minutes).
+    let rapid_buckets = (k.rapid_window / k.floor_bucket).ceil().max(1.0) as usize;
+    let reach = (step.split..=(step.split + rapid_buckets).min(y.len() - 1))
+        .filter_map(|i| stats::level_near(&y, i))
+        .fold(f64::NEG_INFINITY, f64::max);
+    let jump = reach - stats::level_near(&y, step.split - 1)?;
+    if !(height >= HALF * k.growth_bytes
+        && jump >= (1.0 - STEP_FLAT) * height
+        && height >= STEP_NOISE_MULTIPLE * sigma
+        && step.max_segment_drift <= STEP_FLAT * height
+        && lasted_before >= STEP_BEFORE_RAPID_WINDOWS * k.rapid_window
+        && held >= STEP_HELD_RAPID_WINDOWS * k.rapid_window)
+    {
+        return None;
+    }
+    // New memory, kept: before the step no level came within a quarter of the new one (the
+    // runs of a batch job that holds memory for a while and gives it back reach it; an LRU's
+    // eviction sawtooth swings around its level), and after it no level came back down to
+    // halfway.
+    let before_level = super::median_bytes(before)?;
+    let (_, highest_before) = stats::level_range(&y[..step.split]);
+    let (lowest_after, _) = stats::level_range(&y[step.split..]);
+    let above_before = highest_before - before_level;
+    if !(above_before < (1.0 - STEP_FLAT) * height
+        && lowest_after >= before_level + GIVEN_BACK_SHARE * height)
+    {
+        return None;
+    }
+    // The evidence is the new level: a step given back resolves after the time it was held,
+    // not after the two hours read.
+    let mut f = ctx.finding(LeakType::RapidGrowth, [step_t, ctx.t_end]);
+    f.severity = LeakSeverity::Low;
+    f.confidence = (1.0 - step.max_segment_drift / (STEP_FLAT * height)).clamp(0.0, 1.0);
+    f.baseline_bytes = to_bytes(before_level);
+    f.growth_bytes = to_delta(height);
+    f.rate_bytes_per_min = 0.0;
+    f.statistics = vec![
+        stat("step_bytes", height),
+        stat("step_held_secs", held),
+        stat("level_before_secs", lasted_before),
+        stat("step_max_drift_bytes", step.max_segment_drift),
+        stat("step_residual_sd_bytes", sigma),
+        stat("above_level_before_bytes", above_before),
+        stat("jump_within_rapid_window_bytes", jump),
+    ];
+    f.summary = format!(
+        "{}: stepped up {} {} ago and settled, flat before it and since (a preload, a \
+         configuration change or a table doubling is one step; a leak if it steps again)",
+        ctx.name,
+        fmt_bytes(height),
+        fmt_minutes(held),
     );
     Some(f)
 }

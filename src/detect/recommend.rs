@@ -79,6 +79,19 @@ pub(crate) fn recommend(f: &Finding, sampling: bool) -> Vec<String> {
                  or evict by age (LRU, TTL)",
             ));
         }
+        LeakType::RapidGrowth if s("step_bytes").is_some() => {
+            out.push(format!(
+                "{scope} took {} at once and has kept it for {}: a preload, a configuration \
+                 change or a table doubling is one such step and needs nothing; a second step \
+                 makes it a staircase leak",
+                fmt_bytes(f.growth_bytes as f64),
+                fmt_minutes(s("step_held_secs").unwrap_or(0.0)),
+            ));
+            out.push(at_site(
+                "if it steps again, look for what runs at each step (a scheduled job, a reload \
+                 that keeps the old copy, a batch whose results are never dropped)",
+            ));
+        }
         LeakType::RapidGrowth => {
             out.push(format!(
                 "{scope} rose {} within {} ({}), far beyond its normal rate of {}",

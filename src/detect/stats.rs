@@ -313,6 +313,16 @@ pub(crate) fn level_near(y: &[f64], i: usize) -> Option<f64> {
     median(&y[i.saturating_sub(1)..(i + 2).min(y.len())])
 }
 
+/// The lowest and the highest [`level_near`] of `y` (infinities when empty): how far its level
+/// went, one odd bucket aside.
+pub(crate) fn level_range(y: &[f64]) -> (f64, f64) {
+    (0..y.len())
+        .filter_map(|i| level_near(y, i))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), l| {
+            (lo.min(l), hi.max(l))
+        })
+}
+
 /// The levels ([`level_near`]) at the start of `y`, after its first and its second third, and at
 /// its end: the marks [`least_rise`] reads. `None` when `y` is empty.
 pub(crate) fn third_marks(y: &[f64]) -> Option<[f64; 4]> {

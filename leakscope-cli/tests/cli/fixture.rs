@@ -9,7 +9,7 @@
 //! - `users_cache`: an LRU eviction sawtooth with a flat floor (no leak);
 //! - `interner`: a cache warming up to capacity (no leak);
 //! - `import_buffers`: a batch import that takes 80 MB at minute 70 and frees it at minute 110
-//!   (a step that is given back: no leak);
+//!   (a step: a Low notice that it settled, resolved once the memory is given back);
 //! - `unscoped`: flat.
 //!
 //! The history of each scope is what the collector would keep with `max_snapshots_per_cache =
