@@ -55,6 +55,10 @@ fn main() -> Result<(), leakscope::Error> {
             "  leak: {} {:?} {:?} — {}",
             leak.finding.scope, leak.finding.leak_type, leak.finding.severity, leak.finding.summary
         ),
+        LeakEvent::SteppedAgain(leak) => println!(
+            "  stepped again: {} {:?} — {}",
+            leak.finding.scope, leak.finding.leak_type, leak.finding.summary
+        ),
         LeakEvent::Resolved(leak) => println!(
             "  resolved: {} {:?}",
             leak.finding.scope, leak.finding.leak_type

@@ -75,6 +75,7 @@ fn event(process: bool, t: f64, e: &LeakEvent) -> Event {
         what: match e {
             LeakEvent::New(_) => "new",
             LeakEvent::Resolved(_) => "resolved",
+            LeakEvent::SteppedAgain(_) => "stepped_again",
             _ => "severity",
         },
         id: (process, l.id),
@@ -205,14 +206,29 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
             settled_step,
             low_periodic,
         } => {
-            let mut settled_used = false;
+            let mut settled_used = None;
             for e in news {
                 let settled = run.events.iter().any(|x| x.id == e.id && x.settled);
-                if e.ty == LeakType::RapidGrowth && *settled_step && settled && !settled_used {
-                    settled_used = true;
+                if e.ty == LeakType::RapidGrowth
+                    && *settled_step
+                    && settled
+                    && settled_used.is_none()
+                {
+                    settled_used = Some(e.id);
                     continue;
                 }
                 if e.alarm {
+                    v.false_alarms.push(e.clone());
+                }
+            }
+            // The allowed step may not turn into growth: a later report of it that no longer
+            // says it settled is an alarm of its own.
+            if let Some(id) = settled_used {
+                if let Some(e) = run
+                    .events
+                    .iter()
+                    .find(|e| e.id == id && e.what != "resolved" && !e.settled)
+                {
                     v.false_alarms.push(e.clone());
                 }
             }

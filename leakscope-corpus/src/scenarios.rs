@@ -587,6 +587,7 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
             let what = match &e {
                 LeakEvent::New(_) => "new",
                 LeakEvent::Resolved(_) => "resolved",
+                LeakEvent::SteppedAgain(_) => "stepped_again",
                 // Severity changes, and any event kind added later (judged like one).
                 _ => "severity",
             };

@@ -63,6 +63,7 @@ fn emit_tracing(event: &LeakEvent) {
         LeakEvent::New(_) => "new",
         LeakEvent::SeverityChanged { .. } => "severity_changed",
         LeakEvent::Resolved(_) => "resolved",
+        LeakEvent::SteppedAgain(_) => "stepped_again",
         #[allow(unreachable_patterns)]
         _ => "other",
     };

@@ -9,7 +9,9 @@
 //! consecutive runs without its finding *and* the detector's window (or the longest evidence
 //! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
-//! first detection, so an hourly leak is one leak. Gradual and rapid growth share one slot: a
+//! first detection, so an hourly leak is one leak. A leak opened as a step that settled whose
+//! finding becomes growth going on at the same severity raises one [`LeakEvent::SteppedAgain`]:
+//! the step was the first of a staircase. Gradual and rapid growth share one slot: a
 //! growth leak is one leak whichever detector sees it; while it is open a CacheBloat,
 //! SustainedHigh or PeriodicSpike finding on its scope cannot open a second leak for the
 //! same memory, and while a rising PeriodicSpike leak is open a growth finding cannot either, nor
@@ -47,13 +49,18 @@ pub enum LeakEvent {
     },
     /// The leak's detector stopped firing for `leak_resolve_after_runs` runs and its window.
     Resolved(Leak),
+    /// An open leak reported as a step that settled (a Low notice: a preload, a table doubling)
+    /// grew again and is now a trend at the same severity: the first step of a staircase. The
+    /// leak carries the trend's finding, its rate and time to budget. A severity change at that
+    /// run is a [`LeakEvent::SeverityChanged`] instead.
+    SteppedAgain(Leak),
 }
 
 impl LeakEvent {
     /// The leak the event is about.
     pub fn leak(&self) -> &Leak {
         match self {
-            LeakEvent::New(l) | LeakEvent::Resolved(l) => l,
+            LeakEvent::New(l) | LeakEvent::Resolved(l) | LeakEvent::SteppedAgain(l) => l,
             LeakEvent::SeverityChanged { leak, .. } => leak,
         }
     }
@@ -63,7 +70,7 @@ impl LeakEvent {
         match self {
             LeakEvent::New(_) => true,
             LeakEvent::SeverityChanged { leak, from } => leak.finding.severity > *from,
-            LeakEvent::Resolved(_) => false,
+            LeakEvent::Resolved(_) | LeakEvent::SteppedAgain(_) => false,
         }
     }
 }
@@ -84,6 +91,9 @@ struct Slot {
     last_resolved: Option<(u64, f64)>,
     /// The longest evidence window (seconds) of the findings that held the open growth leak.
     longest_evidence: f64,
+    /// The open leak has been held by growth going on ([`grows`]), not only by a step that
+    /// settled: [`LeakEvent::SteppedAgain`] is raised once per leak.
+    grew: bool,
 }
 
 impl Slot {
@@ -95,6 +105,7 @@ impl Slot {
             lower_since: None,
             last_resolved: None,
             longest_evidence: 0.0,
+            grew: false,
         }
     }
 }
@@ -112,6 +123,18 @@ fn slot_type(ty: LeakType) -> LeakType {
 /// sawtooth, not a batch job's notice).
 fn minima_rising(f: &Finding) -> bool {
     f.statistic("minima_rising").is_some_and(|v| v > 0.0)
+}
+
+/// Whether `f` is the rapid detector's notice of a step that settled (its `step_bytes`).
+fn settled_step(f: &Finding) -> bool {
+    f.statistic("step_bytes").is_some()
+}
+
+/// Whether `f` is growth going on: a growth finding with a rate, not a step that settled.
+fn grows(f: &Finding) -> bool {
+    slot_type(f.leak_type) == LeakType::GradualGrowth
+        && !settled_step(f)
+        && f.rate_bytes_per_min > 0.0
 }
 
 /// A resolved leak that recurs within this many detection windows (12 h at the defaults) is
@@ -248,6 +271,7 @@ impl LeakTracker {
             let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
             if slot.open.is_none() {
                 slot.longest_evidence = 0.0;
+                slot.grew = grows(&f);
             }
             slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
             // Severity settles as the leak resolves: over the detector's window, and over the
@@ -275,6 +299,8 @@ impl LeakTracker {
                         from
                     }
                 };
+                let stepped_again = !slot.grew && settled_step(&leak.finding) && grows(&f);
+                slot.grew |= grows(&f);
                 update(leak, f, t);
                 leak.finding.severity = severity;
                 if leak.finding.severity != from {
@@ -282,6 +308,8 @@ impl LeakTracker {
                         leak: leak.clone(),
                         from,
                     });
+                } else if stepped_again {
+                    events.push(LeakEvent::SteppedAgain(leak.clone()));
                 }
                 continue;
             }
@@ -585,6 +613,57 @@ mod tests {
         let all = tr.all_leaks();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].finding.leak_type, LeakType::GradualGrowth);
+    }
+
+    #[test]
+    fn a_settled_step_that_grows_again_is_one_stepped_again_event() {
+        let mut tr = LeakTracker::new(&config());
+        let mut step = finding("a", LeakType::RapidGrowth, LeakSeverity::Low);
+        step.statistics
+            .push(crate::detect::stat("step_bytes", 60e6));
+        let mut trend = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+        trend.rate_bytes_per_min = 1e6;
+        let mut faster = trend.clone();
+        faster.severity = LeakSeverity::Medium;
+        let (step, trend, faster) = ([step], [trend], [faster]);
+        let ev = run(&mut tr, every_30s(0.0, 600.0), &step);
+        assert!(matches!(&ev[..], [LeakEvent::New(_)]), "{ev:?}");
+        // The trend at the step's severity is one SteppedAgain, carrying the trend's rate.
+        let ev = run(&mut tr, every_30s(630.0, 900.0), &trend);
+        let [LeakEvent::SteppedAgain(leak)] = &ev[..] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(
+            (
+                leak.id,
+                leak.finding.leak_type,
+                leak.finding.rate_bytes_per_min
+            ),
+            (1, LeakType::GradualGrowth, 1e6)
+        );
+        assert!(!ev[0].is_escalation());
+        // Back to the step and to the trend again: the leak stepped again once.
+        assert!(run(&mut tr, every_30s(930.0, 1200.0), &step).is_empty());
+        assert!(run(&mut tr, every_30s(1230.0, 1500.0), &trend).is_empty());
+        // A leak opened as a trend never steps again; one opened as a step whose growth comes
+        // in at a higher severity is that severity change alone.
+        let mut tr = LeakTracker::new(&config());
+        run(&mut tr, every_30s(0.0, 600.0), &trend);
+        assert!(run(&mut tr, every_30s(630.0, 900.0), &step).is_empty());
+        assert!(run(&mut tr, every_30s(930.0, 1200.0), &trend).is_empty());
+        let mut tr = LeakTracker::new(&config());
+        run(&mut tr, every_30s(0.0, 600.0), &step);
+        let ev = run(&mut tr, every_30s(630.0, 900.0), &faster);
+        assert!(
+            matches!(
+                &ev[..],
+                [LeakEvent::SeverityChanged {
+                    from: LeakSeverity::Low,
+                    ..
+                }]
+            ),
+            "{ev:?}"
+        );
     }
 
     #[test]
