@@ -37,7 +37,7 @@ use crate::production::{Case, Family, Truth};
 pub struct Event {
     /// Snapshot time of the run that raised it (seconds).
     pub t: f64,
-    /// `new`, `severity` or `resolved`.
+    /// [`LeakEvent::kind`]: `new`, `severity_changed`, `resolved` or `stepped_again`.
     pub what: &'static str,
     /// The leak's id in its replay (scope and process replays number separately).
     pub id: (bool, u64),
@@ -72,12 +72,7 @@ fn event(process: bool, t: f64, e: &LeakEvent) -> Event {
     let l = e.leak();
     Event {
         t,
-        what: match e {
-            LeakEvent::New(_) => "new",
-            LeakEvent::Resolved(_) => "resolved",
-            LeakEvent::SteppedAgain(_) => "stepped_again",
-            _ => "severity",
-        },
+        what: e.kind(),
         id: (process, l.id),
         ty: l.finding.leak_type,
         severity: l.finding.severity,
@@ -237,7 +232,7 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
             for e in run
                 .events
                 .iter()
-                .filter(|e| e.what == "severity" && e.alarm)
+                .filter(|e| e.what == "severity_changed" && e.alarm)
             {
                 let opened_as_alarm = v.false_alarms.iter().any(|a| a.id == e.id);
                 if !opened_as_alarm && e.ty == LeakType::PeriodicSpike {
@@ -312,7 +307,7 @@ pub fn judge(case: &Case, run: &Run) -> Verdict {
                     "new" => {
                         last_dir.insert(e.id, (e.severity, 0));
                     }
-                    "severity" => {
+                    "severity_changed" => {
                         v.severity_changes += 1;
                         if let Some((sev, dir)) = last_dir.get_mut(&e.id) {
                             let d = if e.severity > *sev { 1 } else { -1 };

@@ -29,7 +29,7 @@ use leakscope::analysis::{
     analyze_process, analyze_series, required_history_secs, DetectorConfig, LeakTracker,
     ProcessSnapshot, Snapshot, PROCESS_SCOPE,
 };
-use leakscope::{leaks::LeakEvent, leaks::LeakSeverity, leaks::LeakType, Config};
+use leakscope::{leaks::LeakSeverity, leaks::LeakType, Config};
 
 use crate::rng::SplitMix64;
 
@@ -524,7 +524,7 @@ pub fn demo_config(interval_secs: f64) -> Config {
 pub struct Event {
     /// Simulated minutes (on the corpus' time axis).
     pub minute: f64,
-    /// New, severity change or resolution.
+    /// [`LeakEvent::kind`](leakscope::leaks::LeakEvent::kind).
     pub what: &'static str,
     /// The leak's type.
     pub ty: LeakType,
@@ -584,13 +584,7 @@ pub fn simulate(s: &Scenario, config: &Config, stop_when_detected: bool) -> Vec<
         let minute = t / 60.0 / s.time_scale;
         for e in run {
             let leak = e.leak();
-            let what = match &e {
-                LeakEvent::New(_) => "new",
-                LeakEvent::Resolved(_) => "resolved",
-                LeakEvent::SteppedAgain(_) => "stepped_again",
-                // Severity changes, and any event kind added later (judged like one).
-                _ => "severity",
-            };
+            let what = e.kind();
             events.push(Event {
                 minute,
                 what,

@@ -227,7 +227,14 @@ fn the_judge_allows_one_settled_step_and_a_low_batch_notice_only() {
     assert!(judge(&batch, &low).failures.is_empty());
     let raised = run_of(vec![
         ev(600.0, "new", 1, PeriodicSpike, Low, "batch"),
-        ev(900.0, "severity", 1, PeriodicSpike, High, "minima rising"),
+        ev(
+            900.0,
+            "severity_changed",
+            1,
+            PeriodicSpike,
+            High,
+            "minima rising",
+        ),
     ]);
     assert_eq!(judge(&batch, &raised).false_alarms.len(), 1);
     let gradual = run_of(vec![ev(600.0, "new", 2, GradualGrowth, Low, "grew")]);
@@ -247,8 +254,22 @@ fn the_judge_reads_latency_openings_and_flaps_of_a_leak() {
         &run_of(vec![
             ev(s - 600.0, "new", 1, RapidGrowth, Medium, "warm-up"),
             ev(s + 600.0, "new", 2, GradualGrowth, Medium, "grew"),
-            ev(s + 900.0, "severity", 2, GradualGrowth, High, "grew"),
-            ev(s + 930.0, "severity", 2, GradualGrowth, Medium, "grew"),
+            ev(
+                s + 900.0,
+                "severity_changed",
+                2,
+                GradualGrowth,
+                High,
+                "grew",
+            ),
+            ev(
+                s + 930.0,
+                "severity_changed",
+                2,
+                GradualGrowth,
+                Medium,
+                "grew",
+            ),
             ev(s + 2000.0, "resolved", 2, GradualGrowth, Medium, "grew"),
             ev(s + 4000.0, "new", 3, GradualGrowth, Medium, "grew"),
         ]),
@@ -284,7 +305,7 @@ fn the_judge_takes_the_time_to_budget_of_the_first_projection() {
             notice.clone(),
             ev(
                 s + 4000.0,
-                "severity",
+                "severity_changed",
                 1,
                 GradualGrowth,
                 Medium,

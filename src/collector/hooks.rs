@@ -59,14 +59,7 @@ pub(crate) fn run_hooks(events: &[LeakEvent]) {
 fn emit_tracing(event: &LeakEvent) {
     use crate::leak::LeakSeverity;
     let leak = event.leak();
-    let kind = match event {
-        LeakEvent::New(_) => "new",
-        LeakEvent::SeverityChanged { .. } => "severity_changed",
-        LeakEvent::Resolved(_) => "resolved",
-        LeakEvent::SteppedAgain(_) => "stepped_again",
-        #[allow(unreachable_patterns)]
-        _ => "other",
-    };
+    let kind = event.kind();
     // The top call site's first frame, as the report names it: "function (file:line)".
     let top_site = leak
         .finding

@@ -57,6 +57,18 @@ pub enum LeakEvent {
 }
 
 impl LeakEvent {
+    /// The event's kind as one word, for logs and tools: `new`, `severity_changed`,
+    /// `resolved` or `stepped_again` (the tracing hook's `kind` field, and what the corpus
+    /// judge in `leakscope-corpus` reads).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LeakEvent::New(_) => "new",
+            LeakEvent::SeverityChanged { .. } => "severity_changed",
+            LeakEvent::Resolved(_) => "resolved",
+            LeakEvent::SteppedAgain(_) => "stepped_again",
+        }
+    }
+
     /// The leak the event is about.
     pub fn leak(&self) -> &Leak {
         match self {
@@ -269,9 +281,10 @@ impl LeakTracker {
             let cooldown = self.cooldown(ty);
             let recur_secs = self.recur_secs;
             let slot = self.slots.entry(key.clone()).or_insert_with(Slot::new);
+            let growing = grows(&f);
             if slot.open.is_none() {
                 slot.longest_evidence = 0.0;
-                slot.grew = grows(&f);
+                slot.grew = growing;
             }
             slot.longest_evidence = slot.longest_evidence.max(f.window[1] - f.window[0]);
             // Severity settles as the leak resolves: over the detector's window, and over the
@@ -299,8 +312,8 @@ impl LeakTracker {
                         from
                     }
                 };
-                let stepped_again = !slot.grew && settled_step(&leak.finding) && grows(&f);
-                slot.grew |= grows(&f);
+                let stepped_again = !slot.grew && settled_step(&leak.finding) && growing;
+                slot.grew |= growing;
                 update(leak, f, t);
                 leak.finding.severity = severity;
                 if leak.finding.severity != from {

@@ -6,7 +6,6 @@
 use super::replay_series;
 use super::stats::SplitMix64;
 use super::DetectorConfig;
-use super::LeakEvent;
 use crate::leak::{Leak, LeakSeverity, LeakType};
 use crate::snapshot::Snapshot;
 
@@ -205,27 +204,20 @@ fn a_step_is_one_settled_notice_and_a_staircase_is_one_leak() {
         let steps = ((m - start) / 60.0).floor().max(-1.0) + 1.0;
         healthy(m) + 60.0 * MB * steps
     });
-    let leaks = s.leaks(&DetectorConfig::default());
-    let growth = growth_leaks(&leaks);
-    assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
-    // A hook hears it once: the notice, then that it stepped again (a trend at its severity).
     let mut kinds = Vec::new();
-    super::replay_series_with(
+    let leaks = super::replay_series_with(
         "cache",
         &s.snapshots(),
         &DetectorConfig::default(),
         &[],
-        |_, e| {
-            kinds.push(match e {
-                LeakEvent::New(_) => "new",
-                LeakEvent::SteppedAgain(_) => "stepped again",
-                LeakEvent::SeverityChanged { .. } => "severity",
-                LeakEvent::Resolved(_) => "resolved",
-            });
-        },
+        |_, e| kinds.push(e.kind()),
     )
-    .unwrap();
-    assert_eq!(kinds, ["new", "stepped again"]);
+    .unwrap()
+    .all_leaks();
+    let growth = growth_leaks(&leaks);
+    assert_eq!(growth.len(), 1, "{:?}", alarms(&leaks));
+    // A hook hears it once: the notice, then that it stepped again (a trend at its severity).
+    assert_eq!(kinds, ["new", "stepped_again"]);
     // Noticed at its first step, as the step above; by the end the gradual detector's
     // staircase holds the same leak, with its rate.
     let latency = growth[0].first_detected / 60.0 - start;
