@@ -622,6 +622,21 @@ fn a_ttl_fill_under_a_wandering_load_is_held_as_a_fill() {
     }
 }
 
+/// A 5 MB/min leak that begins 37–46 minutes in, on a scope still filling at 2–3 MB/min: the
+/// warm-up allowance held all evidence back to minute 60, and the leak was found 30–39 minutes
+/// after it began against a deadline of 20. Growth at R or faster that outpaces the fill's mean
+/// rate twice over is read inside the allowance.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised: CI runs it in release"
+)]
+fn a_leak_that_outpaces_the_warm_up_fill_is_found_in_it() {
+    for seed in [5, 7] {
+        meets_every_target("linear_5", seed);
+    }
+}
+
 /// A 200 MB request whose pages the allocator keeps and returns over 20 minutes, on the second
 /// day of a process whose gap had drifted up 15 MB in the hour before: at the end of a span the
 /// decaying tail stands far above where the gap was, every third of the span rises, and it

@@ -39,7 +39,8 @@
 //!    a fill faster than R moving at under a tenth of its rate for half a window), if that is
 //!    sooner ([`warm_up`], [`first_pause`]); and while a fill at one rate
 //!    may still be going on, growth slower than R at its rate cannot open a finding
-//!    ([`still_filling`]).
+//!    ([`still_filling`]). Within the allowance, growth at R or faster that outpaces the fill
+//!    twice over is read all the same ([`outpaces_fill`]).
 //! 6. The block count rises too (Mann–Kendall Z > 3.09), when the scope reports blocks.
 //!
 //! Rate, model (linear or exponential) and time to budget come from the span's bucket floors.
@@ -96,6 +97,8 @@ pub(crate) const FILL_RATIO: f64 = 1.4;
 /// inserts follow its load, and a bursty load's half-hour means differ by more than 1.4×
 /// (late_start/3: 17 and 13 MB; ttl_cache/6: 23 and 49 MB).
 const FILL_HALVES: f64 = 2.0;
+/// Growth within the warm-up allowance must be this many times the fill's mean rate so far.
+const OUTPACE: f64 = 2.0;
 /// The largest residual autocorrelation used in the variance correction.
 const RHO_MAX: f64 = 0.9;
 
@@ -105,7 +108,11 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
-            break;
+            // Within the warm-up allowance only growth that outpaces the fill does.
+            match detect_at(ctx, span).filter(|f| outpaces_fill(ctx, span, f)) {
+                Some(f) => return Some(f),
+                None => break,
+            }
         }
         match detect_at(ctx, span) {
             // Growth at the fill's rate: the finding's rate now, or its mean over the span (an
@@ -151,6 +158,34 @@ fn warm_up(ctx: &Ctx) -> (f64, Option<f64>) {
         Some(t) => (t.min(limit), None),
         None => (limit, still_filling(ctx, &floor)),
     }
+}
+
+/// Whether `f`, a finding over the `span` ending now that starts within the warm-up allowance,
+/// is growth the fill right after start does not explain: at R or faster, at least
+/// [`OUTPACE`] times the floor's mean rate from the first snapshot to the span's start, and
+/// starting at least half a detection window in (a fill needs a before to be outpaced). A fill
+/// keeps its pace or slows (a cold cache's misses fall as it fills); a leak that begins within
+/// the first hour adds its rate to what the fill was doing.
+fn outpaces_fill(ctx: &Ctx, span: f64, f: &Finding) -> bool {
+    let k = &ctx.k;
+    let t0 = ctx.times[0];
+    let from = ctx.t_end - span;
+    if f.hold_only || f.rate_bytes_per_min < k.rate_per_min || from - t0 < k.window / 2.0 {
+        return false;
+    }
+    let floor = ctx.points(t0 - ctx.dt, from, k.floor_bucket, Pick::Min);
+    let n = floor.len();
+    if n < 2 * LEVEL_POINTS {
+        return false;
+    }
+    let (Some(a), Some(b)) = (
+        super::median_bytes(&floor[..LEVEL_POINTS]),
+        super::median_bytes(&floor[n - LEVEL_POINTS..]),
+    ) else {
+        return false;
+    };
+    let minutes = ((floor[n - 2].t - floor[1].t) / 60.0).max(f64::MIN_POSITIVE);
+    f.rate_bytes_per_min >= OUTPACE * ((b - a) / minutes).max(0.0)
 }
 
 /// Where the first baseline window's `floor` first pauses: the start of the first stretch of
