@@ -637,6 +637,19 @@ fn a_leak_that_outpaces_the_warm_up_fill_is_found_in_it() {
     }
 }
 
+/// A 20 MB/min leak that began a minute into the rapid window rose in each third of its own
+/// minutes but not in the window's first third, so it was found 5.8 minutes after it began
+/// against a deadline of 5.3 (the time it takes to add G). The thirds are now of the CUSUM's
+/// run.
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised: CI runs it in release"
+)]
+fn a_fast_leak_is_read_from_where_its_rise_began() {
+    meets_every_target("linear_20", 2);
+}
+
 /// A 200 MB request whose pages the allocator keeps and returns over 20 minutes, on the second
 /// day of a process whose gap had drifted up 15 MB in the hour before: at the end of a span the
 /// decaying tail stands far above where the gap was, every third of the span rises, and it

@@ -14,7 +14,9 @@
 //! floor must rise in each third of the window by at least 15% of the rise (a step, a big
 //! request, a table doubling or a batch job's allocation rise in one third), and the baseline
 //! before the window must not have given back a rise of half the size (a scope whose batch jobs
-//! come and go; the periodic detector reports those). A step that settles is therefore no rapid
+//! come and go; the periodic detector reports those). When the CUSUM's current run began within
+//! the first half of the window, the thirds are of the run, so a leak that began inside the
+//! window is read from its start. A step that settles is therefore no rapid
 //! growth of this kind; a staircase of steps that never revert is gradual growth over the long
 //! view.
 //!
@@ -75,7 +77,7 @@ fn rising(ctx: &Ctx) -> Option<Finding> {
         .windows(2)
         .map(|w| (w[1].bytes - w[0].bytes - centre) / sigma)
         .collect();
-    let cusum = stats::cusum_upper(&z, K);
+    let (cusum, since) = stats::cusum_run(&z, K);
     if !(cusum >= H) {
         return None;
     }
@@ -106,7 +108,21 @@ fn rising(ctx: &Ctx) -> Option<Finding> {
         let lo = i.saturating_sub(1);
         level(&win[lo..(i + 2).min(n)])
     };
-    let marks = [before, level_at(n / 3)?, level_at((2 * n) / 3)?, now];
+    // The thirds are of the CUSUM's current run when it began within the first half of the
+    // window: a leak that began a minute into the window rises in each third of its own
+    // minutes, while a step still rises in its first.
+    let run_from = if (2..=n / 2).contains(&since) {
+        since
+    } else {
+        0
+    };
+    let run = n - run_from;
+    let marks = [
+        before,
+        level_at(run_from + run / 3)?,
+        level_at(run_from + (2 * run) / 3)?,
+        now,
+    ];
     let least_third = stats::least_rise(&marks);
     if !(least_third >= PACE_SHARE * rise) {
         return None;

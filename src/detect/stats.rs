@@ -387,10 +387,20 @@ pub(crate) fn best_stairs(y: &[f64], min_segment: usize) -> Option<Stairs> {
 }
 
 /// Page's one-sided upper CUSUM over standardised values: C₀ = 0, Cᵢ = max(0, Cᵢ₋₁ + zᵢ − k).
-/// Returns the final value; a value ≥ h means the mean has shifted up by about k + h/run-length
-/// standard deviations and has stayed there up to the last point.
-pub(crate) fn cusum_upper(z: &[f64], k: f64) -> f64 {
-    z.iter().fold(0.0, |c: f64, zi| (c + zi - k).max(0.0))
+/// Returns the final value, and where its current run began: the number of leading `z` up to
+/// the last one after which the statistic was zero (0 when it never was), so the run is
+/// `z[since..]`. A value ≥ h means the mean has shifted up by about k + h/run-length standard
+/// deviations and has stayed there up to the last point.
+pub(crate) fn cusum_run(z: &[f64], k: f64) -> (f64, usize) {
+    let mut c = 0.0f64;
+    let mut since = 0;
+    for (i, zi) in z.iter().enumerate() {
+        c = (c + zi - k).max(0.0);
+        if c == 0.0 {
+            since = i + 1;
+        }
+    }
+    (c, since)
 }
 
 /// SplitMix64 (Steele, Lea & Flood 2014): a tiny, fast, well-mixed generator. The detectors use
@@ -558,8 +568,11 @@ mod tests {
     #[test]
     fn cusum_hand_computed() {
         // k = 0.5: 0 → max(0, 1−.5)=.5 → .5+3−.5=3 → 3−2−.5=.5 → max(0, .5−1−.5)=0 → 4−.5=3.5.
-        assert_eq!(cusum_upper(&[1.0, 3.0, -2.0, -1.0, 4.0], 0.5), 3.5);
-        assert_eq!(cusum_upper(&[], 0.5), 0.0);
+        // The run begins after the fourth value, where the statistic was last zero.
+        assert_eq!(cusum_run(&[1.0, 3.0, -2.0, -1.0, 4.0], 0.5), (3.5, 4));
+        assert_eq!(cusum_run(&[], 0.5), (0.0, 0));
+        assert_eq!(cusum_run(&[1.0, 2.0], 0.5), (2.0, 0));
+        assert_eq!(cusum_run(&[1.0, -3.0], 0.5), (0.0, 2));
     }
 
     #[test]
