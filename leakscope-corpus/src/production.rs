@@ -276,6 +276,12 @@ struct Part {
     bytes: f64,
     blocks: f64,
     entries: Option<f64>,
+    /// Bytes the component allocated and freed again in the interval beyond its net change
+    /// (an LRU's evictions replaced by inserts, a TTL sweep, a table's old allocation), so its
+    /// allocations are `turnover + max(Δbytes, 0)` and its frees `turnover + max(−Δbytes, 0)`.
+    turnover: f64,
+    /// Blocks of that turnover, when they are not of the component's mean block size.
+    turnover_blocks: Option<f64>,
 }
 
 /// In-flight requests: Poisson-many, log-normal sizes, and rare Pareto-sized huge requests held
@@ -315,10 +321,13 @@ impl Requests {
         }
         self.huge.retain(|&(end, _)| end > t);
         let huge: f64 = self.huge.iter().map(|h| h.1).sum();
+        // Requests come and go within the interval: 2,000 blocks of 8 KiB at load 1.
         Part {
             bytes: bytes + huge,
             blocks: n * 12.0 + huge / 65536.0,
             entries: None,
+            turnover: 2000.0 * load * 8192.0,
+            turnover_blocks: Some(2000.0 * load),
         }
     }
 }
@@ -354,15 +363,20 @@ impl Lru {
     fn step(&mut self, load: f64) -> Part {
         // Misses fall from 5× the steady rate (cold) to 1× at capacity.
         let cold = 1.0 + 4.0 * (1.0 - self.occupancy / self.cap).max(0.0);
-        self.occupancy += self.fill_per_sec * load * cold * INTERVAL;
+        let inserted = self.fill_per_sec * load * cold * INTERVAL;
+        self.occupancy += inserted;
+        let mut evicted = 0.0;
         while self.occupancy > self.cap {
             self.occupancy -= self.cap * self.evict;
+            evicted += self.cap * self.evict;
         }
         let entries = self.occupancy / self.entry_bytes;
         Part {
             bytes: self.occupancy,
             blocks: entries * 2.0,
             entries: Some(entries),
+            turnover: inserted.min(evicted),
+            turnover_blocks: None,
         }
     }
 }
@@ -398,9 +412,12 @@ impl Ttl {
         let add = self.per_sec * load * INTERVAL;
         self.live.push_back((t, add));
         self.bytes += add;
+        let mut swept = 0.0;
         while t >= self.next_sweep {
             while self.live.front().is_some_and(|e| e.0 < t - self.ttl) {
-                self.bytes -= self.live.pop_front().map_or(0.0, |e| e.1);
+                let gone = self.live.pop_front().map_or(0.0, |e| e.1);
+                self.bytes -= gone;
+                swept += gone;
             }
             self.next_sweep += self.sweep;
         }
@@ -409,6 +426,8 @@ impl Ttl {
             bytes: self.bytes.max(0.0),
             blocks: entries * 2.0,
             entries: Some(entries),
+            turnover: add.min(swept),
+            turnover_blocks: None,
         }
     }
 }
@@ -423,11 +442,20 @@ fn table_capacity(entries: f64) -> f64 {
 /// shrinks by itself (hashbrown's rule), so `table` keeps the largest capacity reached.
 fn hash_map(entries: f64, entry_bytes: f64, slot_bytes: f64, table: &mut f64) -> Part {
     let entries = entries.floor();
+    let old = *table;
     *table = table.max(table_capacity(entries));
+    // A doubling allocates the new table and frees the old one.
+    let (turnover, turnover_blocks) = if *table > old && old > 0.0 {
+        (old * slot_bytes, Some(1.0))
+    } else {
+        (0.0, None)
+    };
     Part {
         bytes: entries * entry_bytes + *table * slot_bytes,
         blocks: entries + 1.0,
         entries: Some(entries),
+        turnover,
+        turnover_blocks,
     }
 }
 
@@ -468,7 +496,7 @@ impl Batch {
         Part {
             bytes: held + self.leaked,
             blocks: (held + self.leaked) / 65536.0,
-            entries: None,
+            ..Part::default()
         }
     }
 }
@@ -825,14 +853,14 @@ fn generate(family: Family, seed: u64) -> Case {
     let mut series = Vec::with_capacity(n);
     let mut process = Vec::new();
     let mut leaked_at = Vec::with_capacity(n);
-    let (mut prev_bytes, mut prev_blocks) = (0.0, 0.0);
+    let mut prev_parts: Vec<Part> = Vec::new();
     for i in 0..n {
         let t = i as f64 * INTERVAL;
         let l = load.step(&mut r, t);
         let mut parts: Vec<Part> = vec![Part {
             bytes: p.level,
             blocks: p.level / 4096.0,
-            entries: None,
+            ..Part::default()
         }];
         let mut huge = 0.0;
         if let Some(q) = requests.as_mut() {
@@ -856,6 +884,7 @@ fn generate(family: Family, seed: u64) -> Case {
                 bytes,
                 blocks: bytes / entry_bytes,
                 entries: Some(bytes / entry_bytes),
+                ..Part::default()
             });
         }
         if let Some((at, size)) = p.step {
@@ -870,7 +899,7 @@ fn generate(family: Family, seed: u64) -> Case {
             parts.push(Part {
                 bytes: held,
                 blocks: held / 4096.0,
-                entries: None,
+                ..Part::default()
             });
         }
         if let Some(b) = batch.as_mut() {
@@ -883,6 +912,9 @@ fn generate(family: Family, seed: u64) -> Case {
                 bytes,
                 blocks: bytes / 2048.0,
                 entries: Some(bytes / 2048.0),
+                // Each session is replaced once in its 20 minutes.
+                turnover: bytes * INTERVAL / (20.0 * MIN),
+                turnover_blocks: None,
             });
         }
         if let Some((level, rate)) = p.bloat {
@@ -891,6 +923,9 @@ fn generate(family: Family, seed: u64) -> Case {
                 bytes,
                 blocks: bloat_entries * 2.0,
                 entries: Some(bloat_entries),
+                // Values rewritten in place, each a little larger: 2% of them an interval.
+                turnover: 0.02 * bytes,
+                turnover_blocks: None,
             });
         }
         let leaked = match p.leak {
@@ -906,6 +941,7 @@ fn generate(family: Family, seed: u64) -> Case {
                 bytes: leaked,
                 blocks: leaked / leak_entry_bytes,
                 entries: p.leak_entries.then_some(leaked / leak_entry_bytes),
+                ..Part::default()
             });
         }
         let bytes: f64 = parts.iter().map(|x| x.bytes).sum();
@@ -914,14 +950,27 @@ fn generate(family: Family, seed: u64) -> Case {
         let mut s = Snapshot::new(t, bytes.max(0.0) as u64, blocks.max(0.0) as u64);
         // Sized entries: a bloat or interner gauge is exact; only sized caches have one.
         s.entries = gauge.map(|e| e.max(0.0) as u64);
-        let churn = if p.requests { 2000.0 * l } else { 0.0 };
-        let allocs = churn + (blocks - prev_blocks).max(0.0);
+        // Each component's own allocations and frees: its turnover plus its net change (the
+        // leak, pushed last, appears once it has leaked: its previous bytes are zero).
+        prev_parts.resize(parts.len(), Part::default());
+        let (mut allocs, mut frees, mut allocated, mut freed) = (0.0, 0.0, 0.0, 0.0);
+        for (x, before) in parts.iter().zip(&prev_parts) {
+            let (d_bytes, d_blocks) = (x.bytes - before.bytes, x.blocks - before.blocks);
+            let moved_blocks = x.turnover_blocks.unwrap_or(if x.bytes > 0.0 {
+                x.turnover * x.blocks / x.bytes
+            } else {
+                0.0
+            });
+            allocated += x.turnover + d_bytes.max(0.0);
+            freed += x.turnover + (-d_bytes).max(0.0);
+            allocs += moved_blocks + d_blocks.max(0.0);
+            frees += moved_blocks + (-d_blocks).max(0.0);
+        }
+        prev_parts.clone_from(&parts);
         s.allocs = allocs as u64;
-        s.frees = (allocs - (blocks - prev_blocks)).max(0.0) as u64;
-        let moved = churn * 8192.0;
-        s.bytes_allocated = (moved + (bytes - prev_bytes).max(0.0)) as u64;
-        s.bytes_freed = (moved + (prev_bytes - bytes).max(0.0)) as u64;
-        (prev_bytes, prev_blocks) = (bytes, blocks);
+        s.frees = frees as u64;
+        s.bytes_allocated = allocated as u64;
+        s.bytes_freed = freed as u64;
         series.push(s);
         if let Some(frag_rate) = p.process {
             // Huge requests leave pages the allocator keeps for a while (retention decaying
