@@ -108,8 +108,14 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
     let mut held = None;
     for span in super::span_ladder(k.window, k.long_view) {
         if ctx.t_end - span < settled_from - 1e-6 * span {
-            // Within the warm-up allowance only growth that outpaces the fill does.
-            match detect_at(ctx, span).filter(|f| outpaces_fill(ctx, span, f)) {
+            // Within the warm-up allowance only growth that outpaces the fill does (and a span
+            // that starts within half a window of the first snapshot never can: not read).
+            let readable = ctx.t_end - span - ctx.times[0] >= k.window / 2.0;
+            match readable
+                .then(|| detect_at(ctx, span))
+                .flatten()
+                .filter(|f| outpaces_fill(ctx, span, f))
+            {
                 Some(f) => return Some(f),
                 None => break,
             }
@@ -162,15 +168,16 @@ fn warm_up(ctx: &Ctx) -> (f64, Option<f64>) {
 
 /// Whether `f`, a finding over the `span` ending now that starts within the warm-up allowance,
 /// is growth the fill right after start does not explain: at R or faster, at least
-/// [`OUTPACE`] times the floor's mean rate from the first snapshot to the span's start, and
-/// starting at least half a detection window in (a fill needs a before to be outpaced). A fill
+/// [`OUTPACE`] times the floor's mean rate from the first snapshot to the span's start ([`detect`]
+/// reads only spans starting at least half a detection window in: a fill needs a before to be
+/// outpaced). A fill
 /// keeps its pace or slows (a cold cache's misses fall as it fills); a leak that begins within
 /// the first hour adds its rate to what the fill was doing.
 fn outpaces_fill(ctx: &Ctx, span: f64, f: &Finding) -> bool {
     let k = &ctx.k;
     let t0 = ctx.times[0];
     let from = ctx.t_end - span;
-    if f.hold_only || f.rate_bytes_per_min < k.rate_per_min || from - t0 < k.window / 2.0 {
+    if f.hold_only || f.rate_bytes_per_min < k.rate_per_min {
         return false;
     }
     let floor = ctx.points(t0 - ctx.dt, from, k.floor_bucket, Pick::Min);
