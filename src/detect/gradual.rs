@@ -181,18 +181,23 @@ fn outpaces_fill(ctx: &Ctx, span: f64, f: &Finding) -> bool {
         return false;
     }
     let floor = ctx.points(t0 - ctx.dt, from, k.floor_bucket, Pick::Min);
-    let n = floor.len();
-    if n < 2 * LEVEL_POINTS {
-        return false;
-    }
-    let (Some(a), Some(b)) = (
-        super::median_bytes(&floor[..LEVEL_POINTS]),
-        super::median_bytes(&floor[n - LEVEL_POINTS..]),
-    ) else {
+    let Some((a, b, minutes)) = floor_ends(&floor) else {
         return false;
     };
-    let minutes = ((floor[n - 2].t - floor[1].t) / 60.0).max(f64::MIN_POSITIVE);
-    f.rate_bytes_per_min >= OUTPACE * ((b - a) / minutes).max(0.0)
+    f.rate_bytes_per_min >= OUTPACE * ((b - a) / minutes.max(f64::MIN_POSITIVE)).max(0.0)
+}
+
+/// The levels at the two ends of `floor` (medians of its first and last [`LEVEL_POINTS`]
+/// buckets) and the minutes between those levels' middle buckets: what a fill's mean rate is
+/// read from. `None` for fewer than two levels' worth of buckets.
+fn floor_ends(floor: &[super::Point]) -> Option<(f64, f64, f64)> {
+    let n = floor.len();
+    if n < 2 * LEVEL_POINTS {
+        return None;
+    }
+    let a = super::median_bytes(&floor[..LEVEL_POINTS])?;
+    let b = super::median_bytes(&floor[n - LEVEL_POINTS..])?;
+    Some((a, b, (floor[n - 2].t - floor[1].t) / 60.0))
 }
 
 /// Where the first baseline window's `floor` first pauses: the start of the first stretch of
@@ -270,17 +275,9 @@ fn still_filling(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
     if ctx.t_end > ctx.times[0] + FILL_WINDOWS * k.window {
         return None;
     }
+    let (a, b, minutes) = floor_ends(floor)?;
     let n = floor.len();
-    if n < 2 * LEVEL_POINTS {
-        return None;
-    }
-    let level = super::median_bytes;
-    let (a, b) = (
-        level(&floor[..LEVEL_POINTS])?,
-        level(&floor[n - LEVEL_POINTS..])?,
-    );
-    let mid = level(&floor[n / 2 - 1..n / 2 + 2])?;
-    let minutes = (floor[n - 2].t - floor[1].t) / 60.0;
+    let mid = super::median_bytes(&floor[n / 2 - 1..n / 2 + 2])?;
     // A fill at one rate: each half of the window adds about half of it (within 2×, as a
     // bursty load moves the inserts). A cold cache filling
     // by misses slows as it fills; a leak that began within the window speeds the second half.
