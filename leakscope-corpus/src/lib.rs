@@ -57,6 +57,12 @@
 //! turnover being its own (an LRU's evicted batches replaced by inserts, a TTL cache's sweeps,
 //! the old table freed at a doubling, sessions replaced once in 20 minutes, bloated values
 //! rewritten at 2% an interval, 2,000 request blocks of 8 KiB at load 1); a leak only allocates.
+//! So is the sampler's age profile (`Snapshot::live_age`): each component knows how old what it
+//! holds is (an LRU's insertion cohorts, evicted oldest first; a TTL cache's inserts; a table as
+//! old as its last doubling; sessions uniform over their 20 minutes; values rewritten 2% an
+//! interval; what is never freed as old as when it was added), and the shares are estimated
+//! with the binomial noise of a 512 KiB sampling interval, from a random stream of their own so
+//! that modelling them redraws nothing else.
 //!
 //! # The families
 //!

@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::f64::consts::PI;
 
-use leakscope::analysis::{ProcessSnapshot, Snapshot};
+use leakscope::analysis::{ProcessSnapshot, Snapshot, AGE_SHARE_SCALE};
 use leakscope::leaks::{CallSite, Frame};
 use leakscope::{leaks::LeakType, Config};
 
@@ -282,6 +282,44 @@ struct Part {
     turnover: f64,
     /// Blocks of that turnover, when they are not of the component's mean block size.
     turnover_blocks: Option<f64>,
+    /// Of `bytes`, those allocated at least 1, 10 and 100 intervals ago ([`AGES`]): what the
+    /// sampler's age profile estimates.
+    older: [f64; 3],
+}
+
+/// The ages (in snapshot steps) of the age profile: older than 1, 10 and 100 intervals, as
+/// `Snapshot::live_age` states them.
+const AGES: [usize; 3] = [1, 10, 100];
+
+/// The bytes of memory that is never freed and was `history` bytes at each step so far (the
+/// current step last) that are at least each of [`AGES`] old: what it held that many steps ago,
+/// and no more than it holds now (a gauge with noise is not quite monotone).
+fn kept_older(history: &[f64]) -> [f64; 3] {
+    let now = history.last().copied().unwrap_or(0.0);
+    AGES.map(|k| {
+        history
+            .len()
+            .checked_sub(k + 1)
+            .map_or(0.0, |i| history[i].min(now).max(0.0))
+    })
+}
+
+/// Of cohorts `(born, bytes)`, the bytes at least each of [`AGES`] old at `t`.
+fn cohorts_older<'a>(cohorts: impl Iterator<Item = &'a (f64, f64)>, t: f64) -> [f64; 3] {
+    let mut older = [0.0; 3];
+    for &(born, bytes) in cohorts {
+        for (o, k) in older.iter_mut().zip(AGES) {
+            if t - born >= k as f64 * INTERVAL - 1e-6 {
+                *o += bytes;
+            }
+        }
+    }
+    older
+}
+
+/// `bytes` held since `since`: all of it at least each of [`AGES`] old, or none.
+fn held_older(bytes: f64, since: f64, t: f64) -> [f64; 3] {
+    cohorts_older([(since, bytes)].iter(), t)
 }
 
 /// In-flight requests: Poisson-many, log-normal sizes, and rare Pareto-sized huge requests held
@@ -291,7 +329,8 @@ struct Requests {
     mean_bytes: f64,
     sd_bytes: f64,
     huge_per_hour: f64,
-    huge: Vec<(f64, f64)>,
+    /// Huge requests in flight: (start, end, bytes).
+    huge: Vec<(f64, f64, f64)>,
 }
 
 impl Requests {
@@ -317,10 +356,11 @@ impl Requests {
             let size = r.pareto(5.0 * MB, 1.3).min(400.0 * MB);
             let hold = r.exponential(60.0).clamp(5.0, 600.0);
             let start = t - INTERVAL * r.unit();
-            self.huge.push((start + hold, size));
+            self.huge.push((start, start + hold, size));
         }
-        self.huge.retain(|&(end, _)| end > t);
-        let huge: f64 = self.huge.iter().map(|h| h.1).sum();
+        self.huge.retain(|&(_, end, _)| end > t);
+        let huge: f64 = self.huge.iter().map(|h| h.2).sum();
+        let held: Vec<(f64, f64)> = self.huge.iter().map(|h| (h.0, h.2)).collect();
         // Requests come and go within the interval: 2,000 blocks of 8 KiB at load 1.
         Part {
             bytes: bytes + huge,
@@ -328,6 +368,8 @@ impl Requests {
             entries: None,
             turnover: 2000.0 * load * 8192.0,
             turnover_blocks: Some(2000.0 * load),
+            // Ordinary requests come and go within the interval; only huge ones grow old.
+            older: cohorts_older(held.iter(), t),
         }
     }
 }
@@ -340,6 +382,9 @@ struct Lru {
     fill_per_sec: f64,
     evict: f64,
     entry_bytes: f64,
+    /// What it holds by insertion time, oldest first: `(inserted at, bytes)`. Evictions take
+    /// the oldest (an LRU under a steady load evicts in about insertion order).
+    cohorts: VecDeque<(f64, f64)>,
 }
 
 impl Lru {
@@ -347,20 +392,26 @@ impl Lru {
         let evict = r.range(0.02, 0.12);
         // A batch's worth of inserts every 2–8 minutes at load 1.
         let period = r.range(2.0 * MIN, 8.0 * MIN);
+        let occupancy = if warm {
+            cap * (1.0 - evict * r.unit())
+        } else {
+            0.0
+        };
         Lru {
             cap,
-            occupancy: if warm {
-                cap * (1.0 - evict * r.unit())
-            } else {
-                0.0
-            },
+            occupancy,
             fill_per_sec: cap * evict / period,
             evict,
             entry_bytes: r.range(500.0, 8000.0),
+            // A warm cache's contents count from start (their age before it is unknown).
+            cohorts: (occupancy > 0.0)
+                .then_some((0.0, occupancy))
+                .into_iter()
+                .collect(),
         }
     }
 
-    fn step(&mut self, load: f64) -> Part {
+    fn step(&mut self, t: f64, load: f64) -> Part {
         // Misses fall from 5× the steady rate (cold) to 1× at capacity.
         let cold = 1.0 + 4.0 * (1.0 - self.occupancy / self.cap).max(0.0);
         let inserted = self.fill_per_sec * load * cold * INTERVAL;
@@ -370,6 +421,19 @@ impl Lru {
             self.occupancy -= self.cap * self.evict;
             evicted += self.cap * self.evict;
         }
+        self.cohorts.push_back((t, inserted));
+        let mut to_take = evicted;
+        while to_take > 0.0 {
+            let Some(oldest) = self.cohorts.front_mut() else {
+                break;
+            };
+            let gone = oldest.1.min(to_take);
+            oldest.1 -= gone;
+            to_take -= gone;
+            if oldest.1 <= 0.0 {
+                self.cohorts.pop_front();
+            }
+        }
         let entries = self.occupancy / self.entry_bytes;
         Part {
             bytes: self.occupancy,
@@ -377,6 +441,7 @@ impl Lru {
             entries: Some(entries),
             turnover: inserted.min(evicted),
             turnover_blocks: None,
+            older: cohorts_older(self.cohorts.iter(), t),
         }
     }
 }
@@ -428,8 +493,27 @@ impl Ttl {
             entries: Some(entries),
             turnover: add.min(swept),
             turnover_blocks: None,
+            older: cohorts_older(self.live.iter(), t),
         }
     }
+}
+
+/// The age profile the sampler would report for `parts` (`bytes` in all): the shares of live
+/// bytes at least 1, 10 and 100 intervals old, each estimated from the samples a 512 KiB
+/// sampling interval takes of the scope (binomial noise, by its normal approximation), never
+/// rising with age. `None` when not one sample is expected.
+fn sampled_ages(parts: &[Part], bytes: f64, r: &mut SplitMix64) -> Option<[u16; 3]> {
+    let samples = bytes / (512.0 * 1024.0);
+    if samples < 1.0 {
+        return None;
+    }
+    let mut cap = 1.0f64;
+    Some([0, 1, 2].map(|k| {
+        let p = (parts.iter().map(|x| x.older[k]).sum::<f64>() / bytes).clamp(0.0, 1.0);
+        let share = (p + (p * (1.0 - p) / samples).sqrt() * r.normal()).clamp(0.0, cap);
+        cap = share;
+        (share * f64::from(AGE_SHARE_SCALE)).round() as u16
+    }))
 }
 
 /// The smallest power of two `cap` with `entries <= 7/8 cap` (hashbrown's load factor).
@@ -456,6 +540,8 @@ fn hash_map(entries: f64, entry_bytes: f64, slot_bytes: f64, table: &mut f64) ->
         entries: Some(entries),
         turnover,
         turnover_blocks,
+        // Its ages depend on the map's history: the caller's.
+        older: [0.0; 3],
     }
 }
 
@@ -469,6 +555,10 @@ struct Batch {
     until: f64,
     leak_per_run: f64,
     leaked: f64,
+    /// When the current (or last) run started.
+    started: f64,
+    /// `leaked` at every step so far.
+    leaked_history: Vec<f64>,
 }
 
 impl Batch {
@@ -483,19 +573,28 @@ impl Batch {
             until: f64::NEG_INFINITY,
             leak_per_run,
             leaked: 0.0,
+            started: f64::NEG_INFINITY,
+            leaked_history: Vec::new(),
         }
     }
 
     fn step(&mut self, r: &mut SplitMix64, t: f64) -> Part {
         if t >= self.next {
+            self.started = self.next;
             self.until = self.next + self.hold * r.range(0.9, 1.1);
             self.next += self.period * r.range(0.97, 1.03);
             self.leaked += self.leak_per_run;
         }
         let held = if t < self.until { self.height } else { 0.0 };
+        self.leaked_history.push(self.leaked);
+        let (run, kept) = (
+            held_older(held, self.started, t),
+            kept_older(&self.leaked_history),
+        );
         Part {
             bytes: held + self.leaked,
             blocks: (held + self.leaked) / 65536.0,
+            older: [0, 1, 2].map(|k| run[k] + kept[k]),
             ..Part::default()
         }
     }
@@ -849,6 +948,10 @@ fn generate(family: Family, seed: u64) -> Case {
         .map(|_| (r.range(20.0, 150.0) * MB, r.range(10.0 * MIN, 2.0 * HOUR)));
     let mut retained = 0.0f64;
     let mut table = 0.0f64;
+    let (mut table_since, mut hash_heap, mut interned) = (0.0, Vec::new(), Vec::new());
+    // The sampler's age profile is an estimate from samples: its noise comes from a stream of
+    // its own, so modelling it does not redraw the series.
+    let mut sampler = SplitMix64::new(name_hash.rotate_left(32) ^ seed);
     let n = (p.duration / INTERVAL).floor() as usize + 1;
     let mut series = Vec::with_capacity(n);
     let mut process = Vec::new();
@@ -860,30 +963,46 @@ fn generate(family: Family, seed: u64) -> Case {
         let mut parts: Vec<Part> = vec![Part {
             bytes: p.level,
             blocks: p.level / 4096.0,
+            older: held_older(p.level, 0.0, t),
             ..Part::default()
         }];
         let mut huge = 0.0;
         if let Some(q) = requests.as_mut() {
             let part = q.step(&mut r, t, l);
-            huge = q.huge.iter().map(|h| h.1).sum::<f64>();
+            huge = q.huge.iter().map(|h| h.2).sum::<f64>();
             parts.push(part);
         }
         if let Some(c) = lru.as_mut() {
-            parts.push(c.step(l));
+            parts.push(c.step(t, l));
         }
         if let Some(c) = ttl.as_mut() {
             parts.push(c.step(t, l));
         }
         if let Some((max, tau, entry_bytes, slot)) = p.hash {
             let entries = max * (1.0 - (-t / tau).exp()) * (1.0 + 0.002 * r.normal());
-            parts.push(hash_map(entries.max(0.0), entry_bytes, slot, &mut table));
+            let before = table;
+            let mut part = hash_map(entries.max(0.0), entry_bytes, slot, &mut table);
+            if table > before {
+                table_since = t;
+            }
+            // The entries are never freed (a warming map); the table is as old as its last
+            // doubling.
+            hash_heap.push(part.bytes - table * slot);
+            let (heap, slots) = (
+                kept_older(&hash_heap),
+                held_older(table * slot, table_since, t),
+            );
+            part.older = [0, 1, 2].map(|k| heap[k] + slots[k]);
+            parts.push(part);
         }
         if let Some((max, tau, entry_bytes)) = p.interner {
             let bytes = max * t / (t + tau);
+            interned.push(bytes);
             parts.push(Part {
                 bytes,
                 blocks: bytes / entry_bytes,
                 entries: Some(bytes / entry_bytes),
+                older: kept_older(&interned),
                 ..Part::default()
             });
         }
@@ -899,6 +1018,7 @@ fn generate(family: Family, seed: u64) -> Case {
             parts.push(Part {
                 bytes: held,
                 blocks: held / 4096.0,
+                older: held_older(held, at, t),
                 ..Part::default()
             });
         }
@@ -915,6 +1035,8 @@ fn generate(family: Family, seed: u64) -> Case {
                 // Each session is replaced once in its 20 minutes.
                 turnover: bytes * INTERVAL / (20.0 * MIN),
                 turnover_blocks: None,
+                // … so their ages are uniform over those 20 minutes.
+                older: AGES.map(|k| bytes * (1.0 - k as f64 * INTERVAL / (20.0 * MIN)).max(0.0)),
             });
         }
         if let Some((level, rate)) = p.bloat {
@@ -926,6 +1048,14 @@ fn generate(family: Family, seed: u64) -> Case {
                 // Values rewritten in place, each a little larger: 2% of them an interval.
                 turnover: 0.02 * bytes,
                 turnover_blocks: None,
+                // A value unwritten for k intervals: 0.98^k of them (none older than the case).
+                older: AGES.map(|k| {
+                    if t >= k as f64 * INTERVAL {
+                        bytes * 0.98f64.powi(k as i32)
+                    } else {
+                        0.0
+                    }
+                }),
             });
         }
         let leaked = match p.leak {
@@ -941,6 +1071,7 @@ fn generate(family: Family, seed: u64) -> Case {
                 bytes: leaked,
                 blocks: leaked / leak_entry_bytes,
                 entries: p.leak_entries.then_some(leaked / leak_entry_bytes),
+                older: kept_older(&leaked_at),
                 ..Part::default()
             });
         }
@@ -950,6 +1081,7 @@ fn generate(family: Family, seed: u64) -> Case {
         let mut s = Snapshot::new(t, bytes.max(0.0) as u64, blocks.max(0.0) as u64);
         // Sized entries: a bloat or interner gauge is exact; only sized caches have one.
         s.entries = gauge.map(|e| e.max(0.0) as u64);
+        s.live_age = sampled_ages(&parts, bytes, &mut sampler);
         // Each component's own allocations and frees: its turnover plus its net change (the
         // leak, pushed last, appears once it has leaked: its previous bytes are zero).
         prev_parts.resize(parts.len(), Part::default());
@@ -1089,5 +1221,51 @@ pub(crate) fn leak_site(scope: &str) -> CallSite {
         samples: 128,
         bytes_older_than: [64 << 20, 60 << 20, 40 << 20],
         threads: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_are_counted_from_what_was_held_and_when_it_came() {
+        // Never freed, 10 bytes more a step for 120 steps: 1,190 now; 1,180 a step ago, 1,090
+        // ten steps ago, 190 a hundred steps ago.
+        let history: Vec<f64> = (0..120).map(|i| 10.0 * f64::from(i)).collect();
+        assert_eq!(kept_older(&history), [1180.0, 1090.0, 190.0]);
+        assert_eq!(
+            kept_older(&history[..5]),
+            [30.0, 0.0, 0.0],
+            "no older history"
+        );
+        // Cohorts born 0, 5 and 150 steps before t.
+        let t = 200.0 * INTERVAL;
+        let cohorts = [
+            (t, 1.0),
+            (t - 5.0 * INTERVAL, 2.0),
+            (t - 150.0 * INTERVAL, 4.0),
+        ];
+        assert_eq!(cohorts_older(cohorts.iter(), t), [6.0, 4.0, 4.0]);
+        assert_eq!(held_older(8.0, t - 10.0 * INTERVAL, t), [8.0, 8.0, 0.0]);
+    }
+
+    #[test]
+    fn an_lru_evicts_its_oldest_cohorts_and_holds_what_it_says() {
+        let mut r = SplitMix64::new(7);
+        let mut lru = Lru::new(&mut r, 100e6, false);
+        for i in 0..2_000 {
+            let part = lru.step(f64::from(i) * INTERVAL, 1.0 + 0.5 * f64::from(i % 7) / 7.0);
+            let held: f64 = lru.cohorts.iter().map(|c| c.1).sum();
+            assert!(
+                (held - part.bytes).abs() <= 1e-6 * part.bytes.max(1.0),
+                "step {i}"
+            );
+            assert!(lru.cohorts.iter().all(|c| c.1 > 0.0));
+            assert!(part.older[0] >= part.older[1] && part.older[1] >= part.older[2]);
+        }
+        // Evicting oldest first: what is left was inserted within the last cap's worth of
+        // inserts, none of it at the start.
+        assert!(lru.cohorts.front().unwrap().0 > 0.0);
     }
 }
