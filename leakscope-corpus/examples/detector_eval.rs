@@ -14,6 +14,10 @@
 //! detection, `pass` cases meeting every target. `--verbose` lists every event of the selected
 //! cases; the failures of every case are listed after the table. `--threads N` (default: the
 //! available cores, at most 4).
+//!
+//! The default seeds are the ones the detectors were tuned on; run
+//! `LEAKSCOPE_CORPUS_SEEDS=8..24` as well before believing a change (see the crate docs,
+//! "Tuning seeds and held-out seeds").
 
 use std::time::Instant;
 
