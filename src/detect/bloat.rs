@@ -11,8 +11,10 @@
 //!   baseline's median, and the bytes beyond the baseline's bytes per entry reach the smallest
 //!   spike of the Scale table (a tiny scope doubling its entry size is not worth a report);
 //! - the unexplained bytes, bytes − (a + b·entries) with a Theil–Sen fit over the baseline
-//!   (proportional when the baseline's entry count hardly varies), rise significantly and by
-//!   ≥ max(0.16 · G, 10% of the scope) — max(16 MB, 10%) at the default G.
+//!   (proportional when the baseline's entry count hardly varies), less the part the scope's
+//!   allocation rate explains over the baseline ([`load_share`]: requests in flight follow the
+//!   traffic), rise significantly and by ≥ max(0.16 · G, 10% of the scope) — max(16 MB, 10%)
+//!   at the default G.
 //!
 //! Either way each third of the window raises bytes per entry by a tenth of the window's rise
 //! (requests in flight for a few minutes raise them in one). The same test over two, four and
@@ -38,6 +40,9 @@ const MIN_WINDOW_POINTS: usize = 8;
 const STEP_FLAT: f64 = 0.25;
 /// Entries whose Kendall τ over the window is below this in size are flat.
 const ENTRIES_FLAT_TAU: f64 = 0.5;
+/// The baseline residual's correlation with the allocation rate from which the rate's share is
+/// taken out of the residual ([`load_share`]).
+const LOAD_CORRELATION: f64 = 0.5;
 /// The longer lengths read to keep an open leak, in multiples of the detection window, the
 /// baseline and the floor bucket.
 const HOLD_SCALES: [f64; 3] = [2.0, 4.0, 8.0];
@@ -57,6 +62,29 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
         f.hold_only = true;
         Some(f)
     })
+}
+
+/// The part of the bytes the entries do not explain that follows the scope's traffic: requests
+/// in flight hold bytes in proportion to their arrival rate (Little's law), and so do the
+/// scope's allocations, so over the baseline the residual `by_entries` is fitted on the bytes
+/// allocated in each point's interval (least squares). Returns the baseline's mean allocation
+/// and the bytes of residual per byte allocated, when the two correlate by at least
+/// [`LOAD_CORRELATION`]; a surge of traffic then raises the residual by what it predicts, not
+/// by bloat.
+fn load_share(base: &[Point], by_entries: impl Fn(&Point) -> f64) -> Option<(f64, f64)> {
+    let n = base.len() as f64;
+    let (ma, mr) = base.iter().fold((0.0, 0.0), |(a, r), p| {
+        (a + p.allocated / n, r + by_entries(p) / n)
+    });
+    let (mut saa, mut sar, mut srr) = (0.0, 0.0, 0.0);
+    for p in base {
+        let (a, r) = (p.allocated - ma, by_entries(p) - mr);
+        saa += a * a;
+        sar += a * r;
+        srr += r * r;
+    }
+    (saa > 0.0 && srr > 0.0 && sar > 0.0 && sar >= LOAD_CORRELATION * (saa * srr).sqrt())
+        .then(|| (ma, sar / saa))
 }
 
 /// The test with the detection window, the baseline and the floor buckets `scale` times their
@@ -109,7 +137,9 @@ fn detect_at(ctx: &Ctx, scale: f64) -> Option<Finding> {
         slope: bpe_base,
         intercept: 0.0,
     });
-    let resid = |p: &Point| p.bytes - fit.at(entries(p));
+    let by_entries = |p: &Point| p.bytes - fit.at(entries(p));
+    let load = load_share(base, by_entries);
+    let resid = |p: &Point| by_entries(p) - load.map_or(0.0, |(mean, c)| c * (p.allocated - mean));
     let base_r: Vec<f64> = base.iter().map(resid).collect();
     let win_r: Vec<f64> = win.iter().map(resid).collect();
     let resid_rise = stats::median(&win_r[win_r.len() - LEVEL_POINTS..])? - stats::median(&base_r)?;
