@@ -22,13 +22,15 @@
 //!    Between a quarter and a half the finding is `hold_only` (keeps an open leak, cannot open
 //!    one); so it is where the span just before rose more than 1.3× this span's rise, or the
 //!    span before that 1.3²×.
-//! 4. **Magnitude**: the growth over the span (the smaller of the fitted rise and the rise
-//!    between the medians of the first and last three buckets) is at least G
-//!    (`memory_growth_threshold_mb`); or the rate is at least R
-//!    (`growth_rate_threshold_mb_per_min`) with a rise of R too; or, on spans of at least four
-//!    detection windows, half of G at a pace of at least half of G per four windows (a slow
-//!    leak seen for hours: 0.5 MB/min within 2 h at the defaults); or the projected time to the scope's budget is within the severity horizon
-//!    (a day at the defaults) and the rise is at least the smallest spike (G/20).
+//! 4. **Magnitude**: on spans shorter than four detection windows, the growth over the span
+//!    (the smaller of the fitted rise and the rise between the medians of the first and last
+//!    three buckets) is at least half of G (`memory_growth_threshold_mb`); or the rate is at
+//!    least R (`growth_rate_threshold_mb_per_min`) with a rise of R too; or, on spans of at
+//!    least four detection windows, half of G at a pace of at least half of G per four windows
+//!    (a slow leak seen for hours: 0.5 MB/min within 2 h at the defaults; slower growth over a
+//!    long span is what a daily ramp or a TTL cache under its load adds); or the projected time
+//!    to the scope's budget is within the severity horizon (a day at the defaults) and the
+//!    rise is at least the smallest spike (G/20).
 //!    Only the rise above the highest floor of a detection window before the span counts
 //!    (a daily ramp climbs back to a level held before), and each third of the span must add a
 //!    tenth of the rise (a request held for minutes rises in one third). The budget rule needs
@@ -488,8 +490,9 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let ttb = time_to_budget(&growth, current as f64, ctx.budget);
     let slow_span = SLOW_SPAN_WINDOWS * k.window;
     // Half of G on a span shorter than the slow spans (a fast leak, found before it has added
-    // G); on longer spans, half of G only at the slow rule's pace.
-    let by_growth = grown >= k.growth_bytes || (span < slow_span && grown >= HALF * k.growth_bytes);
+    // G); on longer spans only at the slow rule's pace: G over a day is slower than any leak
+    // the targets name, and is what a first day's daily ramp adds (docs/detectors.md, rule 4).
+    let by_growth = span < slow_span && grown >= HALF * k.growth_bytes;
     let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
     let by_slow = span >= slow_span
         && grown >= 0.5 * k.growth_bytes
