@@ -66,19 +66,22 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
 
 /// The part of the bytes the entries do not explain that follows the scope's traffic: requests
 /// in flight hold bytes in proportion to their arrival rate (Little's law), and so do the
-/// scope's allocations, so over the baseline the residual `by_entries` is fitted on the bytes
-/// allocated in each point's interval (least squares). Returns the baseline's mean allocation
-/// and the bytes of residual per byte allocated, when the two correlate by at least
-/// [`LOAD_CORRELATION`]; a surge of traffic then raises the residual by what it predicts, not
-/// by bloat.
-fn load_share(base: &[Point], by_entries: impl Fn(&Point) -> f64) -> Option<(f64, f64)> {
+/// scope's allocations, so over the baseline the residual `by_entries` is fitted on each point's
+/// allocation rate, `rate` (least squares). Returns the baseline's mean rate and the bytes of
+/// residual per unit of rate, when the two correlate by at least [`LOAD_CORRELATION`]; a surge
+/// of traffic then raises the residual by what it predicts, not by bloat.
+fn load_share(
+    base: &[Point],
+    by_entries: impl Fn(&Point) -> f64,
+    rate: impl Fn(&Point) -> f64,
+) -> Option<(f64, f64)> {
     let n = base.len() as f64;
     let (ma, mr) = base.iter().fold((0.0, 0.0), |(a, r), p| {
-        (a + p.allocated / n, r + by_entries(p) / n)
+        (a + rate(p) / n, r + by_entries(p) / n)
     });
     let (mut saa, mut sar, mut srr) = (0.0, 0.0, 0.0);
     for p in base {
-        let (a, r) = (p.allocated - ma, by_entries(p) - mr);
+        let (a, r) = (rate(p) - ma, by_entries(p) - mr);
         saa += a * a;
         sar += a * r;
         srr += r * r;
@@ -138,8 +141,19 @@ fn detect_at(ctx: &Ctx, scale: f64) -> Option<Finding> {
         intercept: 0.0,
     });
     let by_entries = |p: &Point| p.bytes - fit.at(entries(p));
-    let load = load_share(base, by_entries);
-    let resid = |p: &Point| by_entries(p) - load.map_or(0.0, |(mean, c)| c * (p.allocated - mean));
+    // Bytes allocated per second over the interval (or coarse run) a point ends: a coarse
+    // history point carries its whole run's allocations.
+    let rate = |p: &Point| {
+        let i = ctx.times.partition_point(|&t| t < p.t);
+        let since = if i > 0 {
+            ctx.times[i - 1]
+        } else {
+            p.t - ctx.dt
+        };
+        p.allocated / (p.t - since).max(f64::MIN_POSITIVE)
+    };
+    let load = load_share(base, by_entries, rate);
+    let resid = |p: &Point| by_entries(p) - load.map_or(0.0, |(mean, c)| c * (rate(p) - mean));
     let base_r: Vec<f64> = base.iter().map(resid).collect();
     let win_r: Vec<f64> = win.iter().map(resid).collect();
     let resid_rise = stats::median(&win_r[win_r.len() - LEVEL_POINTS..])? - stats::median(&base_r)?;
