@@ -290,7 +290,8 @@ fn still_filling(ctx: &Ctx, floor: &[super::Point]) -> Option<f64> {
 
 /// A staircase (docs/detectors.md, "Staircases"): the span's floor is three flat levels, the
 /// two steps up each at least the rapid floor and a third of the other, none given back, half
-/// of G in all, and the newest level no older than 1.5 times the level before it.
+/// of G in all, the newest level no older than 1.5 times the level before it, and a rate over
+/// the span of at least the slow rule's pace (or a budget within the horizon).
 /// A leak that adds a batch every hour and never frees it reads as a poor line to the trend
 /// test (its residuals are autocorrelated by its shape), so it is told by its shape instead;
 /// one step that settled is a preload, not a staircase.
@@ -338,6 +339,13 @@ fn staircase(
     let ttb = ctx
         .budget
         .map(|b| ((b as f64 - current) / rate * 60.0).max(0.0));
+    // At the slow rule's pace at least (rule 4), unless it heads for a budget within the
+    // horizon: two steps hours apart that add half of G in half a day are a load's regimes
+    // (a TTL cache's level moving with its traffic), slower than any leak the targets name.
+    let slow_pace = HALF * k.growth_bytes / (SLOW_SPAN_WINDOWS * k.window / 60.0);
+    if !(rate >= slow_pace || ttb.is_some_and(|t| t < k.urgent_horizon)) {
+        return None;
+    }
     let mut f = ctx.finding(LeakType::GradualGrowth, [floor[0].t, ctx.t_end]);
     f.severity = k.severity(rate, ttb);
     f.confidence = (1.0 - s.sse / one.sse.max(f64::MIN_POSITIVE)).clamp(0.0, 1.0);
