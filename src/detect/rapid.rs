@@ -87,14 +87,23 @@ fn rising(ctx: &Ctx) -> Option<Finding> {
     let rise = now - before;
     let base_x: Vec<f64> = base.iter().map(|p| p.t / 60.0).collect();
     let base_y: Vec<f64> = base.iter().map(|p| p.bytes).collect();
-    let base_fit = stats::theil_sen(&base_x, &base_y)?;
-    let base_slope = base_fit.slope;
-    let level_resid: Vec<f64> = base_x
-        .iter()
-        .zip(&base_y)
-        .map(|(&x, &y)| y - base_fit.at(x))
-        .collect();
-    let noise = NOISE_MULTIPLE * stats::robust_sigma(&level_resid)?;
+    // The baseline's normal rate and noise: a Theil–Sen line through the whole baseline, or
+    // through its newer half when that is the better line (smaller robust σ of residuals). A
+    // cold cache that filled and settled within the baseline is a curve, whose residuals
+    // around one line are its bend and whose slope is its fill: both blocked a 20 MB/min leak
+    // that began just after (its rise 100 MB against a "noise" of 150).
+    let line = |x: &[f64], y: &[f64]| -> Option<(f64, f64)> {
+        let fit = stats::theil_sen(x, y)?;
+        let r: Vec<f64> = x.iter().zip(y).map(|(&x, &y)| y - fit.at(x)).collect();
+        Some((fit.slope, stats::robust_sigma(&r)?))
+    };
+    let half = base_x.len() / 2;
+    let whole = line(&base_x, &base_y)?;
+    let (base_slope, sigma_levels) = match line(&base_x[half..], &base_y[half..]) {
+        Some(newer) if half >= MIN_BASELINE_POINTS / 2 && newer.1 < whole.1 => newer,
+        _ => whole,
+    };
+    let noise = NOISE_MULTIPLE * sigma_levels;
     let window_min = window / 60.0;
     let expected = NORMAL_RATE_MULTIPLE * base_slope.max(0.0) * window_min;
     if !(rise >= expected.max(k.rapid_floor_bytes).max(noise)) || rise <= 0.0 {
