@@ -66,22 +66,20 @@ pub(super) fn detect(ctx: &Ctx) -> Option<Finding> {
 
 /// The part of the bytes the entries do not explain that follows the scope's traffic: requests
 /// in flight hold bytes in proportion to their arrival rate (Little's law), and so do the
-/// scope's allocations, so over the baseline the residual `by_entries` is fitted on each point's
-/// allocation rate, `rate` (least squares). Returns the baseline's mean rate and the bytes of
-/// residual per unit of rate, when the two correlate by at least [`LOAD_CORRELATION`]; a surge
-/// of traffic then raises the residual by what it predicts, not by bloat.
-fn load_share(
-    base: &[Point],
-    by_entries: impl Fn(&Point) -> f64,
-    rate: impl Fn(&Point) -> f64,
-) -> Option<(f64, f64)> {
-    let n = base.len() as f64;
-    let (ma, mr) = base.iter().fold((0.0, 0.0), |(a, r), p| {
-        (a + rate(p) / n, r + by_entries(p) / n)
-    });
+/// scope's allocations, so over the baseline the residuals of the entries' fit, `resid`, are
+/// fitted on the points' allocation rates, `rates` (least squares). Returns the baseline's mean
+/// rate and the bytes of residual per unit of rate, when the two correlate by at least
+/// [`LOAD_CORRELATION`]; a surge of traffic then raises the residual by what it predicts, not
+/// by bloat.
+fn load_share(rates: &[f64], resid: &[f64]) -> Option<(f64, f64)> {
+    let n = rates.len() as f64;
+    let (ma, mr) = rates
+        .iter()
+        .zip(resid)
+        .fold((0.0, 0.0), |(a, r), (&x, &y)| (a + x / n, r + y / n));
     let (mut saa, mut sar, mut srr) = (0.0, 0.0, 0.0);
-    for p in base {
-        let (a, r) = (rate(p) - ma, by_entries(p) - mr);
+    for (&x, &y) in rates.iter().zip(resid) {
+        let (a, r) = (x - ma, y - mr);
         saa += a * a;
         sar += a * r;
         srr += r * r;
@@ -152,10 +150,16 @@ fn detect_at(ctx: &Ctx, scale: f64) -> Option<Finding> {
         };
         p.allocated / (p.t - since).max(f64::MIN_POSITIVE)
     };
-    let load = load_share(base, by_entries, rate);
-    let resid = |p: &Point| by_entries(p) - load.map_or(0.0, |(mean, c)| c * (rate(p) - mean));
-    let base_r: Vec<f64> = base.iter().map(resid).collect();
-    let win_r: Vec<f64> = win.iter().map(resid).collect();
+    let base_rates: Vec<f64> = base.iter().map(rate).collect();
+    let base_unexplained: Vec<f64> = base.iter().map(by_entries).collect();
+    let load = load_share(&base_rates, &base_unexplained);
+    let resid = |r: f64, rate: f64| r - load.map_or(0.0, |(mean, c)| c * (rate - mean));
+    let base_r: Vec<f64> = base_unexplained
+        .iter()
+        .zip(&base_rates)
+        .map(|(&r, &a)| resid(r, a))
+        .collect();
+    let win_r: Vec<f64> = win.iter().map(|p| resid(by_entries(p), rate(p))).collect();
     let resid_rise = stats::median(&win_r[win_r.len() - LEVEL_POINTS..])? - stats::median(&base_r)?;
     let resid_mk = stats::mann_kendall(&win_r)?;
     let resid_gate = k.bloat_floor_bytes.max(SCOPE_SHARE * last.bytes);

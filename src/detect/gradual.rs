@@ -342,8 +342,7 @@ fn staircase(
     // At the slow rule's pace at least (rule 4), unless it heads for a budget within the
     // horizon: two steps hours apart that add half of G in half a day are a load's regimes
     // (a TTL cache's level moving with its traffic), slower than any leak the targets name.
-    let slow_pace = HALF * k.growth_bytes / (SLOW_SPAN_WINDOWS * k.window / 60.0);
-    if !(rate >= slow_pace || ttb.is_some_and(|t| t < k.urgent_horizon)) {
+    if !(at_slow_pace(k, total, minutes * 60.0) || ttb.is_some_and(|t| t < k.urgent_horizon)) {
         return None;
     }
     let mut f = ctx.finding(LeakType::GradualGrowth, [floor[0].t, ctx.t_end]);
@@ -376,6 +375,12 @@ fn staircase(
         fmt_rate(rate)
     );
     Some(f)
+}
+
+/// Whether `rise` bytes over `span` seconds is at the slow rule's pace (rule 4): half of G per
+/// [`SLOW_SPAN_WINDOWS`] detection windows, 0.42 MB/min at the defaults.
+fn at_slow_pace(k: &super::Knobs, rise: f64, span: f64) -> bool {
+    rise * (SLOW_SPAN_WINDOWS * k.window) / span >= HALF * k.growth_bytes
 }
 
 /// Whether growth of `rise` over the `span` ending at `t_end` is slowing: one of the
@@ -502,9 +507,8 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     // the targets name, and is what a first day's daily ramp adds (docs/detectors.md, rule 4).
     let by_growth = span < slow_span && grown >= HALF * k.growth_bytes;
     let by_rate = slope >= k.rate_per_min && rise >= k.rate_per_min;
-    let by_slow = span >= slow_span
-        && grown >= 0.5 * k.growth_bytes
-        && rise * slow_span / span >= 0.5 * k.growth_bytes;
+    let by_slow =
+        span >= slow_span && grown >= HALF * k.growth_bytes && at_slow_pace(k, rise, span);
     // A projection is only as good as the trend under it: from a detection window of evidence
     // at least, not from a few minutes of noise near a budget.
     let by_budget = span >= k.window
