@@ -374,6 +374,37 @@ impl Requests {
     }
 }
 
+/// The request mix: how much a request allocates and frees on its way through (temporary
+/// buffers, parsing) changes as the mix of endpoints changes, so the scope's allocation rate
+/// and count follow its traffic only roughly. A log-normal factor on the requests' turnover
+/// (bytes and blocks alike), AR(1) with a correlation time of 30 minutes to 3 hours and a
+/// stationary spread of 10–30%, mean 1. The live bytes do not change: what leaves the
+/// allocation rate an imperfect measure of the load that fills a cache.
+struct Mix {
+    x: f64,
+    phi: f64,
+    sigma: f64,
+    spread: f64,
+}
+
+impl Mix {
+    fn new(r: &mut SplitMix64) -> Mix {
+        let phi = 1.0 - INTERVAL / r.range(30.0 * MIN, 3.0 * HOUR);
+        let spread = r.range(0.1, 0.3);
+        Mix {
+            x: spread * r.normal(),
+            phi,
+            sigma: spread * (1.0 - phi * phi).sqrt(),
+            spread,
+        }
+    }
+
+    fn step(&mut self, r: &mut SplitMix64) -> f64 {
+        self.x = self.phi * self.x + self.sigma * r.normal();
+        (self.x - self.spread * self.spread / 2.0).exp()
+    }
+}
+
 /// A bounded LRU: filled by misses (faster while cold), evicting a batch of 2–12% whenever it
 /// is over capacity.
 struct Lru {
@@ -952,6 +983,9 @@ fn generate(family: Family, seed: u64) -> Case {
     // The sampler's age profile is an estimate from samples: its noise comes from a stream of
     // its own, so modelling it does not redraw the series.
     let mut sampler = SplitMix64::new(name_hash.rotate_left(32) ^ seed);
+    // So does the request mix, which moves only the bytes allocated, never the live bytes.
+    let mut mixer = SplitMix64::new(name_hash.rotate_left(16) ^ seed.wrapping_mul(3));
+    let mut mix = Mix::new(&mut mixer);
     let n = (p.duration / INTERVAL).floor() as usize + 1;
     let mut series = Vec::with_capacity(n);
     let mut process = Vec::new();
@@ -968,7 +1002,10 @@ fn generate(family: Family, seed: u64) -> Case {
         }];
         let mut huge = 0.0;
         if let Some(q) = requests.as_mut() {
-            let part = q.step(&mut r, t, l);
+            let mut part = q.step(&mut r, t, l);
+            let m = mix.step(&mut mixer);
+            part.turnover *= m;
+            part.turnover_blocks = part.turnover_blocks.map(|b| b * m);
             huge = q.huge.iter().map(|h| h.2).sum::<f64>();
             parts.push(part);
         }
@@ -1248,6 +1285,31 @@ mod tests {
         ];
         assert_eq!(cohorts_older(cohorts.iter(), t), [6.0, 4.0, 4.0]);
         assert_eq!(held_older(8.0, t - 10.0 * INTERVAL, t), [8.0, 8.0, 0.0]);
+    }
+
+    #[test]
+    fn the_request_mix_moves_the_allocation_rate_around_one_slowly() {
+        for seed in 0..8 {
+            let mut r = SplitMix64::new(seed);
+            let mut mix = Mix::new(&mut r);
+            // Ten simulated days: the sample mean and spread of a process correlated over at
+            // most 3 hours settle within a few percent.
+            let f: Vec<f64> = (0..28_800).map(|_| mix.step(&mut r)).collect();
+            let n = f.len() as f64;
+            let mean = f.iter().sum::<f64>() / n;
+            assert!((mean - 1.0).abs() < 0.05, "seed {seed}: mean {mean}");
+            let logs: Vec<f64> = f.iter().map(|x| x.ln()).collect();
+            let ml = logs.iter().sum::<f64>() / n;
+            let sd = (logs.iter().map(|x| (x - ml).powi(2)).sum::<f64>() / n).sqrt();
+            assert!((0.07..0.36).contains(&sd), "seed {seed}: spread {sd}");
+            // Correlated over half an hour at least: a step moves it by a small part of its
+            // spread.
+            let step = (logs.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>() / n).sqrt();
+            assert!(
+                step < 0.3 * sd,
+                "seed {seed}: step {step} against spread {sd}"
+            );
+        }
     }
 
     #[test]
