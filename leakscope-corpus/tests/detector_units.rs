@@ -577,7 +577,8 @@ mod fragmentation {
         // allocator's own warm-up settles into RSS as 100·t/(t+τ), τ = 10 minutes: 4.5 MB/min
         // more at minute 5, 1.6 at minute 15. The first evidence reads the two together, and
         // it said Medium at 15 minutes, Low at 47 and Medium again at 209 (RSS 3× tracked):
-        // a severity that reversed. The leak is Low until RSS reaches 3× tracked, and Medium from then on.
+        // a severity that reversed. The leak is Low until RSS has been 3× tracked for a window, and Medium
+        // from then on.
         let process = sawtooth_with_gap(8, 450e6, |t| {
             80e6 + 3.5e6 * t / 60.0 + 100e6 * t / (t + 600.0)
         });
@@ -588,10 +589,11 @@ mod fragmentation {
             [LeakSeverity::Low, LeakSeverity::Medium],
             "{seen:?}"
         );
-        // RSS = tracked + gap reaches 3× the ~452 MB tracked when the gap is ~904 MB.
+        // RSS = tracked + gap reaches 3× the ~452 MB tracked when the gap is ~904 MB, near
+        // minute 209; a higher severity is reported once asked for over the 30-minute window.
         let raised = seen[1].0;
         assert!(
-            (200.0..=220.0).contains(&raised),
+            (230.0..=250.0).contains(&raised),
             "raised at minute {raised}"
         );
     }

@@ -3,9 +3,12 @@
 //!
 //! After Chrome's LeakDetector, which reports only after consecutive suspicion: a finding opens a
 //! [`Leak`] once it holds on 2 consecutive runs. While it holds the leak is updated: a higher
-//! severity is reported at once, a lower one only after the findings have asked for less for the
-//! detector's whole window (the rapid window for rapid growth, the detection window otherwise),
-//! so a severity at a threshold does not flap. A leak resolves after `leak_resolve_after_runs`
+//! severity is reported once the findings have asked for it over the evidence it rests on (the
+//! finding's span, at most the detector's window; Critical and PeriodicSpike at once), a lower
+//! one only after the findings have asked for less for the detector's whole window (the rapid
+//! window for rapid growth, the detection window otherwise), and a Critical leak stays Critical
+//! while its projection is within twice the critical horizon, so a severity at a threshold does
+//! not flap. A leak resolves after `leak_resolve_after_runs`
 //! consecutive runs without its finding *and* the detector's window (or the longest evidence
 //! that held it, at most the recurrence horizon) since it last held. A leak
 //! that recurs within 24 detection windows (12 h at the defaults) is reopened under its id and
@@ -98,6 +101,9 @@ struct Slot {
     /// Since when the findings have asked for a lower severity than the open leak's (the first
     /// run of the current lower streak), and the highest severity asked for since.
     lower_since: Option<(f64, LeakSeverity)>,
+    /// Since when the findings have asked for a higher severity than the open leak's, and the
+    /// lowest severity asked for since: what an escalation confirmed over its evidence raises to.
+    higher_since: Option<(f64, LeakSeverity)>,
     /// The id and resolution time of the slot's last resolved leak: a recurrence within the
     /// recurrence horizon reopens it.
     last_resolved: Option<(u64, f64)>,
@@ -115,6 +121,7 @@ impl Slot {
             open: None,
             misses: 0,
             lower_since: None,
+            higher_since: None,
             last_resolved: None,
             longest_evidence: 0.0,
             grew: false,
@@ -149,6 +156,9 @@ fn grows(f: &Finding) -> bool {
         && f.rate_bytes_per_min > 0.0
 }
 
+/// A Critical leak stays Critical while its projection is within this many critical horizons.
+const CRITICAL_BAND: f64 = 2.0;
+
 /// A resolved leak that recurs within this many detection windows (12 h at the defaults) is
 /// reopened under its id instead of raised anew.
 const RECUR_WINDOWS: f64 = 24.0;
@@ -164,6 +174,8 @@ pub struct LeakTracker {
     cooldown_secs: f64,
     rapid_cooldown_secs: f64,
     recur_secs: f64,
+    /// Twice the critical horizon: a Critical leak projected within it stays Critical.
+    critical_band_secs: f64,
 }
 
 impl LeakTracker {
@@ -184,6 +196,9 @@ impl LeakTracker {
             cooldown_secs: minutes(config.detection_window_minutes),
             rapid_cooldown_secs: minutes(config.rapid_growth_window_minutes),
             recur_secs: RECUR_WINDOWS * minutes(config.detection_window_minutes),
+            critical_band_secs: CRITICAL_BAND
+                * super::CRITICAL_HORIZON_WINDOWS
+                * minutes(config.detection_window_minutes),
         }
     }
 
@@ -296,14 +311,53 @@ impl LeakTracker {
                 // An open leak holds on any finding, the hysteresis band included.
                 slot.misses = 0;
                 let from = leak.finding.severity;
-                // Escalate at once; de-escalate only when the findings have asked for a lower
-                // severity for the detector's whole window, to the highest of them.
-                let severity = if f.severity >= from {
-                    slot.lower_since = None;
-                    f.severity
+                // A Critical leak whose projection is still within twice the critical horizon
+                // stays Critical: estimates from spans of different lengths put a budget an
+                // hour away on either side of the bar.
+                let asked = if from == LeakSeverity::Critical
+                    && f.time_to_budget_secs
+                        .is_some_and(|ttb| ttb < self.critical_band_secs)
+                {
+                    LeakSeverity::Critical
                 } else {
-                    let (since, highest) = slot.lower_since.get_or_insert((t, f.severity));
-                    *highest = (*highest).max(f.severity);
+                    f.severity
+                };
+                // Escalate once the findings have asked for more for as long as the evidence
+                // the estimate rests on (at most the detector's window), to the lowest of them;
+                // to Critical at once (a budget within the hour). De-escalate only when they
+                // have asked for less for the detector's whole window, to the highest of them.
+                // A rate read over a 14-minute span that a staircase's step or a burst lifts
+                // over a bar for a few minutes is no new severity.
+                // A PeriodicSpike's evidence is already several runs of its job, and its
+                // severity is what makes it an alarm: it escalates at once.
+                let confirm = if ty == LeakType::PeriodicSpike {
+                    0.0
+                } else {
+                    cooldown.min(f.window[1] - f.window[0])
+                };
+                let severity = if asked == from {
+                    slot.lower_since = None;
+                    slot.higher_since = None;
+                    from
+                } else if asked > from {
+                    slot.lower_since = None;
+                    let (since, lowest) = slot.higher_since.get_or_insert((t, asked));
+                    *lowest = (*lowest).min(asked);
+                    if asked == LeakSeverity::Critical || t - *since >= confirm {
+                        let to = if asked == LeakSeverity::Critical {
+                            asked
+                        } else {
+                            *lowest
+                        };
+                        slot.higher_since = None;
+                        to
+                    } else {
+                        from
+                    }
+                } else {
+                    slot.higher_since = None;
+                    let (since, highest) = slot.lower_since.get_or_insert((t, asked));
+                    *highest = (*highest).max(asked);
                     if t - *since >= settle {
                         let to = *highest;
                         slot.lower_since = None;
@@ -312,7 +366,11 @@ impl LeakTracker {
                         from
                     }
                 };
-                let stepped_again = !slot.grew && settled_step(&leak.finding) && growing;
+                // Growth coming in at a higher severity is that severity change once confirmed,
+                // not a step again.
+                let pending = slot.higher_since.is_some();
+                let stepped_again =
+                    !slot.grew && settled_step(&leak.finding) && growing && !pending;
                 slot.grew |= growing;
                 update(leak, f, t);
                 leak.finding.severity = severity;
@@ -534,7 +592,7 @@ mod tests {
     }
 
     #[test]
-    fn raise_escalate_at_once_de_escalate_after_a_window_resolve_after_misses_and_a_window() {
+    fn raise_escalate_over_the_evidence_de_escalate_after_a_window_resolve_after_misses() {
         let mut tr = LeakTracker::new(&config());
         let low = [finding("a", LeakType::GradualGrowth, LeakSeverity::Low)];
         let high = [finding("a", LeakType::GradualGrowth, LeakSeverity::High)];
@@ -547,8 +605,10 @@ mod tests {
             (leak.id, leak.first_detected, leak.status),
             (1, 60.0, LeakStatus::Open)
         );
-        // Escalation is reported at once.
-        let ev = tr.observe("a", 90.0, high.to_vec());
+        // Escalation is reported once the findings have asked for it over their evidence (one
+        // second here: the next run).
+        assert!(tr.observe("a", 90.0, high.to_vec()).is_empty());
+        let ev = tr.observe("a", 120.0, high.to_vec());
         assert!(matches!(
             &ev[..],
             [LeakEvent::SeverityChanged {
@@ -557,9 +617,8 @@ mod tests {
             }]
         ));
         assert!(ev[0].is_escalation());
-        assert_eq!(ev[0].leak().last_detected, 90.0);
+        assert_eq!(ev[0].leak().last_detected, 120.0);
         assert_eq!(ev[0].leak().first_detected, 60.0);
-        assert!(tr.observe("a", 120.0, high.to_vec()).is_empty());
         // Lower findings for less than the 10-minute window change nothing; High, Low, High
         // within a minute is no change at all.
         assert!(run(&mut tr, every_30s(150.0, 720.0), &low).is_empty());
@@ -614,6 +673,71 @@ mod tests {
         let ev = run(&mut tr, [20000.0, 20030.0].into_iter(), &g);
         assert_eq!(ev[0].leak().id, 2, "{ev:?}");
         assert_eq!(tr.all_leaks().len(), 2);
+    }
+
+    #[test]
+    fn a_higher_rate_must_hold_over_its_evidence_and_a_near_budget_counts_at_once() {
+        // Detection window 10 minutes: a GradualGrowth read over 14 minutes asks for Medium for
+        // 9 minutes (a staircase's step lifting a short span's rate over the bar): no change;
+        // for 10 minutes, the window: one change, to the lowest severity asked for meanwhile.
+        let mut tr = LeakTracker::new(&config());
+        let at = |severity, t: f64, ttb: Option<f64>| {
+            let mut f = finding("a", LeakType::GradualGrowth, severity);
+            f.window = [t - 840.0, t];
+            f.time_to_budget_secs = ttb;
+            vec![f]
+        };
+        let run_at = |tr: &mut LeakTracker, from: f64, to: f64, severity, ttb: Option<f64>| {
+            every_30s(from, to)
+                .flat_map(|t| tr.observe("a", t, at(severity, t, ttb)))
+                .collect::<Vec<_>>()
+        };
+        assert!(matches!(
+            &run_at(&mut tr, 0.0, 30.0, LeakSeverity::Low, None)[..],
+            [LeakEvent::New(_)]
+        ));
+        assert!(run_at(&mut tr, 60.0, 600.0, LeakSeverity::Medium, None).is_empty());
+        assert!(run_at(&mut tr, 630.0, 1200.0, LeakSeverity::Low, None).is_empty());
+        // High for 4.5 minutes, then Medium: confirmed 10 minutes after the streak began, at
+        // Medium, the lowest asked for.
+        assert!(run_at(&mut tr, 1230.0, 1500.0, LeakSeverity::High, None).is_empty());
+        assert!(run_at(&mut tr, 1530.0, 1800.0, LeakSeverity::Medium, None).is_empty());
+        let ev = run_at(&mut tr, 1830.0, 1860.0, LeakSeverity::Medium, None);
+        assert!(
+            matches!(
+                &ev[..],
+                [LeakEvent::SeverityChanged { leak, from: LeakSeverity::Low }]
+                    if leak.finding.severity == LeakSeverity::Medium && leak.last_detected == 1830.0
+            ),
+            "{ev:?}"
+        );
+        // A budget within the critical horizon (two windows, 20 minutes here) is Critical at
+        // once, and stays Critical while projections from other spans put it within twice
+        // that; beyond, after a window, it settles.
+        let ev = run_at(
+            &mut tr,
+            1890.0,
+            1890.0,
+            LeakSeverity::Critical,
+            Some(1000.0),
+        );
+        assert!(matches!(
+            &ev[..],
+            [LeakEvent::SeverityChanged { leak, from: LeakSeverity::Medium }]
+                if leak.finding.severity == LeakSeverity::Critical
+        ));
+        assert!(run_at(&mut tr, 1920.0, 4000.0, LeakSeverity::High, Some(2300.0)).is_empty());
+        // (Lower findings settle over the longest evidence that held the leak: 14 minutes.)
+        let ev = run_at(&mut tr, 4020.0, 5000.0, LeakSeverity::High, Some(9000.0));
+        assert!(
+            matches!(
+                &ev[..],
+                [LeakEvent::SeverityChanged { leak, from: LeakSeverity::Critical }]
+                    if leak.finding.severity == LeakSeverity::High
+                        && leak.last_detected == 4020.0 + 840.0
+            ),
+            "{ev:?}"
+        );
     }
 
     #[test]

@@ -244,6 +244,10 @@ pub fn required_history_secs(config: &DetectorConfig) -> f64 {
     (LONG_VIEW_WINDOWS * w + b).max(short) * 60.0
 }
 
+/// A projected time to budget under this many detection windows makes a leak Critical (an hour
+/// at the defaults).
+pub(crate) const CRITICAL_HORIZON_WINDOWS: f64 = 2.0;
+
 /// The long view of gradual growth, in detection windows: a day at the default 30 minutes, the
 /// horizon within which a projected budget raises the severity.
 const LONG_VIEW_WINDOWS: f64 = 48.0;
@@ -513,7 +517,7 @@ impl Knobs {
             bloat_floor_bytes: 0.16 * g,
             frag_floor_bytes: 0.64 * g,
             frag_horizon: 2.0 * window,
-            critical_horizon: 2.0 * window,
+            critical_horizon: CRITICAL_HORIZON_WINDOWS * window,
             urgent_horizon: 48.0 * window,
             long_view: LONG_VIEW_WINDOWS * window,
         }
