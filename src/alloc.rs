@@ -39,6 +39,9 @@ const SAMPLED: u32 = 1 << 15;
 // Every scope id, and so every owner, fits in the mark's 15 low bits; every sample slot in a u16.
 const _: () = assert!(MAX_SCOPES <= SAMPLED as usize);
 const _: () = assert!(sampler::SLOTS <= 1 << 16);
+// The fast path's unchecked layout (`Alloc::alloc_small`): a size below the countdown's bound,
+// plus the trailer, rounded up to any alignment, stays far within `isize::MAX`.
+const _: () = assert!(batch::CHECK_BYTES <= 1 << 30);
 
 /// A `GlobalAlloc` that wraps `A` (by default [`System`]) and charges every block to the scope
 /// that was current when it was allocated.
@@ -363,6 +366,37 @@ impl<A: GlobalAlloc> Alloc<A> {
         let Some(outer) = outer(layout, MARK_LEN) else {
             return ptr::null_mut();
         };
+        // SAFETY: forwarded contract; `outer` is `layout` with a `MARK_LEN`-byte trailer.
+        unsafe { self.alloc_marked::<ZEROED>(layout, outer) }
+    }
+
+    /// [`Alloc::alloc_plain`] for an allocation that did not end the thread's countdown
+    /// ([`sampler::tick`] returned false), so `layout.size()` is below [`batch::CHECK_BYTES`]
+    /// and its outer layout needs no overflow check.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`], and `sampler::tick(layout.size())` just returned false.
+    #[inline(always)]
+    unsafe fn alloc_small<const ZEROED: bool>(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: (1) `tick` returned false, so `layout.size() < CHECK_BYTES` (its contract),
+        // and `size + MARK_LEN` does not overflow; (2) `layout` is valid with a non-zero size,
+        // so its alignment is a power of two of at most 2^62 (a non-zero size rounded up to
+        // 2^63 would exceed `isize::MAX`); (3) so `size + MARK_LEN`, rounded up to the
+        // alignment, is at most `max(align, 2 * (CHECK_BYTES + MARK_LEN))`, within
+        // `isize::MAX` (`CHECK_BYTES` is checked small at compile time, at the top of this file).
+        let outer =
+            unsafe { Layout::from_size_align_unchecked(layout.size() + MARK_LEN, layout.align()) };
+        // SAFETY: forwarded contract; `outer` is `layout` with a `MARK_LEN`-byte trailer.
+        unsafe { self.alloc_marked::<ZEROED>(layout, outer) }
+    }
+
+    /// Allocates `outer` (`layout` with a [`MARK_LEN`]-byte trailer), charges it and marks it.
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::alloc`] for `layout`, and `outer` is `layout`'s size plus `MARK_LEN`
+    /// at `layout`'s alignment.
+    #[inline(always)]
+    unsafe fn alloc_marked<const ZEROED: bool>(&self, layout: Layout, outer: Layout) -> *mut u8 {
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
         let (ptr, owner) =
             self.in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });
@@ -524,8 +558,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
             // SAFETY: forwarded contract.
             return unsafe { self.alloc_expired::<false>(layout) };
         }
-        // SAFETY: forwarded contract.
-        unsafe { self.alloc_plain::<false>(layout) }
+        // SAFETY: forwarded contract, and `tick` just returned false.
+        unsafe { self.alloc_small::<false>(layout) }
     }
 
     #[inline]
@@ -534,8 +568,8 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
             // SAFETY: forwarded contract.
             return unsafe { self.alloc_expired::<true>(layout) };
         }
-        // SAFETY: forwarded contract.
-        unsafe { self.alloc_plain::<true>(layout) }
+        // SAFETY: forwarded contract, and `tick` just returned false.
+        unsafe { self.alloc_small::<true>(layout) }
     }
 
     #[inline]

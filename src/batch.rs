@@ -159,6 +159,11 @@ struct Local {
     hot: Slot,
     /// The other scopes' slots.
     others: [Slot; SLOTS - 1],
+    /// The events in `others`, and the largest net change among them: what a look needs of
+    /// them, kept up to date by whatever changes them (only [`Local::make_hot`], a send and a
+    /// take do; every event counts in the hot slot), so a look reads the hot slot and these two.
+    others_events: Cell<u64>,
+    others_net: Cell<u64>,
     /// Bytes this thread may still free before the next look at the bounds ([`CHECK_BYTES`]);
     /// the subtraction that borrows is the trigger.
     free_left: Cell<u64>,
@@ -177,6 +182,8 @@ thread_local! {
         Local {
             hot: Slot::new(),
             others: [const { Slot::new() }; SLOTS - 1],
+            others_events: Cell::new(0),
+            others_net: Cell::new(0),
             free_left: Cell::new(CHECK_BYTES),
             send_at_events: Cell::new(FLUSH_EVENTS),
             net_limit: Cell::new(NET_TRIGGER),
@@ -262,12 +269,21 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn check(&self) {
-        let (events, net) = self.slots().fold((0u64, 0u64), |(e, n), s| {
-            (e.wrapping_add(s.events()), n.max(s.net()))
-        });
+        let events = self.hot.events().wrapping_add(self.others_events.get());
+        let net = self.hot.net().max(self.others_net.get());
         if events >= self.send_at_events.get() || net >= self.net_limit.get() {
             self.send();
         }
+    }
+
+    /// Recomputes `others_events` and `others_net` after the other slots changed.
+    #[cold]
+    fn settle_others(&self) {
+        let (events, net) = self.others.iter().fold((0u64, 0u64), |(e, n), s| {
+            (e.wrapping_add(s.events()), n.max(s.net()))
+        });
+        self.others_events.set(events);
+        self.others_net.set(net);
     }
 
     /// Records one event anywhere in the batch, registering the exit hook or taking a new slot
@@ -296,12 +312,16 @@ impl Local {
         }
         if let Some(slot) = self.others.iter().find(|s| s.scope.get() == scope) {
             self.hot.exchange(slot);
+            self.settle_others();
             return true;
         }
         if !self.hot.is_empty() {
             match self.others.iter().find(|s| s.is_empty()) {
-                Some(slot) => self.hot.exchange(slot),
-                // After a send every slot is empty.
+                Some(slot) => {
+                    self.hot.exchange(slot);
+                    self.settle_others();
+                }
+                // After a send every slot is empty (and the send settled the others).
                 None if self.send() => {}
                 None => return false,
             }
@@ -357,6 +377,7 @@ impl Local {
         match CHANNEL.try_send(Message::Counts { len, deltas }) {
             Ok(()) => {
                 self.slots().for_each(Slot::clear);
+                self.settle_others();
                 self.send_at_events.set(FLUSH_EVENTS);
                 self.net_limit.set(NET_TRIGGER);
                 true
@@ -376,6 +397,7 @@ impl Local {
             apply(s.scope.get(), &s.counts());
             s.clear();
         }
+        self.settle_others();
         self.send_at_events.set(FLUSH_EVENTS);
         self.net_limit.set(NET_TRIGGER);
     }

@@ -92,6 +92,11 @@ thread_local! {
 /// Charges `size` bytes to the countdown; true when this allocation must take the slow path,
 /// [`expire`] (then a look at the batch bounds: see [`crate::alloc`]). One subtraction and one
 /// branch: the sampler's countdown and the batch's allocation countdown are one.
+///
+/// False only when `size` is below [`CHECK_BYTES`]: the countdown is never set above
+/// `CHECK_BYTES - 1` ([`expire`], [`restart_thread`]), false means it did not borrow, so
+/// `size <= countdown`, and a thread whose countdown cannot be read takes the slow path. The
+/// shim's fast path relies on it to build its layout without an overflow check.
 #[inline(always)]
 pub(crate) fn tick(size: usize) -> bool {
     COUNTDOWN
@@ -100,7 +105,7 @@ pub(crate) fn tick(size: usize) -> bool {
             c.set(left);
             expired
         })
-        .unwrap_or(false)
+        .unwrap_or(true)
 }
 
 /// The countdown ran out at the allocation just charged by [`tick`]: settles the bytes allocated
