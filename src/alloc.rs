@@ -173,8 +173,13 @@ unsafe fn outer_unchecked(layout: Layout, mark: u32) -> Layout {
 ///
 /// An empty `asm!` that takes the pointer in a register and hands it back costs nothing at run
 /// time (`black_box`, the portable fallback, spills it to the stack and reloads it).
+///
+/// The shim launders a block's address once, where it gets it (from the inner allocator, or
+/// from the caller of `dealloc` and `realloc`), and then uses the laundered address for
+/// everything: the trailer, the call into the inner allocator, the pointer it returns. Kept
+/// apart from the original, the laundered copy would cost a register move per event.
 #[inline(always)]
-fn opaque(ptr: *mut u8) -> *mut u8 {
+fn opaque(ptr: *mut u8) -> Opaque {
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
     {
         let mut p = ptr;
@@ -185,32 +190,46 @@ fn opaque(ptr: *mut u8) -> *mut u8 {
         unsafe {
             std::arch::asm!("/* {0} */", inout(reg) p, options(nostack, preserves_flags));
         }
-        p
+        Opaque(p)
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
-        black_box(ptr)
+        Opaque(black_box(ptr))
+    }
+}
+
+/// A block's address that went through [`opaque`]: the only kind the trailer is read or
+/// written through ([`write_mark`], [`read_mark`], [`write_slot`], [`read_slot`]).
+#[derive(Clone, Copy)]
+struct Opaque(*mut u8);
+
+impl Opaque {
+    /// The address, for the inner allocator and the shim's caller.
+    #[inline(always)]
+    fn ptr(self) -> *mut u8 {
+        self.0
     }
 }
 
 /// Stores `mark` in the trailer of the block at `ptr` of `size` bytes.
 ///
-/// The pointer goes through [`opaque`] first. Once the shim is inlined under fat LTO, LLVM
+/// The pointer went through [`opaque`] (its type says so). Once the shim is inlined under fat LTO, LLVM
 /// knows `ptr` came from an allocation function (`__rust_alloc_zeroed`, say) of `size` bytes:
 /// the trailer lies outside that object as the caller sees it, and LLVM may fold a later read of
 /// it to zero or drop this store (docs/design.md §13; rust-lang/rust#146766 is likely the same family).
 /// An opaque pointer carries no provenance LLVM can reason about, so the store and the later
-/// load are kept as written. The cost is a register move.
+/// load are kept as written. The cost is nothing: the shim launders each address once and uses
+/// the result for everything else too.
 ///
 /// # Safety
 /// `ptr` must point to a live block of at least `size + MARK_LEN` bytes.
 #[inline]
-unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
+unsafe fn write_mark(ptr: Opaque, size: usize, mark: u32) {
     // SAFETY: (1) `ptr + size` is in bounds of the block, which is `size + MARK_LEN` bytes long
     // (caller's contract); (2) the write covers exactly the last `MARK_LEN` bytes and is
     // unaligned, since `size` can be anything.
     unsafe {
-        opaque(ptr)
+        ptr.0
             .add(size)
             .cast::<[u8; MARK_LEN]>()
             .write_unaligned((mark as u16).to_ne_bytes());
@@ -222,12 +241,12 @@ unsafe fn write_mark(ptr: *mut u8, size: usize, mark: u32) {
 /// # Safety
 /// `ptr` must point to a live block of at least `size + SAMPLED_LEN` bytes.
 #[inline]
-unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
+unsafe fn write_slot(ptr: Opaque, size: usize, slot: u32) {
     // SAFETY: bytes `size + 2 .. size + 4` of a block of `size + SAMPLED_LEN` bytes, unaligned,
     // through an opaque pointer as in `write_mark`. Slots are below `sampler::SLOTS` (2^16, checked
     // at compile time above), so the `u16` holds the whole id.
     unsafe {
-        opaque(ptr)
+        ptr.0
             .add(size + MARK_LEN)
             .cast::<[u8; 2]>()
             .write_unaligned((slot as u16).to_ne_bytes());
@@ -240,10 +259,10 @@ unsafe fn write_slot(ptr: *mut u8, size: usize, slot: u32) {
 /// `ptr` must point to a live sampled block of `size + SAMPLED_LEN` bytes whose slot was written
 /// by [`write_slot`].
 #[inline]
-unsafe fn read_slot(ptr: *mut u8, size: usize) -> u32 {
+unsafe fn read_slot(ptr: Opaque, size: usize) -> u32 {
     // SAFETY: as in `write_slot`.
     let bytes = unsafe {
-        opaque(ptr)
+        ptr.0
             .add(size + MARK_LEN)
             .cast::<[u8; 2]>()
             .read_unaligned()
@@ -257,15 +276,10 @@ unsafe fn read_slot(ptr: *mut u8, size: usize) -> u32 {
 /// `ptr` must point to a live block of `size + MARK_LEN` bytes whose mark was written by
 /// [`write_mark`].
 #[inline]
-unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
+unsafe fn read_mark(ptr: Opaque, size: usize) -> u32 {
     // SAFETY: as in `write_mark`: the last `MARK_LEN` bytes of the block, read unaligned,
     // through an opaque pointer so the optimizer cannot fold the value.
-    let bytes = unsafe {
-        opaque(ptr)
-            .add(size)
-            .cast::<[u8; MARK_LEN]>()
-            .read_unaligned()
-    };
+    let bytes = unsafe { ptr.0.add(size).cast::<[u8; MARK_LEN]>().read_unaligned() };
     u16::from_ne_bytes(bytes).into()
 }
 
@@ -276,11 +290,11 @@ unsafe fn read_mark(ptr: *mut u8, size: usize) -> u32 {
 /// `ptr` is a fresh block of `size + MARK_LEN` bytes.
 #[cold]
 #[inline(never)]
-unsafe fn count_slow(ptr: *mut u8, size: usize, owner: u32) -> *mut u8 {
+unsafe fn count_slow(ptr: Opaque, size: usize, owner: u32) -> *mut u8 {
     batch::on_alloc(owner, size);
     // SAFETY: the caller's contract: the mark overwrites only the trailer.
     unsafe { write_mark(ptr, size, owner) };
-    ptr
+    ptr.ptr()
 }
 
 impl<A: GlobalAlloc> Alloc<A> {
@@ -300,8 +314,11 @@ impl<A: GlobalAlloc> Alloc<A> {
     #[inline(always)]
     fn in_inner<T>(&self, call: impl FnOnce(u32) -> T) -> (T, u32) {
         if !self.guarded {
-            let owner = reentry::owner();
-            return (call(owner), owner);
+            // The inner allocator never calls back into the shim, so the owner is the same
+            // after the call as before. Read again rather than kept: over `System` the first
+            // read is dead, and nothing then lives across the call but the size.
+            let result = call(reentry::owner());
+            return (result, reentry::owner());
         }
         let guard = reentry::Untracked::enter();
         let result = call(guard.previous());
@@ -403,6 +420,7 @@ impl<A: GlobalAlloc> Alloc<A> {
         if ptr.is_null() {
             return ptr;
         }
+        let ptr = opaque(ptr);
         if !batch::alloc_fast(owner, layout.size()) {
             // SAFETY: as below.
             return unsafe { count_slow(ptr, layout.size(), owner) };
@@ -410,7 +428,7 @@ impl<A: GlobalAlloc> Alloc<A> {
         // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
         // overwrites only the trailer, never bytes the caller sees (zeroed or not).
         unsafe { write_mark(ptr, layout.size(), owner) };
-        ptr
+        ptr.ptr()
     }
 
     /// [`GlobalAlloc::dealloc`] for every block [`batch::free_fast`] does not count: a sampled
@@ -420,11 +438,12 @@ impl<A: GlobalAlloc> Alloc<A> {
     /// As [`GlobalAlloc::dealloc`], and `mark` is the block's mark.
     #[cold]
     #[inline(never)]
-    unsafe fn dealloc_slow(&self, ptr: *mut u8, layout: Layout, mark: u32) {
+    unsafe fn dealloc_slow(&self, ptr: Opaque, layout: Layout, mark: u32) {
         if mark & SAMPLED != 0 {
             // SAFETY: a sampled block carries its slot after the mark.
             sampler::freed(unsafe { read_slot(ptr, layout.size()) });
         }
+        let ptr = ptr.ptr();
         let owner = mark & !SAMPLED;
         // Recorded before the block goes back: once it does, another thread may get the same
         // address.
@@ -492,12 +511,13 @@ impl<A: GlobalAlloc> Alloc<A> {
             return ptr;
         }
         batch::on_alloc(owner, layout.size());
+        let ptr = opaque(ptr);
         // SAFETY: `ptr` is a fresh block of `layout.size() + SAMPLED_LEN` bytes.
         unsafe {
             write_mark(ptr, layout.size(), owner | SAMPLED);
             write_slot(ptr, layout.size(), slot);
         }
-        ptr
+        ptr.ptr()
     }
 
     /// Reallocates by allocating, copying and freeing: for sampled blocks (whose trailer the
@@ -574,9 +594,11 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let block = opaque(ptr);
         // SAFETY: the caller guarantees `ptr` was allocated by this shim with `layout`, so the
         // block has its mark at `ptr + layout.size()`.
-        let mark = unsafe { read_mark(ptr, layout.size()) };
+        let mark = unsafe { read_mark(block, layout.size()) };
+        let ptr = block.ptr();
         // Counted before the block goes back: once it does, another thread may get the same
         // address. Every case but the common one is out of line, so this path saves no register.
         match batch::free_fast(mark, layout.size()) {
@@ -585,7 +607,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Alloc<A> {
             // scope id).
             batch::Freed::Look => return unsafe { self.dealloc_look(ptr, layout, mark) },
             // SAFETY: forwarded contract; `mark` is the block's mark.
-            batch::Freed::Slow => return unsafe { self.dealloc_slow(ptr, layout, mark) },
+            batch::Freed::Slow => return unsafe { self.dealloc_slow(block, layout, mark) },
         }
         // SAFETY: (1) `ptr` came from the home heap of its owner, `mark` (unsampled: it matched
         // a scope id), with exactly this outer layout (a plain mark's); (2) that layout was
@@ -631,8 +653,10 @@ impl<A: GlobalAlloc> Alloc<A> {
         new_size: usize,
         sample: bool,
     ) -> *mut u8 {
+        let block = opaque(ptr);
         // SAFETY: `ptr` is a live block of this shim allocated with `layout` (caller's contract).
-        let mark = unsafe { read_mark(ptr, layout.size()) };
+        let mark = unsafe { read_mark(block, layout.size()) };
+        let ptr = block.ptr();
         // A block that would change heaps (leakscope's own block taken over by a scope, or a
         // program block reallocated inside leakscope's code) is copied too. The new owner is
         // the one `batch::on_realloc` gives it: the current scope, else the block's owner.
@@ -668,7 +692,7 @@ impl<A: GlobalAlloc> Alloc<A> {
             // On failure the old block, its mark and its owner's counts stay as they were.
             let new_owner = batch::on_realloc(mark, current, layout.size(), new_size);
             // SAFETY: `new_ptr` is a live block of `new_size + MARK_LEN` bytes.
-            unsafe { write_mark(new_ptr, new_size, new_owner) };
+            unsafe { write_mark(opaque(new_ptr), new_size, new_owner) };
         }
         new_ptr
     }
