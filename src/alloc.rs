@@ -283,6 +283,37 @@ unsafe fn read_mark(ptr: Opaque, size: usize) -> u32 {
     u16::from_ne_bytes(bytes).into()
 }
 
+/// Whether `System` serves `layout` with plain `malloc` (or `calloc`): std's own test, an
+/// alignment the C allocator guarantees anyway and no larger than the size. Testing it in the
+/// shim lets the optimizer drop `System`'s `posix_memalign` branch, and the stack slot it needs,
+/// from the fast path; a different guess on some platform changes only which call site calls
+/// `System`, never what it does.
+#[inline(always)]
+fn malloc_aligns(layout: Layout) -> bool {
+    layout.align() <= 16 && layout.align() <= layout.size()
+}
+
+/// The inner allocator's `alloc` (`alloc_zeroed` when `ZEROED`) out of line: over [`System`],
+/// an over-aligned block ([`malloc_aligns`]).
+///
+/// # Safety
+/// As [`GlobalAlloc::alloc`].
+#[cold]
+#[inline(never)]
+unsafe fn inner_alloc_aligned<A: GlobalAlloc, const ZEROED: bool>(
+    inner: &A,
+    layout: Layout,
+) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if ZEROED {
+            inner.alloc_zeroed(layout)
+        } else {
+            inner.alloc(layout)
+        }
+    }
+}
+
 /// Counts a fresh block that [`batch::alloc_fast`] did not (leakscope's own, another scope's,
 /// the thread's first), marks it and returns it.
 ///
@@ -352,6 +383,9 @@ impl<A: GlobalAlloc> Alloc<A> {
             match (self.in_system_heap(owner), ZEROED) {
                 (true, true) => System.alloc_zeroed(outer),
                 (true, false) => System.alloc(outer),
+                (false, _) if self.system && !malloc_aligns(outer) => {
+                    inner_alloc_aligned::<A, ZEROED>(&self.inner, outer)
+                }
                 (false, true) => self.inner.alloc_zeroed(outer),
                 (false, false) => self.inner.alloc(outer),
             }
