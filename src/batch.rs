@@ -37,8 +37,9 @@ pub const FLUSH_EVENTS: u64 = 1024;
 /// figure can trail per scope per thread.
 pub const FLUSH_NET_BYTES: u64 = 64 * 1024;
 /// Bytes allocated, or bytes freed, between two looks at a thread's batch bounds. Allocations
-/// count down in the sampler's countdown ([`crate::sampler::tick`]), frees in
-/// [`Local::free_left`]: one subtraction and one branch per event, and nothing else between looks.
+/// count down in the sampler's countdown ([`crate::sampler::tick`]), frees in the hot slot's
+/// biased `bytes_freed` ([`Local::free_bias`]): one branch on an add per free, one subtraction
+/// and one branch per allocation, and nothing else between looks.
 /// Between two looks one scope's net change moves by less than this (plus the one event that
 /// ends the countdown, counted before the look), so a look sends the batch once a scope's net
 /// change reaches `FLUSH_NET_BYTES - CHECK_BYTES` and the bound above holds.
@@ -84,12 +85,17 @@ struct Slot {
 
 impl Slot {
     const fn new() -> Self {
+        Slot::biased(0)
+    }
+
+    /// An empty slot whose `bytes_freed` holds `bias` (the hot slot: see [`Local::free_bias`]).
+    const fn biased(bias: u64) -> Self {
         Slot {
             scope: Cell::new(EMPTY),
             allocs: Cell::new(0),
             frees: Cell::new(0),
             bytes_allocated: Cell::new(0),
-            bytes_freed: Cell::new(0),
+            bytes_freed: Cell::new(bias),
         }
     }
 
@@ -164,9 +170,13 @@ struct Local {
     /// take do; every event counts in the hot slot), so a look reads the hot slot and these two.
     others_events: Cell<u64>,
     others_net: Cell<u64>,
-    /// Bytes this thread may still free before the next look at the bounds ([`CHECK_BYTES`]);
-    /// the subtraction that borrows is the trigger.
-    free_left: Cell<u64>,
+    /// The free countdown, folded into the hot slot's byte counter: between the cold
+    /// operations, `hot.bytes_freed` holds the hot scope's bytes freed plus this bias, chosen so
+    /// that the add which carries is the free that ends the countdown: bytes this thread may
+    /// still free before the next look ([`CHECK_BYTES`] at most) are `!hot.bytes_freed`.
+    /// Every operation that reads or moves the slots does so on plain counts, between
+    /// [`Local::unbias`] and [`Local::rebias`]; only [`Local::count`] adds to the biased value.
+    free_bias: Cell<u64>,
     /// Events in the slots at which a look sends the batch: [`FLUSH_EVENTS`], or
     /// [`FLUSH_EVENTS`] more than at a send that found the channel full.
     send_at_events: Cell<u64>,
@@ -177,19 +187,24 @@ struct Local {
     life: Cell<Life>,
 }
 
-thread_local! {
-    static LOCAL: Local = const {
+impl Local {
+    /// A fresh thread's batch: every slot empty, a whole free countdown.
+    const fn new() -> Self {
         Local {
-            hot: Slot::new(),
+            hot: Slot::biased(!CHECK_BYTES),
             others: [const { Slot::new() }; SLOTS - 1],
             others_events: Cell::new(0),
             others_net: Cell::new(0),
-            free_left: Cell::new(CHECK_BYTES),
+            free_bias: Cell::new(!CHECK_BYTES),
             send_at_events: Cell::new(FLUSH_EVENTS),
             net_limit: Cell::new(NET_TRIGGER),
             life: Cell::new(Life::Fresh),
         }
-    };
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = const { Local::new() };
     static EXIT_HOOK: ExitHook = const { ExitHook };
 }
 
@@ -231,7 +246,7 @@ impl Local {
         true
     }
 
-    /// Adds one event to `slot`. A free also counts down to the next look at the bounds (an
+    /// Adds one event to `slot`, the hot one (its `bytes_freed` biased). A free also counts down to the next look at the bounds (an
     /// allocation did so in the sampler's countdown, before it was made): true when that
     /// countdown ran out and [`Local::frees_expired`] is due.
     #[inline(always)]
@@ -247,10 +262,10 @@ impl Local {
             }
             Event::Free => {
                 slot.frees.set(slot.frees.get().wrapping_add(1));
-                slot.bytes_freed
-                    .set(slot.bytes_freed.get().wrapping_add(size));
-                let (left, expired) = self.free_left.get().overflowing_sub(size);
-                self.free_left.set(left);
+                // The biased count carries exactly when `size` exceeds the bytes left to free
+                // before the next look (see `free_bias`): the add is the countdown.
+                let (freed, expired) = slot.bytes_freed.get().overflowing_add(size);
+                slot.bytes_freed.set(freed);
                 expired
             }
         }
@@ -260,8 +275,37 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn frees_expired(&self) {
-        self.free_left.set(CHECK_BYTES);
-        self.check();
+        self.unbias();
+        self.check_plain();
+        self.rebias(CHECK_BYTES);
+    }
+
+    /// Takes the bias out of the hot slot's `bytes_freed`, leaving the plain count, and returns
+    /// the bytes that were left to free before the next look (meaningless once it ran out).
+    fn unbias(&self) -> u64 {
+        let stored = self.hot.bytes_freed.get();
+        self.hot
+            .bytes_freed
+            .set(stored.wrapping_sub(self.free_bias.get()));
+        !stored
+    }
+
+    /// Biases the hot slot's plain `bytes_freed` again so that the next look comes after
+    /// `free_left` more bytes freed: the stored value becomes `!free_left`, and an add carries
+    /// once the bytes added exceed `free_left`.
+    fn rebias(&self, free_left: u64) {
+        let stored = !free_left;
+        self.free_bias
+            .set(stored.wrapping_sub(self.hot.bytes_freed.get()));
+        self.hot.bytes_freed.set(stored);
+    }
+
+    /// Runs `f`, which reads or moves the slots, on plain counts, keeping the free countdown.
+    fn plain<R>(&self, f: impl FnOnce() -> R) -> R {
+        let free_left = self.unbias();
+        let result = f();
+        self.rebias(free_left);
+        result
     }
 
     /// A look at the bounds: sends the batch when it holds [`FLUSH_EVENTS`] events or a scope's
@@ -269,10 +313,15 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn check(&self) {
+        self.plain(|| self.check_plain());
+    }
+
+    /// [`Local::check`] on plain counts.
+    fn check_plain(&self) {
         let events = self.hot.events().wrapping_add(self.others_events.get());
         let net = self.hot.net().max(self.others_net.get());
         if events >= self.send_at_events.get() || net >= self.net_limit.get() {
-            self.send();
+            self.send_plain();
         }
     }
 
@@ -293,7 +342,7 @@ impl Local {
         if self.life.get() != Life::Live && !self.start() {
             return false;
         }
-        if !self.make_hot(scope) {
+        if !self.plain(|| self.make_hot(scope)) {
             return false;
         }
         if self.count(&self.hot, size, event) {
@@ -304,7 +353,7 @@ impl Local {
 
     /// Makes `scope`'s slot the hot one: swaps in its slot, or an empty one (sending the batch
     /// when there is none). Returns false when every slot is another scope's and the channel is
-    /// full.
+    /// full. On plain counts ([`Local::plain`]).
     #[cold]
     fn make_hot(&self, scope: u32) -> bool {
         if self.hot.scope.get() == scope {
@@ -322,7 +371,7 @@ impl Local {
                     self.settle_others();
                 }
                 // After a send every slot is empty (and the send settled the others).
-                None if self.send() => {}
+                None if self.send_plain() => {}
                 None => return false,
             }
         }
@@ -357,6 +406,11 @@ impl Local {
     #[cold]
     #[inline(never)]
     fn send(&self) -> bool {
+        self.plain(|| self.send_plain())
+    }
+
+    /// [`Local::send`] on plain counts.
+    fn send_plain(&self) -> bool {
         if self.is_empty() {
             self.send_at_events.set(FLUSH_EVENTS);
             self.net_limit.set(NET_TRIGGER);
@@ -393,6 +447,11 @@ impl Local {
 
     /// Hands every slot to `apply` and empties the batch.
     fn take(&self, apply: &mut dyn FnMut(u32, &Counts)) {
+        self.plain(|| self.take_plain(apply));
+    }
+
+    /// [`Local::take`] on plain counts.
+    fn take_plain(&self, apply: &mut dyn FnMut(u32, &Counts)) {
         for s in self.slots().filter(|s| !s.is_empty()) {
             apply(s.scope.get(), &s.counts());
             s.clear();
@@ -570,5 +629,47 @@ pub(crate) fn take_thread(apply: &mut dyn FnMut(u32, &Counts)) {
 pub(crate) fn check_thread() {
     if !reentry::is_busy() {
         let _ = LOCAL.try_with(Local::check);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The free countdown folded into the hot slot's biased byte count ends exactly where the
+    /// separate countdown did (the free that takes the bytes freed past `CHECK_BYTES`), keeps
+    /// its place across a swap of the hot slot, and leaves every count plain and exact.
+    #[test]
+    fn the_biased_free_countdown_ends_where_a_countdown_would() {
+        let l = Local::new();
+        l.life.set(Life::Live);
+        assert!(l.plain(|| l.make_hot(5)));
+        let quarter = CHECK_BYTES / 4;
+        for _ in 0..4 {
+            assert!(!l.count(&l.hot, quarter, Event::Free));
+        }
+        assert!(
+            l.count(&l.hot, 1, Event::Free),
+            "one byte past CHECK_BYTES ends it"
+        );
+        assert_eq!(l.unbias(), !0, "the countdown ran out by one byte");
+        assert_eq!(l.hot.bytes_freed.get(), CHECK_BYTES + 1);
+        l.rebias(CHECK_BYTES);
+
+        // 100 bytes into a fresh countdown, another scope's slot is swapped in: the countdown
+        // goes on where it was.
+        assert!(!l.count(&l.hot, 100, Event::Free));
+        assert!(l.plain(|| l.make_hot(7)));
+        assert!(!l.count(&l.hot, CHECK_BYTES - 100, Event::Free));
+        assert!(l.count(&l.hot, 1, Event::Free));
+        l.unbias();
+        assert_eq!(l.hot.scope.get(), 7);
+        assert_eq!(l.hot.bytes_freed.get(), CHECK_BYTES - 99);
+        assert_eq!(l.hot.frees.get(), 2);
+        let five = l.others.iter().find(|s| s.scope.get() == 5).unwrap();
+        assert_eq!(five.bytes_freed.get(), CHECK_BYTES + 1 + 100);
+        assert_eq!(five.frees.get(), 6);
+        assert_eq!(l.others_net.get(), CHECK_BYTES + 101);
+        assert_eq!(l.others_events.get(), 6);
     }
 }
