@@ -248,7 +248,9 @@ impl LeakTracker {
                 continue;
             };
             slot.hits = 0;
+            // A run without the finding ends a streak of asking for another severity.
             slot.lower_since = None;
+            slot.higher_since = None;
             if let Some(leak) = &slot.open {
                 slot.misses += 1;
                 // Resolution needs both the configured count of missed runs and the detector's
@@ -328,6 +330,7 @@ impl LeakTracker {
                 // have asked for less for the detector's whole window, to the highest of them.
                 // A rate read over a 14-minute span that a staircase's step or a burst lifts
                 // over a bar for a few minutes is no new severity.
+                //
                 // A PeriodicSpike's evidence is already several runs of its job, and its
                 // severity is what makes it an alarm: it escalates at once.
                 let confirm = if ty == LeakType::PeriodicSpike {
@@ -710,6 +713,17 @@ mod tests {
                     if leak.finding.severity == LeakSeverity::Medium && leak.last_detected == 1830.0
             ),
             "{ev:?}"
+        );
+        // A run without the finding ends the streak: Medium for 5 minutes, a miss, Medium for
+        // 9.5 more is no change; the 10th minute since the miss is.
+        let mut gap = LeakTracker::new(&config());
+        run_at(&mut gap, 0.0, 30.0, LeakSeverity::Low, None);
+        assert!(run_at(&mut gap, 60.0, 360.0, LeakSeverity::Medium, None).is_empty());
+        assert!(gap.observe("a", 390.0, vec![]).is_empty());
+        assert!(run_at(&mut gap, 420.0, 990.0, LeakSeverity::Medium, None).is_empty());
+        assert_eq!(
+            run_at(&mut gap, 1020.0, 1020.0, LeakSeverity::Medium, None).len(),
+            1
         );
         // A budget within the critical horizon (two windows, 20 minutes here) is Critical at
         // once, and stays Critical while projections from other spans put it within twice
