@@ -614,14 +614,24 @@ fn a_higher_severity_holds_over_its_evidence_before_it_is_reported() {
 )]
 fn a_ttl_cache_surge_is_no_settled_step() {
     let cases: Vec<_> = (0..8).map(|seed| (Family::TtlCache, seed)).collect();
-    for v in judge_all(&cases, 2) {
-        let steps: Vec<_> = v
+    no_event_where(&cases, |e, _| e.summary.contains("stepped up"));
+}
+
+/// Asserts that no event of `cases` is `bad`, which is also given the case's leak start
+/// (infinite for a healthy case), and names the events that are.
+fn no_event_where(cases: &[(Family, u64)], bad: impl Fn(&Event, f64) -> bool) {
+    for (v, &(family, seed)) in judge_all(cases, 2).iter().zip(cases) {
+        let start = match family.case(seed).truth {
+            Truth::Leak { start_secs, .. } => start_secs,
+            Truth::Healthy { .. } => f64::INFINITY,
+        };
+        let found: Vec<_> = v
             .events
             .iter()
-            .filter(|e| e.summary.contains("stepped up"))
+            .filter(|e| bad(e, start))
             .map(|e| (e.t / 60.0, &e.summary))
             .collect();
-        assert!(steps.is_empty(), "{}: {steps:#?}", v.name);
+        assert!(found.is_empty(), "{}: {found:#?}", v.name);
     }
 }
 
@@ -810,16 +820,9 @@ fn the_age_profile_shows_what_each_component_keeps() {
 fn bytes_that_follow_the_traffic_are_no_bloat() {
     meets_every_target("lru_warm", 22);
     meets_every_target("preload_step", 23);
-    for seed in [13, 18] {
-        let case = Family::TtlCache.case(seed);
-        let run = leakscope_corpus::judge::run(&case);
-        let bloat: Vec<&Event> = run
-            .events
-            .iter()
-            .filter(|e| e.ty == LeakType::CacheBloat)
-            .collect();
-        assert!(bloat.is_empty(), "{}: {bloat:?}", case.name);
-    }
+    no_event_where(&[(Family::TtlCache, 13), (Family::TtlCache, 18)], |e, _| {
+        e.ty == LeakType::CacheBloat
+    });
 }
 
 /// A first day's daily ramp climbs 120–170 MB over eight hours (0.26–0.35 MB/min) with nothing
@@ -856,20 +859,9 @@ fn steps_hours_apart_slower_than_any_target_are_no_staircase() {
         (Family::LateStart, 8),
         (Family::LateStart, 16),
     ];
-    for (family, seed) in cases {
-        let case = family.case(seed);
-        let start = match case.truth {
-            Truth::Leak { start_secs, .. } => start_secs,
-            Truth::Healthy { .. } => f64::INFINITY,
-        };
-        let run = leakscope_corpus::judge::run(&case);
-        let stairs: Vec<&Event> = run
-            .events
-            .iter()
-            .filter(|e| e.alarm && e.t < start && e.summary.contains("in steps of"))
-            .collect();
-        assert!(stairs.is_empty(), "{}: {stairs:?}", case.name);
-    }
+    no_event_where(&cases, |e, start| {
+        e.alarm && e.t < start && e.summary.contains("in steps of")
+    });
 }
 
 /// A 20 MB/min leak that begins just after a cold cache filled and settled: the baseline is a
