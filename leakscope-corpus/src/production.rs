@@ -142,6 +142,9 @@ families! {
     DailyCycle = "daily_cycle",
     /// Healthy: an LRU at 75–90% of its budget (a budget set, nothing grows).
     NearBudget = "near_budget",
+    /// Healthy: a TTL cache as `ttl_cache` with a budget 1.25–3 times the most it ever holds
+    /// (a budget set, a level that moves with its load), three days.
+    TtlBudget = "ttl_budget",
     /// Healthy (process): RSS follows tracked bytes, with allocator retention after huge
     /// requests and the allocator's own warm-up after start.
     RssFollows = "rss_follows",
@@ -719,8 +722,8 @@ struct Plan {
     nominal_mb_per_min: f64,
 }
 
-/// How a case's budget is set: reached `after` seconds from the leak's start, or at `share`
-/// of the healthy peak.
+/// How a case's budget is set: reached `after` seconds from the leak's start, or the healthy
+/// peak is `share` of it.
 #[derive(Clone, Copy)]
 enum Budget {
     ReachedAfter(f64),
@@ -767,9 +770,12 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
         }
         Requests => {}
         LruWarm => p.lru = Some((lru_cap, false)),
-        TtlCache => {
+        TtlCache | TtlBudget => {
             p.duration = 3.0 * DAY;
             p.ttl = Some(r.range(50.0, 300.0) * MB);
+            if family == TtlBudget {
+                p.budget = Some(Budget::AboveFlat(r.range(1.0 / 3.0, 0.8)));
+            }
         }
         HashDoubling => {
             // 0.3–2.5 million entries of 60–250 heap bytes in 48-byte slots, warming over
