@@ -395,12 +395,7 @@ fn staircase(
 fn keeps_its_gains(ctx: &Ctx, width: f64, rise: f64) -> bool {
     let from = (ctx.t_end - ctx.k.long_view).max(ctx.times[0] - ctx.dt);
     let width = width.max(ctx.k.window / 2.0).max(ctx.dt);
-    let floor = ctx.points(from, ctx.t_end, width, Pick::Min);
-    let mut low_after = f64::INFINITY;
-    floor.iter().rev().all(|p| {
-        low_after = low_after.min(p.bytes);
-        p.bytes - low_after < rise
-    })
+    super::largest_fall(&ctx.points(from, ctx.t_end, width, Pick::Min)) < rise
 }
 
 /// Whether `rise` bytes over `span` seconds is at the slow rule's pace (rule 4): half of G per

@@ -580,6 +580,16 @@ pub(crate) fn median_bytes(points: &[Point]) -> Option<f64> {
     stats::median_in_place(&mut v)
 }
 
+/// The largest fall of the points' bytes from any point to a lower one after it: the most a
+/// scope has given back of a level it held (0 for points that never fall).
+pub(crate) fn largest_fall(points: &[Point]) -> f64 {
+    let mut low_after = f64::INFINITY;
+    points.iter().rev().fold(0.0f64, |fall, p| {
+        low_after = low_after.min(p.bytes);
+        fall.max(p.bytes - low_after)
+    })
+}
+
 impl Point {
     /// A snapshot as a point, with `bytes` in place of its `curr_bytes` (a coarse history point
     /// passes the minimum of its run).

@@ -136,12 +136,7 @@ fn rising(ctx: &Ctx) -> Option<Finding> {
     if !(least_third >= PACE_SHARE * rise) {
         return None;
     }
-    let mut given_back = 0.0f64;
-    let mut low_after = f64::INFINITY;
-    for p in base.iter().rev() {
-        low_after = low_after.min(p.bytes);
-        given_back = given_back.max(p.bytes - low_after);
-    }
+    let given_back = super::largest_fall(base);
     if !(given_back < GIVEN_BACK_SHARE * rise) {
         return None;
     }
