@@ -430,13 +430,13 @@ impl<A: GlobalAlloc> Alloc<A> {
     #[inline(always)]
     unsafe fn alloc_small<const ZEROED: bool>(&self, layout: Layout) -> *mut u8 {
         let outer = {
-            // SAFETY: (1) `tick` returned false, so `layout.size() < CHECK_BYTES` (its
-            // contract), and `size + MARK_LEN` does not overflow; (2) `layout` is valid with a
-            // non-zero size, so its alignment is a power of two of at most 2^62 (a non-zero size
-            // rounded up to 2^63 would exceed `isize::MAX`); (3) so `size + MARK_LEN`, rounded
-            // up to the alignment, is at most `max(align, 2 * (CHECK_BYTES + MARK_LEN))`, within
-            // `isize::MAX` (`CHECK_BYTES` is checked small at compile time, at the top of this
-            // file).
+            // (1) `tick` returned false, so `layout.size() < CHECK_BYTES` (its contract), and
+            // `size + MARK_LEN` does not overflow; (2) `layout` is valid with a non-zero size, so
+            // its alignment is a power of two of at most 2^62 (a non-zero size rounded up to 2^63
+            // would exceed `isize::MAX`); (3) so `size + MARK_LEN`, rounded up to the alignment,
+            // is at most `max(align, 2 * (CHECK_BYTES + MARK_LEN))`, within `isize::MAX`
+            // (`CHECK_BYTES` is checked small at compile time, at the top of this file).
+            // SAFETY: by (1)–(3), the size does not overflow and the alignment is a valid one.
             unsafe { Layout::from_size_align_unchecked(layout.size() + MARK_LEN, layout.align()) }
         };
         // SAFETY: forwarded contract; `outer` is `layout` with a `MARK_LEN`-byte trailer.
