@@ -583,10 +583,21 @@ pub(crate) fn median_bytes(points: &[Point]) -> Option<f64> {
 /// The largest fall of the points' bytes from any point to a lower one after it: the most a
 /// scope has given back of a level it held (0 for points that never fall).
 pub(crate) fn largest_fall(points: &[Point]) -> f64 {
+    fall_of(points.iter().map(|p| p.bytes))
+}
+
+/// [`largest_fall`] of the levels held for two points at least (the lower of each two
+/// neighbours): one point's spike, a huge request held for less than a bucket, is no level a
+/// scope held and gave back.
+pub(crate) fn largest_fall_held(points: &[Point]) -> f64 {
+    fall_of(points.windows(2).map(|w| w[0].bytes.min(w[1].bytes)))
+}
+
+fn fall_of(bytes: impl DoubleEndedIterator<Item = f64>) -> f64 {
     let mut low_after = f64::INFINITY;
-    points.iter().rev().fold(0.0f64, |fall, p| {
-        low_after = low_after.min(p.bytes);
-        fall.max(p.bytes - low_after)
+    bytes.rev().fold(0.0f64, |fall, b| {
+        low_after = low_after.min(b);
+        fall.max(b - low_after)
     })
 }
 
@@ -860,6 +871,36 @@ pub(crate) fn time_to_budget(growth: &Growth, current: f64, budget: Option<u64>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fall_held_for_one_point_is_no_level_given_back() {
+        let points = |bytes: &[f64]| -> Vec<Point> {
+            bytes
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| Point {
+                    t: 30.0 * i as f64,
+                    bytes: b,
+                    blocks: 0.0,
+                    entries: None,
+                    allocated: 0.0,
+                    freed: 0.0,
+                })
+                .collect()
+        };
+        // A huge request held for one snapshot: given back by the raw points, not a held level.
+        let spike = points(&[100.0, 100.0, 170.0, 100.0, 100.0]);
+        assert_eq!(largest_fall(&spike), 70.0);
+        assert_eq!(largest_fall_held(&spike), 0.0);
+        // Held for two, it was a level, and the fall is the most it gave back of it.
+        let job = points(&[100.0, 160.0, 170.0, 90.0, 95.0]);
+        assert_eq!(largest_fall(&job), 80.0);
+        assert_eq!(largest_fall_held(&job), 70.0);
+        // A floor that only rises gives nothing back; one point or none is no fall either.
+        assert_eq!(largest_fall_held(&points(&[1.0, 2.0, 3.0])), 0.0);
+        assert_eq!(largest_fall_held(&points(&[5.0])), 0.0);
+        assert_eq!(largest_fall_held(&[]), 0.0);
+    }
 
     #[test]
     fn a_history_that_never_moved_is_quiet_unless_it_is_high() {

@@ -14,7 +14,8 @@
 //! floor must rise in each third of the window by at least 15% of the rise (a step, a big
 //! request, a table doubling or a batch job's allocation rise in one third), and the baseline
 //! before the window must not have given back a rise of half the size (a scope whose batch jobs
-//! come and go; the periodic detector reports those). When the CUSUM's current run began within
+//! come and go; the periodic detector reports those), a level held for two buckets at least:
+//! a huge request held for one is no level given back. When the CUSUM's current run began within
 //! the first half of the window, the thirds are of the run, so a leak that began inside the
 //! window is read from its start. A step that settles is therefore no rapid
 //! growth of this kind; a staircase of steps that never revert is gradual growth over the long
@@ -136,7 +137,7 @@ fn rising(ctx: &Ctx) -> Option<Finding> {
     if !(least_third >= PACE_SHARE * rise) {
         return None;
     }
-    let given_back = super::largest_fall(base);
+    let given_back = super::largest_fall_held(base);
     if !(given_back < GIVEN_BACK_SHARE * rise) {
         return None;
     }
