@@ -16,17 +16,20 @@
 //! events of a thread whose thread-locals are being torn down, go to the lock-free fallback table
 //! ([`crate::sinks`]) instead.
 //!
-//! The batch lives in a const-initialised thread-local without a destructor, readable until the
-//! thread is gone. A second, zero-sized thread-local with a destructor is touched on a thread's
-//! first event; its destructor flushes the batch when the thread exits and switches the thread
-//! to the fallback table for whatever other destructors still allocate.
+//! The batch lives in const-initialised thread-locals without a destructor, readable until the
+//! thread is gone: the hot slot in the thread's [`reentry::Thread`] block (beside the owner and
+//! the sampler's countdown, so the fast path reaches all three from one base), the rest in this
+//! module's own; [`Batch`] is the two together. A second, zero-sized thread-local with a
+//! destructor is touched on a thread's first event; its destructor flushes the batch when the
+//! thread exits and switches the thread to the fallback table for whatever other destructors
+//! still allocate.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use crate::channel::LazyChannel;
 use crate::ids::{Counts, SELF_SCOPE, UNSCOPED};
-use crate::reentry::{self, Untracked};
+use crate::reentry::{self, Slot, Untracked};
 use crate::sinks;
 
 /// Scopes a batch can hold at once: the hot slot and `SLOTS - 1` others.
@@ -73,32 +76,11 @@ pub(crate) fn channel_full_retries() -> u64 {
     CHANNEL_FULL.load(Relaxed)
 }
 
-const EMPTY: u32 = u32::MAX;
+const EMPTY: u32 = Slot::EMPTY;
 
-struct Slot {
-    scope: Cell<u32>,
-    allocs: Cell<u64>,
-    frees: Cell<u64>,
-    bytes_allocated: Cell<u64>,
-    bytes_freed: Cell<u64>,
-}
-
+/// A slot's counts (the cells are [`reentry::Slot`]'s, so that the hot one can live in the
+/// thread's block; every operation on them is here).
 impl Slot {
-    const fn new() -> Self {
-        Slot::biased(0)
-    }
-
-    /// An empty slot whose `bytes_freed` holds `bias` (the hot slot: see [`Local::free_bias`]).
-    const fn biased(bias: u64) -> Self {
-        Slot {
-            scope: Cell::new(EMPTY),
-            allocs: Cell::new(0),
-            frees: Cell::new(0),
-            bytes_allocated: Cell::new(0),
-            bytes_freed: Cell::new(bias),
-        }
-    }
-
     fn is_empty(&self) -> bool {
         self.scope.get() == EMPTY
     }
@@ -146,6 +128,32 @@ impl Slot {
         self.bytes_allocated.set(0);
         self.bytes_freed.set(0);
     }
+
+    /// Adds one event to this slot, the hot one (its `bytes_freed` biased). A free also counts
+    /// down to the next look at the bounds (an allocation did so in the sampler's countdown,
+    /// before it was made): true when that countdown ran out and [`Batch::frees_expired`] is
+    /// due.
+    #[inline(always)]
+    #[must_use]
+    fn count(&self, size: u64, event: Event) -> bool {
+        // Wrapping: the hot path must not carry even a debug build's overflow check.
+        match event {
+            Event::Alloc => {
+                self.allocs.set(self.allocs.get().wrapping_add(1));
+                self.bytes_allocated
+                    .set(self.bytes_allocated.get().wrapping_add(size));
+                false
+            }
+            Event::Free => {
+                self.frees.set(self.frees.get().wrapping_add(1));
+                // The biased count carries exactly when `size` exceeds the bytes left to free
+                // before the next look (see `free_bias`): the add is the countdown.
+                let (freed, expired) = self.bytes_freed.get().overflowing_add(size);
+                self.bytes_freed.set(freed);
+                expired
+            }
+        }
+    }
 }
 
 /// Where a thread is in its life, as far as batching goes.
@@ -159,14 +167,12 @@ enum Life {
     Exiting,
 }
 
+/// A thread's batch but its hot slot (see [`Batch`]).
 struct Local {
-    /// The slot of the scope counted last, at a fixed place in the thread-local, so the hot path
-    /// finds it with one compare and no index. Another scope's event swaps its slot in.
-    hot: Slot,
     /// The other scopes' slots.
     others: [Slot; SLOTS - 1],
     /// The events in `others`, and the largest net change among them: what a look needs of
-    /// them, kept up to date by whatever changes them (only [`Local::make_hot`], a send and a
+    /// them, kept up to date by whatever changes them (only [`Batch::make_hot`], a send and a
     /// take do; every event counts in the hot slot), so a look reads the hot slot and these two.
     others_events: Cell<u64>,
     others_net: Cell<u64>,
@@ -175,7 +181,10 @@ struct Local {
     /// that the add which carries is the free that ends the countdown: bytes this thread may
     /// still free before the next look ([`CHECK_BYTES`] at most) are `!hot.bytes_freed`.
     /// Every operation that reads or moves the slots does so on plain counts, between
-    /// [`Local::unbias`] and [`Local::rebias`]; only [`Local::count`] adds to the biased value.
+    /// [`Batch::unbias`] and [`Batch::rebias`]; only [`Slot::count`] adds to the biased value.
+    /// 0 on a fresh thread, whose hot slot is all zeros (the block it lives in cannot name
+    /// [`CHECK_BYTES`]): the countdown starts when the thread does ([`Batch::go_live`]), and no
+    /// free is counted in the hot slot before (it is empty until then).
     free_bias: Cell<u64>,
     /// Events in the slots at which a look sends the batch: [`FLUSH_EVENTS`], or
     /// [`FLUSH_EVENTS`] more than at a send that found the channel full.
@@ -188,14 +197,13 @@ struct Local {
 }
 
 impl Local {
-    /// A fresh thread's batch: every slot empty, a whole free countdown.
+    /// A fresh thread's batch: every slot empty, no free countdown yet ([`Local::free_bias`]).
     const fn new() -> Self {
         Local {
-            hot: Slot::biased(!CHECK_BYTES),
             others: [const { Slot::new() }; SLOTS - 1],
             others_events: Cell::new(0),
             others_net: Cell::new(0),
-            free_bias: Cell::new(!CHECK_BYTES),
+            free_bias: Cell::new(0),
             send_at_events: Cell::new(FLUSH_EVENTS),
             net_limit: Cell::new(NET_TRIGGER),
             life: Cell::new(Life::Fresh),
@@ -208,12 +216,44 @@ thread_local! {
     static EXIT_HOOK: ExitHook = const { ExitHook };
 }
 
+/// A thread's batch: its hot slot, the slot of the scope counted last, at a fixed place in the
+/// thread's [`reentry::Thread`] block, so the fast path finds it with one compare and no index
+/// (another scope's event swaps its slot in); and the rest, in [`LOCAL`]. The other fields are
+/// reached through `Deref`.
+struct Batch<'a> {
+    hot: &'a Slot,
+    local: &'a Local,
+}
+
+impl std::ops::Deref for Batch<'_> {
+    type Target = Local;
+
+    #[inline(always)]
+    fn deref(&self) -> &Local {
+        self.local
+    }
+}
+
+/// Runs `f` on the calling thread's batch. Both thread-locals are const-initialised without a
+/// destructor: readable at every point of the thread's life.
+#[inline(always)]
+fn local<R>(f: impl FnOnce(&Batch<'_>) -> R) -> Result<R, std::thread::AccessError> {
+    reentry::with_thread(|t| LOCAL.try_with(|local| f(&Batch { hot: &t.hot, local })))
+        .and_then(|r| r)
+}
+
+/// Runs `f` on the calling thread's hot slot alone: what the fast paths need.
+#[inline(always)]
+fn hot<R>(f: impl FnOnce(&Slot) -> R) -> Result<R, std::thread::AccessError> {
+    reentry::with_thread(|t| f(&t.hot))
+}
+
 /// Zero-sized; its thread-local destructor flushes the thread's batch at thread exit.
 struct ExitHook;
 
 impl Drop for ExitHook {
     fn drop(&mut self) {
-        let _ = LOCAL.try_with(Local::exit);
+        let _ = local(|l| l.exit());
     }
 }
 
@@ -223,10 +263,10 @@ enum Event {
     Free,
 }
 
-impl Local {
+impl Batch<'_> {
     /// Every slot, the hot one first.
-    fn slots(&self) -> impl Iterator<Item = &Slot> {
-        std::iter::once(&self.hot).chain(self.others.iter())
+    fn slots(&self) -> impl Iterator<Item = &Slot> + '_ {
+        std::iter::once(self.hot).chain(self.others.iter())
     }
 
     /// The hot path: records one event in the hot slot, if it is this scope's. Returns false for
@@ -234,41 +274,16 @@ impl Local {
     ///
     /// No look at `life`: a thread that is not batching has every slot empty (a fresh thread's
     /// start that way, and the exit hook empties them before switching to `Exiting`; only
-    /// [`Local::record`], which checks `life`, fills a slot), and no scope id is [`EMPTY`].
+    /// [`Batch::record`], which checks `life`, fills a slot), and no scope id is [`EMPTY`].
     #[inline(always)]
     fn record_fast(&self, scope: u32, size: u64, event: Event) -> bool {
         if self.hot.scope.get() != scope {
             return false;
         }
-        if self.count(&self.hot, size, event) {
+        if self.hot.count(size, event) {
             self.frees_expired();
         }
         true
-    }
-
-    /// Adds one event to `slot`, the hot one (its `bytes_freed` biased). A free also counts down to the next look at the bounds (an
-    /// allocation did so in the sampler's countdown, before it was made): true when that
-    /// countdown ran out and [`Local::frees_expired`] is due.
-    #[inline(always)]
-    #[must_use]
-    fn count(&self, slot: &Slot, size: u64, event: Event) -> bool {
-        // Wrapping: the hot path must not carry even a debug build's overflow check.
-        match event {
-            Event::Alloc => {
-                slot.allocs.set(slot.allocs.get().wrapping_add(1));
-                slot.bytes_allocated
-                    .set(slot.bytes_allocated.get().wrapping_add(size));
-                false
-            }
-            Event::Free => {
-                slot.frees.set(slot.frees.get().wrapping_add(1));
-                // The biased count carries exactly when `size` exceeds the bytes left to free
-                // before the next look (see `free_bias`): the add is the countdown.
-                let (freed, expired) = slot.bytes_freed.get().overflowing_add(size);
-                slot.bytes_freed.set(freed);
-                expired
-            }
-        }
     }
 
     /// [`CHECK_BYTES`] more bytes freed: look at the bounds, count down again.
@@ -316,7 +331,7 @@ impl Local {
         self.plain(|| self.check_plain());
     }
 
-    /// [`Local::check`] on plain counts.
+    /// [`Batch::check`] on plain counts.
     fn check_plain(&self) {
         let events = self.hot.events().wrapping_add(self.others_events.get());
         let net = self.hot.net().max(self.others_net.get());
@@ -345,7 +360,7 @@ impl Local {
         if !self.plain(|| self.make_hot(scope)) {
             return false;
         }
-        if self.count(&self.hot, size, event) {
+        if self.hot.count(size, event) {
             self.frees_expired();
         }
         true
@@ -353,7 +368,7 @@ impl Local {
 
     /// Makes `scope`'s slot the hot one: swaps in its slot, or an empty one (sending the batch
     /// when there is none). Returns false when every slot is another scope's and the channel is
-    /// full. On plain counts ([`Local::plain`]).
+    /// full. On plain counts ([`Batch::plain`]).
     #[cold]
     fn make_hot(&self, scope: u32) -> bool {
         if self.hot.scope.get() == scope {
@@ -388,7 +403,7 @@ impl Local {
             Life::Fresh => {
                 // Registering a thread-local destructor may allocate on some platforms.
                 let _untracked = Untracked::enter();
-                self.life.set(Life::Live);
+                self.go_live();
                 if EXIT_HOOK.try_with(|_| ()).is_err() {
                     self.life.set(Life::Exiting);
                     return false;
@@ -396,6 +411,14 @@ impl Local {
                 true
             }
         }
+    }
+
+    /// Switches a fresh thread to batching and starts its free countdown (see
+    /// [`Local::free_bias`]).
+    fn go_live(&self) {
+        self.life.set(Life::Live);
+        self.unbias();
+        self.rebias(CHECK_BYTES);
     }
 
     fn is_empty(&self) -> bool {
@@ -409,7 +432,7 @@ impl Local {
         self.plain(|| self.send_plain())
     }
 
-    /// [`Local::send`] on plain counts.
+    /// [`Batch::send`] on plain counts.
     fn send_plain(&self) -> bool {
         if self.is_empty() {
             self.send_at_events.set(FLUSH_EVENTS);
@@ -450,7 +473,7 @@ impl Local {
         self.plain(|| self.take_plain(apply));
     }
 
-    /// [`Local::take`] on plain counts.
+    /// [`Batch::take`] on plain counts.
     fn take_plain(&self, apply: &mut dyn FnMut(u32, &Counts)) {
         for s in self.slots().filter(|s| !s.is_empty()) {
             apply(s.scope.get(), &s.counts());
@@ -475,7 +498,7 @@ impl Local {
 #[inline(always)]
 fn record(scope: u32, size: usize, event: Event) {
     let size = size as u64;
-    if LOCAL.try_with(|l| l.record_fast(scope, size, event)) != Ok(true) {
+    if local(|l| l.record_fast(scope, size, event)) != Ok(true) {
         record_slow(scope, size, event);
     }
 }
@@ -485,7 +508,7 @@ fn record(scope: u32, size: usize, event: Event) {
 #[cold]
 #[inline(never)]
 fn record_slow(scope: u32, size: u64, event: Event) {
-    if LOCAL.try_with(|l| l.record(scope, size, event)) != Ok(true) {
+    if local(|l| l.record(scope, size, event)) != Ok(true) {
         fallback_event(scope, size, event);
     }
 }
@@ -516,7 +539,14 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
 /// chosen, so no slot is ever leakscope's and the one compare answers both questions.
 #[inline(always)]
 pub(crate) fn alloc_fast(owner: u32, size: usize) -> bool {
-    LOCAL.try_with(|l| l.record_fast(owner, size as u64, Event::Alloc)) == Ok(true)
+    hot(|hot| {
+        if hot.scope.get() != owner {
+            return false;
+        }
+        // An allocation ends no countdown here: it counted down in the sampler's.
+        let _ = hot.count(size as u64, Event::Alloc);
+        true
+    }) == Ok(true)
 }
 
 /// What [`free_fast`] did with a free.
@@ -536,25 +566,24 @@ pub(crate) enum Freed {
 /// (its `SAMPLED` bit set) is no scope id, so both take the slow path with every other case.
 #[inline(always)]
 pub(crate) fn free_fast(mark: u32, size: usize) -> Freed {
-    LOCAL
-        .try_with(|l| {
-            if l.hot.scope.get() != mark || reentry::is_busy() {
-                return Freed::Slow;
-            }
-            if l.count(&l.hot, size as u64, Event::Free) {
-                Freed::Look
-            } else {
-                Freed::Counted
-            }
-        })
-        .unwrap_or(Freed::Slow)
+    hot(|hot| {
+        if hot.scope.get() != mark || reentry::is_busy() {
+            return Freed::Slow;
+        }
+        if hot.count(size as u64, Event::Free) {
+            Freed::Look
+        } else {
+            Freed::Counted
+        }
+    })
+    .unwrap_or(Freed::Slow)
 }
 
 /// The look [`Freed::Look`] asks for.
 #[cold]
 #[inline(never)]
 pub(crate) fn free_look() {
-    let _ = LOCAL.try_with(Local::frees_expired);
+    let _ = local(|l| l.frees_expired());
 }
 
 /// Charges a new block of `size` bytes to `owner`, the thread's owner when the block was
@@ -611,13 +640,13 @@ pub(crate) fn drain(mut apply: impl FnMut(u32, &Counts)) {
 /// Tries to send the calling thread's batch (see [`crate::registry::flush_thread`]). Returns true
 /// when the batch is now empty.
 pub(crate) fn send_thread() -> bool {
-    LOCAL.try_with(Local::send).unwrap_or(true)
+    local(|l| l.send()).unwrap_or(true)
 }
 
 /// Hands the calling thread's batch to `apply` and empties it (a batch the channel had no room
 /// for, applied directly by a flush).
 pub(crate) fn take_thread(apply: &mut dyn FnMut(u32, &Counts)) {
-    let _ = LOCAL.try_with(|l| l.take(apply));
+    let _ = local(|l| l.take(apply));
 }
 
 /// A look at the calling thread's batch bounds after [`CHECK_BYTES`] more bytes allocated (the
@@ -628,7 +657,7 @@ pub(crate) fn take_thread(apply: &mut dyn FnMut(u32, &Counts)) {
 #[inline(never)]
 pub(crate) fn check_thread() {
     if !reentry::is_busy() {
-        let _ = LOCAL.try_with(Local::check);
+        let _ = local(|l| l.check());
     }
 }
 
@@ -641,15 +670,19 @@ mod tests {
     /// its place across a swap of the hot slot, and leaves every count plain and exact.
     #[test]
     fn the_biased_free_countdown_ends_where_a_countdown_would() {
-        let l = Local::new();
-        l.life.set(Life::Live);
+        let (hot, local) = (Slot::new(), Local::new());
+        let l = Batch {
+            hot: &hot,
+            local: &local,
+        };
+        l.go_live();
         assert!(l.plain(|| l.make_hot(5)));
         let quarter = CHECK_BYTES / 4;
         for _ in 0..4 {
-            assert!(!l.count(&l.hot, quarter, Event::Free));
+            assert!(!l.hot.count(quarter, Event::Free));
         }
         assert!(
-            l.count(&l.hot, 1, Event::Free),
+            l.hot.count(1, Event::Free),
             "one byte past CHECK_BYTES ends it"
         );
         assert_eq!(l.unbias(), !0, "the countdown ran out by one byte");
@@ -658,10 +691,10 @@ mod tests {
 
         // 100 bytes into a fresh countdown, another scope's slot is swapped in: the countdown
         // goes on where it was.
-        assert!(!l.count(&l.hot, 100, Event::Free));
+        assert!(!l.hot.count(100, Event::Free));
         assert!(l.plain(|| l.make_hot(7)));
-        assert!(!l.count(&l.hot, CHECK_BYTES - 100, Event::Free));
-        assert!(l.count(&l.hot, 1, Event::Free));
+        assert!(!l.hot.count(CHECK_BYTES - 100, Event::Free));
+        assert!(l.hot.count(1, Event::Free));
         l.unbias();
         assert_eq!(l.hot.scope.get(), 7);
         assert_eq!(l.hot.bytes_freed.get(), CHECK_BYTES - 99);

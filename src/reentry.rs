@@ -9,27 +9,97 @@
 //! answers both "which scope?" and "is this leakscope?". The cell is a const-initialised
 //! thread-local without a destructor, readable at every point of a thread's life, thread-local
 //! teardown included.
+//!
+//! The cell is one field of [`Thread`], the thread-local block that holds everything the
+//! allocator shim's fast path touches.
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::thread::AccessError;
 
 use crate::ids::{SELF_SCOPE, UNSCOPED};
 
+/// Everything the allocator shim's fast path reads or writes, in one const-initialised
+/// thread-local without a destructor: the owner cell, the sampler's countdown and the batch's
+/// hot slot.
+///
+/// One block rather than a thread-local per module: a thread-local is reached through the thread
+/// pointer plus an offset that the linker turns into an immediate, and each distinct one costs
+/// the fast path an instruction to load that immediate and a register to hold it. Fields of one
+/// block share them, and sit in one cache line. The block lives here, at the bottom of the hot
+/// path's layers, so that it holds only plain cells: what they mean, and every rule about them,
+/// belongs to the module that owns each (the countdown: `sampler::tick` and `sampler::expire`;
+/// the hot slot: `batch::Batch`).
+#[repr(C, align(64))]
+pub(crate) struct Thread {
+    /// The scope id a block allocated now on this thread belongs to (see the module docs). Read
+    /// and written only here.
+    owner: Cell<u32>,
+    /// The sampler's countdown to the thread's next slow allocation (`sampler::tick`). Read and
+    /// written only by the sampler, which never sets it above `CHECK_BYTES - 1`: the shim's
+    /// unchecked layout (`alloc_small`) depends on that.
+    pub(crate) countdown: Cell<u64>,
+    /// The thread batch's hot slot (`batch::Batch`; its `bytes_freed` holds a biased count).
+    pub(crate) hot: Slot,
+}
+
+/// One scope's counters in a thread's batch: plain cells, given their meaning by the batch
+/// (`batch::Batch`, whose `impl Slot` has every operation on them). Defined here because the hot
+/// slot lives in [`Thread`].
+pub(crate) struct Slot {
+    /// The scope whose slot this is, or [`Slot::EMPTY`].
+    pub(crate) scope: Cell<u32>,
+    pub(crate) allocs: Cell<u64>,
+    pub(crate) frees: Cell<u64>,
+    pub(crate) bytes_allocated: Cell<u64>,
+    pub(crate) bytes_freed: Cell<u64>,
+}
+
+impl Slot {
+    /// The scope of an empty slot: no scope id is this.
+    pub(crate) const EMPTY: u32 = u32::MAX;
+
+    /// An empty slot, every count 0.
+    pub(crate) const fn new() -> Self {
+        Slot {
+            scope: Cell::new(Slot::EMPTY),
+            allocs: Cell::new(0),
+            frees: Cell::new(0),
+            bytes_allocated: Cell::new(0),
+            bytes_freed: Cell::new(0),
+        }
+    }
+}
+
 thread_local! {
-    static OWNER: Cell<u32> = const { Cell::new(UNSCOPED) };
+    static THREAD: Thread = const {
+        Thread {
+            owner: Cell::new(UNSCOPED),
+            countdown: Cell::new(0),
+            hot: Slot::new(),
+        }
+    };
+}
+
+/// Runs `f` on the calling thread's [`Thread`] block. The block is const-initialised and has no
+/// destructor, so it is readable at every point of the thread's life: the `Err` arm is there
+/// for the type, and the optimizer drops it.
+#[inline(always)]
+pub(crate) fn with_thread<R>(f: impl FnOnce(&Thread) -> R) -> Result<R, AccessError> {
+    THREAD.try_with(f)
 }
 
 /// The scope id a block allocated now on this thread belongs to: the innermost scope, or
 /// [`SELF_SCOPE`] inside leakscope's own code.
 #[inline]
 pub(crate) fn owner() -> u32 {
-    OWNER.try_with(Cell::get).unwrap_or(UNSCOPED)
+    with_thread(|t| t.owner.get()).unwrap_or(UNSCOPED)
 }
 
 /// Makes `id` the calling thread's owner and returns the previous one.
 #[inline]
 pub(crate) fn swap_owner(id: u32) -> u32 {
-    OWNER.try_with(|c| c.replace(id)).unwrap_or(UNSCOPED)
+    with_thread(|t| t.owner.replace(id)).unwrap_or(UNSCOPED)
 }
 
 /// Whether the calling thread is inside leakscope's own code.

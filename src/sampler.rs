@@ -71,13 +71,20 @@ pub(crate) fn walks() -> (u64, u64) {
     (FP_WALKS.load(Relaxed), DWARF_UNWINDS.load(Relaxed))
 }
 
+/// Runs `f` on the calling thread's countdown: bytes this thread may allocate before its next
+/// slow allocation ([`expire`]), the next sample or the next look at the batch bounds
+/// ([`CHECK_BYTES`]), whichever comes first. The subtraction that borrows is the trigger. It
+/// starts at 0, so a thread's first allocation takes the slow path once and draws its first
+/// real countdown there. A field of the thread's [`reentry::Thread`] block, beside the owner and
+/// the batch's hot slot: the fast path reaches all three from one base; only this module reads
+/// or writes it.
+#[inline(always)]
+fn with_countdown<R>(f: impl FnOnce(&Cell<u64>) -> R) -> Result<R, std::thread::AccessError> {
+    reentry::with_thread(|t| f(&t.countdown))
+}
+
 thread_local! {
-    /// Bytes this thread may allocate before its next slow allocation ([`expire`]): the next
-    /// sample or the next look at the batch bounds ([`CHECK_BYTES`]), whichever comes first. The
-    /// subtraction that borrows is the trigger. Starts at 0, so a thread's first allocation takes
-    /// the slow path once and draws its first real countdown there.
-    static COUNTDOWN: Cell<u64> = const { Cell::new(0) };
-    /// What [`COUNTDOWN`] was last set to: the bytes allocated since are `ARMED - COUNTDOWN`.
+    /// What the countdown was last set to: the bytes allocated since are `ARMED - countdown`.
     static ARMED: Cell<u64> = const { Cell::new(0) };
     /// Bytes to allocate until the next sample, as of the last [`expire`]. 0 samples the
     /// allocation that next ends the countdown: a thread's first one, the first after sampling
@@ -99,13 +106,12 @@ thread_local! {
 /// shim's fast path relies on it to build its layout without an overflow check.
 #[inline(always)]
 pub(crate) fn tick(size: usize) -> bool {
-    COUNTDOWN
-        .try_with(|c| {
-            let (left, expired) = c.get().overflowing_sub(size as u64);
-            c.set(left);
-            expired
-        })
-        .unwrap_or(true)
+    with_countdown(|c| {
+        let (left, expired) = c.get().overflowing_sub(size as u64);
+        c.set(left);
+        expired
+    })
+    .unwrap_or(true)
 }
 
 /// The countdown ran out at the allocation just charged by [`tick`]: settles the bytes allocated
@@ -118,7 +124,7 @@ pub(crate) fn tick(size: usize) -> bool {
 #[inline(never)]
 pub(crate) fn expire() -> bool {
     let (Ok(countdown), Ok(armed), Ok(left)) = (
-        COUNTDOWN.try_with(Cell::get),
+        with_countdown(Cell::get),
         ARMED.try_with(Cell::get),
         SAMPLE_LEFT.try_with(Cell::get),
     ) else {
@@ -145,7 +151,7 @@ pub(crate) fn expire() -> bool {
     // the bytes charged reach `next`.
     let _ = SAMPLE_LEFT.try_with(|c| c.set(left));
     let _ = ARMED.try_with(|c| c.set(next - 1));
-    let _ = COUNTDOWN.try_with(|c| c.set(next - 1));
+    let _ = with_countdown(|c| c.set(next - 1));
     sampled
 }
 
@@ -163,7 +169,7 @@ fn draw(interval: u64) -> u64 {
 /// Makes the calling thread's next allocation end its countdown and be sampled (when sampling
 /// is on).
 fn restart_thread() {
-    let _ = COUNTDOWN.try_with(|c| c.set(0));
+    let _ = with_countdown(|c| c.set(0));
     let _ = ARMED.try_with(|c| c.set(0));
     let _ = SAMPLE_LEFT.try_with(|c| c.set(0));
 }
