@@ -549,7 +549,10 @@ pub(crate) fn alloc_fast(owner: u32, size: usize) -> bool {
     }) == Ok(true)
 }
 
-/// What [`free_fast`] did with a free.
+/// What [`free_fast`] did with a free. `Counted` and `Look` only for a mark equal to the hot
+/// slot's scope: a scope id, never [`SELF_SCOPE`] (leakscope's events never reach a slot) and
+/// never a sampled block's mark, which the shim relies on to free the block to the inner
+/// allocator with a plain trailer without looking at the mark again.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Freed {
     /// Counted in the hot slot.
