@@ -450,6 +450,59 @@ impl<A: GlobalAlloc> Alloc<A> {
     /// at `layout`'s alignment.
     #[inline(always)]
     unsafe fn alloc_marked<const ZEROED: bool>(&self, layout: Layout, outer: Layout) -> *mut u8 {
+        if self.system {
+            // SAFETY: forwarded contract.
+            return unsafe { self.alloc_any::<ZEROED>(layout, outer) };
+        }
+        // Over another allocator, which heap serves the block depends on the owner
+        // (`home_alloc`): one test of it before the call, and the hot slot's after. Both are
+        // one when the owner's slot is hot: no slot is leakscope's, so the block is a program
+        // block and comes from `inner`. The slot stays hot across the call: an inner allocator
+        // that calls back into the shim does so under the guard (`in_inner`), where every event
+        // goes to leakscope's counters or the fallback table, never to a slot.
+        let owner = reentry::owner();
+        if !batch::is_hot(owner) {
+            // SAFETY: forwarded contract.
+            return unsafe { self.alloc_unhot::<ZEROED>(layout, outer) };
+        }
+        // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
+        let (ptr, _) = self.in_inner(|_| unsafe {
+            if ZEROED {
+                self.inner.alloc_zeroed(outer)
+            } else {
+                self.inner.alloc(outer)
+            }
+        });
+        if ptr.is_null() {
+            return ptr;
+        }
+        let ptr = opaque(ptr);
+        batch::count_hot_alloc(layout.size());
+        // SAFETY: `ptr` is a fresh block of `layout.size() + MARK_LEN` bytes; the mark
+        // overwrites only the trailer, never bytes the caller sees (zeroed or not).
+        unsafe { write_mark(ptr, layout.size(), owner) };
+        ptr.ptr()
+    }
+
+    /// [`Alloc::alloc_marked`] over another allocator than [`System`] when the owner's slot is
+    /// not the hot one (leakscope's own block, another scope's, a thread's first).
+    ///
+    /// # Safety
+    /// As [`Alloc::alloc_marked`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn alloc_unhot<const ZEROED: bool>(&self, layout: Layout, outer: Layout) -> *mut u8 {
+        // SAFETY: forwarded contract.
+        unsafe { self.alloc_any::<ZEROED>(layout, outer) }
+    }
+
+    /// [`Alloc::alloc_marked`] for any owner: the heap chosen by the owner, the count in the hot
+    /// slot when it is the owner's, out of line otherwise.
+    ///
+    /// # Safety
+    /// As [`Alloc::alloc_marked`].
+    #[inline(always)]
+    unsafe fn alloc_any<const ZEROED: bool>(&self, layout: Layout, outer: Layout) -> *mut u8 {
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
         let (ptr, owner) =
             self.in_inner(|owner| unsafe { self.home_alloc::<ZEROED>(owner, outer) });

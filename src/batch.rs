@@ -549,6 +549,24 @@ pub(crate) fn alloc_fast(owner: u32, size: usize) -> bool {
     }) == Ok(true)
 }
 
+/// Whether `owner`'s slot is the calling thread's hot one (never for [`SELF_SCOPE`]: no slot is
+/// leakscope's). For an allocation counted by [`count_hot_alloc`] once its block exists.
+#[inline(always)]
+pub(crate) fn is_hot(owner: u32) -> bool {
+    hot(|hot| hot.scope.get() == owner) == Ok(true)
+}
+
+/// Counts a new block of `size` bytes in the hot slot: only for a block whose owner
+/// [`is_hot`] just found hot, with nothing in between that could change the hot slot (an inner
+/// allocator's call: see [`crate::alloc`]).
+#[inline(always)]
+pub(crate) fn count_hot_alloc(size: usize) {
+    let _ = hot(|hot| {
+        // An allocation ends no countdown here: it counted down in the sampler's.
+        let _ = hot.count(size as u64, Event::Alloc);
+    });
+}
+
 /// What [`free_fast`] did with a free. `Counted` and `Look` only for a mark equal to the hot
 /// slot's scope: a scope id, never [`SELF_SCOPE`] (leakscope's events never reach a slot) and
 /// never a sampled block's mark, which the shim relies on to free the block to the inner
