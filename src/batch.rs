@@ -726,4 +726,30 @@ mod tests {
         assert_eq!(l.others_net.get(), CHECK_BYTES + 101);
         assert_eq!(l.others_events.get(), 6);
     }
+
+    /// A fresh thread's hot slot and bias are zeros (the block the slot lives in cannot name
+    /// `CHECK_BYTES`): what runs on plain counts before the thread's first event leaves them so,
+    /// and going live starts a whole free countdown, the state the batch's const initialiser
+    /// built when the hot slot was its own.
+    #[test]
+    fn going_live_starts_a_whole_free_countdown() {
+        let (hot, local) = (Slot::new(), Local::new());
+        let l = Batch {
+            hot: &hot,
+            local: &local,
+        };
+        assert!(l.send(), "an empty batch is sent without the channel");
+        assert_eq!((hot.bytes_freed.get(), local.free_bias.get()), (0, 0));
+        l.go_live();
+        assert_eq!(hot.bytes_freed.get(), !CHECK_BYTES);
+        assert!(l.plain(|| l.make_hot(3)));
+        assert!(!l.hot.count(CHECK_BYTES, Event::Free));
+        assert!(
+            l.hot.count(1, Event::Free),
+            "one byte past CHECK_BYTES ends it"
+        );
+        l.unbias();
+        assert_eq!(hot.bytes_freed.get(), CHECK_BYTES + 1);
+        assert_eq!(hot.frees.get(), 2);
+    }
 }
