@@ -134,7 +134,10 @@
 //! meeting every target 327 → 329 of 436 (docs/detectors.md, rule 4). RapidGrowth's given-back
 //! rule on levels held for two points was judged on seeds 72..88 for the first time: linear_20
 //! on time 25% → 31%, 333 → 334 of 436, nothing else moving (docs/detectors.md, "RapidGrowth").
-//! Judge the next change on seeds 88..104.
+//! GradualGrowth's hysteresis (half the opening growth keeps a leak open) was judged on seeds
+//! 88..104 for the first time: healthy false alarms 50 → 47, 326 → 328 of 436, one late_start
+//! leak absorbed by a false alarm held into it (docs/detectors.md, rule 4). Judge the next
+//! change on seeds 104..120.
 //!
 //! # Why it is harder than production, not easier
 //!

@@ -893,6 +893,21 @@ fn a_fast_leak_just_after_a_fill_is_read_against_the_settled_baseline() {
     meets_every_target("linear_20", 13);
 }
 
+/// A slow leak read near the bar that opens it stays one leak: half that growth keeps it open.
+/// Each of these opened twice (the finding lapsed for a detection window and more, and the leak
+/// resolved, to open again minutes later).
+#[test]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "days of replay unoptimised: CI runs it in release"
+)]
+fn a_slow_leak_near_its_bar_stays_one_leak() {
+    meets_every_target("linear_0.5", 86);
+    meets_every_target("linear_0.5", 87);
+    meets_every_target("daily_leak", 57);
+    meets_every_target("exponential_budget", 59);
+}
+
 /// A huge request held for one snapshot in the baseline is no level the scope gave back: each of
 /// these was blocked by one (RapidGrowth's given-back rule on the raw floor) and found late by
 /// GradualGrowth, 9–13 minutes after its start against deadlines of 5.0–5.5.

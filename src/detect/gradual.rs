@@ -36,7 +36,9 @@
 //!    tenth of the rise (a request held for minutes rises in one third). The budget rule needs
 //!    a span of at least one detection window, a rise of G/10, and a floor that never fell by
 //!    as much over the long view ([`keeps_its_gains`]: a load-driven level gives its surges
-//!    back; a leak keeps what it adds).
+//!    back; a leak keeps what it adds). Half the growth of the first and third rules
+//!    ([`HOLD_SHARE`]: G/4 on a short span, G/4 at a pace of G/4 per four windows on a long
+//!    one) is `hold_only`: a slow leak read near its bar stays one leak.
 //! 5. **Past the warm-up**: evidence starts no earlier than one baseline window after the
 //!    scope's first snapshot, so the fill right after start is never the trend, or where the
 //!    floor first pauses (held still for half a detection window, or level over a whole one, or
@@ -103,6 +105,10 @@ pub(crate) const FILL_RATIO: f64 = 1.4;
 const FILL_HALVES: f64 = 2.0;
 /// Growth within the warm-up allowance must be this many times the fill's mean rate so far.
 const OUTPACE: f64 = 2.0;
+/// The share of the opening magnitude (rule 4) that keeps an open leak: a 0.5 MB/min leak read
+/// over two hours rises 55–65 MB against the 50 MB that opens it, and one reading under the bar
+/// resolved it, to open again minutes later.
+const HOLD_SHARE: f64 = 0.5;
 /// The largest residual autocorrelation used in the variance correction.
 const RHO_MAX: f64 = 0.9;
 
@@ -537,7 +543,11 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
         && ttb.is_some_and(|t| t < k.urgent_horizon)
         && grown >= 2.0 * k.spike_min_bytes
         && keeps_its_gains(ctx, width, grown);
-    if !(by_growth || by_rate || by_slow || by_budget) {
+    let opens = by_growth || by_rate || by_slow || by_budget;
+    // Hysteresis: half the growth that opens a leak keeps one open (module docs, rule 4).
+    let by_hold = grown >= HOLD_SHARE * HALF * k.growth_bytes
+        && (span < slow_span || at_slow_pace(k, rise / HOLD_SHARE, span));
+    if !(opens || by_hold) {
         return None;
     }
     let mut statistics = vec![
@@ -569,7 +579,7 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
     let baseline = growth.linear.at(x[0]);
     let fitted = growth.linear.intercept - baseline;
     let mut f = ctx.finding(LeakType::GradualGrowth, [start, ctx.t_end]);
-    f.hold_only = pace < PACE_OPEN || slowing;
+    f.hold_only = pace < PACE_OPEN || slowing || !opens;
     f.severity = k.severity(growth.rate_per_min, ttb);
     f.confidence = mk.tau.clamp(0.0, 1.0);
     f.baseline_bytes = to_bytes(baseline);

@@ -312,6 +312,13 @@ impl LeakTracker {
             if let Some(leak) = slot.open.as_mut() {
                 // An open leak holds on any finding, the hysteresis band included.
                 slot.misses = 0;
+                // But evidence too weak to open a leak is not what the leak is: a step that
+                // settled, held by a slow rise under it, stays that step (a hold-only gradual
+                // finding is no second step of a staircase).
+                if f.hold_only && f.leak_type != leak.finding.leak_type {
+                    leak.last_detected = t;
+                    continue;
+                }
                 let from = leak.finding.severity;
                 // A Critical leak whose projection is still within twice the critical horizon
                 // stays Critical: estimates from spans of different lengths put a budget an
@@ -1007,6 +1014,38 @@ mod tests {
             assert!(tr.observe("a", t, vec![hold.clone()]).is_empty());
         }
         assert_eq!(tr.check("a").leak_count, 1);
+    }
+
+    #[test]
+    fn a_hold_only_finding_keeps_an_open_leak_of_another_type_as_it_is() {
+        // A step that settled (RapidGrowth, Low) shares its slot with gradual growth; a slow
+        // rise under it too weak to open a leak keeps it open but does not make it a staircase.
+        let mut tr = LeakTracker::new(&config());
+        let mut step = finding("a", LeakType::RapidGrowth, LeakSeverity::Low);
+        step.statistics
+            .push(crate::detect::stat("step_bytes", 60e6));
+        tr.observe("a", 0.0, vec![step.clone()]);
+        assert_eq!(tr.observe("a", 30.0, vec![step]).len(), 1);
+        let mut slow = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
+        slow.hold_only = true;
+        slow.rate_bytes_per_min = 300e3;
+        for i in 2..400 {
+            let t = 30.0 * f64::from(i);
+            assert!(tr.observe("a", t, vec![slow.clone()]).is_empty(), "at {t}");
+        }
+        let check = tr.check("a");
+        assert_eq!(check.leak_count, 1);
+        assert_eq!(check.leaks[0].finding.leak_type, LeakType::RapidGrowth);
+        assert_eq!(check.leaks[0].last_detected, 30.0 * 399.0);
+        // The same finding able to open a leak is the staircase's next step.
+        slow.hold_only = false;
+        let events = tr.observe("a", 12_000.0, vec![slow]);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, LeakEvent::SteppedAgain(l) if l.finding.leak_type == LeakType::GradualGrowth)),
+            "{events:?}"
+        );
     }
 
     #[test]
