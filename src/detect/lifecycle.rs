@@ -314,9 +314,11 @@ impl LeakTracker {
                 slot.misses = 0;
                 // But evidence too weak to open a leak is not what the leak is: a step that
                 // settled, held by a slow rise under it, stays that step (a hold-only gradual
-                // finding is no second step of a staircase).
-                if f.hold_only && f.leak_type != leak.finding.leak_type {
-                    leak.last_detected = t;
+                // finding is no second step of a staircase), its peak and sites followed.
+                if f.hold_only && settled_step(&leak.finding) {
+                    let step = leak.finding.clone();
+                    update(leak, f, t);
+                    leak.finding = step;
                     continue;
                 }
                 let from = leak.finding.severity;
@@ -1017,7 +1019,7 @@ mod tests {
     }
 
     #[test]
-    fn a_hold_only_finding_keeps_an_open_leak_of_another_type_as_it_is() {
+    fn a_hold_only_finding_keeps_a_settled_step_a_step() {
         // A step that settled (RapidGrowth, Low) shares its slot with gradual growth; a slow
         // rise under it too weak to open a leak keeps it open but does not make it a staircase.
         let mut tr = LeakTracker::new(&config());
@@ -1029,6 +1031,7 @@ mod tests {
         let mut slow = finding("a", LeakType::GradualGrowth, LeakSeverity::Low);
         slow.hold_only = true;
         slow.rate_bytes_per_min = 300e3;
+        slow.current_bytes = 5_000;
         for i in 2..400 {
             let t = 30.0 * f64::from(i);
             assert!(tr.observe("a", t, vec![slow.clone()]).is_empty(), "at {t}");
@@ -1037,6 +1040,8 @@ mod tests {
         assert_eq!(check.leak_count, 1);
         assert_eq!(check.leaks[0].finding.leak_type, LeakType::RapidGrowth);
         assert_eq!(check.leaks[0].last_detected, 30.0 * 399.0);
+        assert_eq!(check.leaks[0].first_detected, 30.0);
+        assert_eq!(check.leaks[0].peak_bytes, 5_000);
         // The same finding able to open a leak is the staircase's next step.
         slow.hold_only = false;
         let events = tr.observe("a", 12_000.0, vec![slow]);
