@@ -293,8 +293,23 @@ fn malloc_aligns(layout: Layout) -> bool {
     layout.align() <= 16 && layout.align() <= layout.size()
 }
 
-/// The inner allocator's `alloc` (`alloc_zeroed` when `ZEROED`) out of line: over [`System`],
-/// an over-aligned block ([`malloc_aligns`]).
+/// The inner allocator's `alloc` (`alloc_zeroed` when `ZEROED`).
+///
+/// # Safety
+/// As [`GlobalAlloc::alloc`].
+#[inline(always)]
+unsafe fn inner_alloc<A: GlobalAlloc, const ZEROED: bool>(inner: &A, layout: Layout) -> *mut u8 {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if ZEROED {
+            inner.alloc_zeroed(layout)
+        } else {
+            inner.alloc(layout)
+        }
+    }
+}
+
+/// [`inner_alloc`] out of line: over [`System`], an over-aligned block ([`malloc_aligns`]).
 ///
 /// # Safety
 /// As [`GlobalAlloc::alloc`].
@@ -305,13 +320,7 @@ unsafe fn inner_alloc_aligned<A: GlobalAlloc, const ZEROED: bool>(
     layout: Layout,
 ) -> *mut u8 {
     // SAFETY: forwarded contract.
-    unsafe {
-        if ZEROED {
-            inner.alloc_zeroed(layout)
-        } else {
-            inner.alloc(layout)
-        }
-    }
+    unsafe { inner_alloc::<A, ZEROED>(inner, layout) }
 }
 
 /// Counts a fresh block that [`batch::alloc_fast`] did not (leakscope's own, another scope's,
@@ -386,8 +395,7 @@ impl<A: GlobalAlloc> Alloc<A> {
                 (false, _) if self.system && !malloc_aligns(outer) => {
                     inner_alloc_aligned::<A, ZEROED>(&self.inner, outer)
                 }
-                (false, true) => self.inner.alloc_zeroed(outer),
-                (false, false) => self.inner.alloc(outer),
+                (false, _) => inner_alloc::<A, ZEROED>(&self.inner, outer),
             }
         }
     }
@@ -466,13 +474,7 @@ impl<A: GlobalAlloc> Alloc<A> {
             return unsafe { self.alloc_unhot::<ZEROED>(layout, outer) };
         }
         // SAFETY: `outer` has a non-zero size (at least `MARK_LEN`) and a valid alignment.
-        let (ptr, _) = self.in_inner(|_| unsafe {
-            if ZEROED {
-                self.inner.alloc_zeroed(outer)
-            } else {
-                self.inner.alloc(outer)
-            }
-        });
+        let (ptr, _) = self.in_inner(|_| unsafe { inner_alloc::<A, ZEROED>(&self.inner, outer) });
         if ptr.is_null() {
             return ptr;
         }

@@ -539,14 +539,11 @@ fn fallback_event(scope: u32, size: u64, event: Event) {
 /// chosen, so no slot is ever leakscope's and the one compare answers both questions.
 #[inline(always)]
 pub(crate) fn alloc_fast(owner: u32, size: usize) -> bool {
-    hot(|hot| {
-        if hot.scope.get() != owner {
-            return false;
-        }
-        // An allocation ends no countdown here: it counted down in the sampler's.
-        let _ = hot.count(size as u64, Event::Alloc);
-        true
-    }) == Ok(true)
+    let hot = is_hot(owner);
+    if hot {
+        count_hot_alloc(size);
+    }
+    hot
 }
 
 /// Whether `owner`'s slot is the calling thread's hot one (never for [`SELF_SCOPE`]: no slot is
