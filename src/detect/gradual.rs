@@ -538,12 +538,15 @@ fn detect_at(ctx: &Ctx, span: f64) -> Option<Finding> {
         span >= slow_span && grown >= HALF * k.growth_bytes && at_slow_pace(k, rise, span);
     // A projection is only as good as the trend under it: from a detection window of evidence
     // at least, not from a few minutes of noise near a budget, and not from a scope whose
-    // level has come back down as far before ([`keeps_its_gains`]).
-    let by_budget = span >= k.window
-        && ttb.is_some_and(|t| t < k.urgent_horizon)
-        && grown >= 2.0 * k.spike_min_bytes
-        && keeps_its_gains(ctx, width, grown);
-    let opens = by_growth || by_rate || by_slow || by_budget;
+    // level has come back down as far before ([`keeps_its_gains`], a pass over the long view:
+    // read only when no other rule opens).
+    let by_budget = || {
+        span >= k.window
+            && ttb.is_some_and(|t| t < k.urgent_horizon)
+            && grown >= 2.0 * k.spike_min_bytes
+            && keeps_its_gains(ctx, width, grown)
+    };
+    let opens = by_growth || by_rate || by_slow || by_budget();
     // Hysteresis: half the growth that opens a leak keeps one open (module docs, rule 4).
     let by_hold = grown >= HOLD_SHARE * HALF * k.growth_bytes
         && (span < slow_span || at_slow_pace(k, rise / HOLD_SHARE, span));
