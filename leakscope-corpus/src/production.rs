@@ -154,6 +154,9 @@ families! {
     TraceLru = "trace_lru",
     /// Healthy, recorded: `quick_cache::sync::Cache` bounded by weight.
     TraceQuickCache = "trace_quick_cache",
+    /// Healthy, recorded: `moka::sync::Cache` bounded by a time to live only (90 replayed
+    /// minutes): its level follows the load over the last TTL.
+    TraceMokaTtl = "trace_moka_ttl",
     /// Leak: 0.5 MB/min on a warming LRU with requests, from minute 30–90, two days.
     Linear0_5 = "linear_0.5",
     /// Leak: 1 MB/min, likewise, two days.
@@ -189,6 +192,10 @@ families! {
     Fragmentation = "fragmentation",
     /// Leak, recorded: an unbounded `HashMap` memo keyed by request id.
     TraceMemo = "trace_memo",
+    /// Leak, recorded: an `lru::LruCache` at capacity beside a map of entries pinned per
+    /// request and never unpinned, from two replayed hours in (about 1.3 MB/min, following the
+    /// load).
+    TraceLruLeak = "trace_lru_leak",
 }
 
 impl Family {
@@ -207,7 +214,12 @@ impl Family {
     pub fn is_trace(self) -> bool {
         matches!(
             self,
-            Family::TraceMoka | Family::TraceLru | Family::TraceQuickCache | Family::TraceMemo
+            Family::TraceMoka
+                | Family::TraceLru
+                | Family::TraceQuickCache
+                | Family::TraceMokaTtl
+                | Family::TraceMemo
+                | Family::TraceLruLeak
         )
     }
 
@@ -764,7 +776,7 @@ fn plan(family: Family, r: &mut SplitMix64) -> Plan {
     };
     match family {
         // Traces are replayed from their recordings (`Family::case`), never generated.
-        Idle | TraceMoka | TraceLru | TraceQuickCache | TraceMemo => {
+        Idle | TraceMoka | TraceLru | TraceQuickCache | TraceMokaTtl | TraceMemo | TraceLruLeak => {
             p.duration = 3.0 * DAY;
             p.requests = false;
         }
