@@ -5,7 +5,8 @@
 //! - nothing on the hot path reaches the registry or the collector, directly or through another
 //!   module;
 //! - only the crate root imports the collector;
-//! - `os` imports no module of the crate.
+//! - `os` imports no module of the crate;
+//! - no library code calls a libm function but src/math.rs's own.
 //!
 //! A failure names the file and the forbidden module, so the fix is one `use` away.
 
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// What `alloc`, `dealloc` and `realloc` reach: the shim and everything it calls.
 const HOT_PATH: &[&str] = &[
-    "alloc", "batch", "channel", "ids", "reentry", "sampler", "sinks",
+    "alloc", "batch", "channel", "ids", "math", "reentry", "sampler", "sinks",
 ];
 /// What the hot path must never reach: the locked table, and the background thread.
 const NOT_ON_HOT_PATH: &[&str] = &["registry", "collector"];
@@ -196,4 +197,62 @@ fn os_is_a_leaf() {
         uses.is_empty(),
         "os.rs imports {uses:?}: it registers the callbacks it is handed"
     );
+}
+
+/// `f64` methods that are calls into the C math library (libm), where src/math.rs has the
+/// library's own `ln`, `exp` and `exp_m1`: one call outside it makes every program that installs
+/// the allocator load libm.so again (src/math.rs says what that costs).
+const LIBM_METHODS: &[&str] = &[
+    ".ln()",
+    ".exp()",
+    ".exp_m1()",
+    ".ln_1p()",
+    ".powf(",
+    ".log(",
+    ".log2()",
+    ".log10()",
+    ".exp2()",
+    ".sin()",
+    ".cos()",
+    ".tan()",
+    ".sin_cos()",
+    ".asin()",
+    ".acos()",
+    ".atan()",
+    ".atan2(",
+    ".sinh()",
+    ".cosh()",
+    ".tanh()",
+    ".asinh()",
+    ".acosh()",
+    ".atanh()",
+    ".cbrt()",
+    ".hypot(",
+];
+
+#[test]
+fn the_library_calls_no_libm_function() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    for file in files {
+        // The module that has them, and a module compiled only for the tests (`mod regress;` is
+        // under `#[cfg(test)]` in src/detect/mod.rs).
+        if file.ends_with("math.rs") || file.ends_with("detect/regress.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        // A file's tests come last, from its `#[cfg(test)]` module on.
+        let library = text
+            .find("#[cfg(test)]\nmod tests")
+            .map_or(&text[..], |end| &text[..end]);
+        let code = code_of(library);
+        for method in LIBM_METHODS {
+            assert!(
+                !code.contains(method),
+                "{} calls `{method}`, a libm function: use src/math.rs",
+                file.display()
+            );
+        }
+    }
 }
