@@ -46,7 +46,7 @@ pub const FLUSH_NET_BYTES: u64 = 64 * 1024;
 /// Between two looks one scope's net change moves by less than this (plus the one event that
 /// ends the countdown, counted before the look), so a look sends the batch once a scope's net
 /// change reaches `FLUSH_NET_BYTES - CHECK_BYTES` and the bound above holds.
-pub const CHECK_BYTES: u64 = 16 * 1024;
+pub const CHECK_BYTES: u64 = 32 * 1024;
 /// The net change a look sends at (see [`CHECK_BYTES`]).
 const NET_TRIGGER: u64 = FLUSH_NET_BYTES - CHECK_BYTES;
 /// Batches the channel holds: about 85 KB, preallocated. The collector drains it every 10 ms;

@@ -237,7 +237,7 @@ pub mod live {
 
 /// Sends the calling thread's pending counts and applies everything every thread has sent so
 /// far, so that [`stats`] is exact for all work that other threads finished and flushed (threads
-/// flush when they exit, and look every 16 KiB they allocate or free: a batch of 1,024 events, or
+/// flush when they exit, and look every 32 KiB they allocate or free: a batch of 1,024 events, or
 /// one whose net change in a scope could reach 64 KiB before the next look, is sent). Works with
 /// or without a running collector; never blocks on a full channel.
 pub fn flush() {
