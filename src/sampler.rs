@@ -36,10 +36,15 @@ pub const MAX_FRAMES: usize = 64;
 /// about 32 GiB of live sampled memory; beyond it samples are dropped and counted.
 pub(crate) const SLOTS: usize = 1 << 16;
 const WORDS: usize = SLOTS / 64;
-/// Samples the channel holds between two drains (the collector drains every 10 ms): about
-/// 140 KB, preallocated. At the default interval that is 128 MiB allocated per 10 ms before a
-/// sample would be dropped (and counted).
+/// Samples a channel holds between two drains (the collector drains every 10 ms), preallocated:
+/// about 80 KB of short samples ([`SHORT_FRAMES`]), 145 KB of long ones. At the default
+/// interval that is 128 MiB allocated per 10 ms before a sample would be dropped (and counted).
 const CHANNEL_CAPACITY: usize = 256;
+/// The frames a short sample has room for: `max_frames` up to this (the default is 25) sends
+/// short samples, through a channel of their own, and a larger one long samples of
+/// [`MAX_FRAMES`]. crossbeam writes every slot of a channel when it creates it, so the
+/// channel's whole size is resident from the start: 145 KB for 64 frames, 80 KB for 32.
+const SHORT_FRAMES: usize = 32;
 /// The mean sampling interval in bytes; 0 means sampling is off.
 static INTERVAL: AtomicU64 = AtomicU64::new(0);
 static MAX_FRAMES_SET: AtomicUsize = AtomicUsize::new(25);
@@ -56,7 +61,11 @@ pub(crate) fn configure(interval_bytes: u64, max_frames: usize) {
     // A validated config is within 1..=MAX_FRAMES already; the clamp is for the test hook.
     MAX_FRAMES_SET.store(max_frames.clamp(1, MAX_FRAMES), Relaxed);
     if interval_bytes > 0 {
-        CHANNEL.create();
+        if max_frames <= SHORT_FRAMES {
+            SHORT.create();
+        } else {
+            LONG.create();
+        }
     }
     INTERVAL.store(interval_bytes, Relaxed);
     restart_thread();
@@ -215,8 +224,8 @@ pub(crate) fn probability(size: u64, interval: u64) -> f64 {
     }
 }
 
-/// One sampled allocation, as sent to the collector.
-pub(crate) struct Sample {
+/// One sampled allocation as sent to the collector, but its frames.
+pub(crate) struct SampleHead {
     pub slot: u32,
     pub scope: u32,
     pub size: u64,
@@ -224,11 +233,26 @@ pub(crate) struct Sample {
     pub interval: u64,
     pub thread_id: u32,
     pub thread_name: [u8; 16],
+    /// How many frames the sample holds.
     pub depth: u8,
-    pub frames: [usize; MAX_FRAMES],
 }
 
-static CHANNEL: LazyChannel<Sample> = LazyChannel::new(CHANNEL_CAPACITY);
+/// One sampled allocation as sent to the collector, with room for `N` frames.
+struct Sample<const N: usize> {
+    head: SampleHead,
+    frames: [usize; N],
+}
+
+impl<const N: usize> Sample<N> {
+    fn frames(&self) -> &[usize] {
+        &self.frames[..(self.head.depth as usize).min(N)]
+    }
+}
+
+/// The channels of short samples (while `max_frames` is at most [`SHORT_FRAMES`]) and of long
+/// ones; each is created when sampling is first switched on with such a `max_frames`.
+static SHORT: LazyChannel<Sample<SHORT_FRAMES>> = LazyChannel::new(CHANNEL_CAPACITY);
+static LONG: LazyChannel<Sample<MAX_FRAMES>> = LazyChannel::new(CHANNEL_CAPACITY);
 
 /// Slots in use: set by the sampling thread, cleared by the collector.
 static USED: [AtomicU64; WORDS] = [const { AtomicU64::new(0) }; WORDS];
@@ -335,9 +359,10 @@ pub(crate) fn take_freed(f: impl FnMut(u32)) {
     FREED.take(f);
 }
 
-/// Hands every sample sent so far to `f`.
-pub(crate) fn drain(f: impl FnMut(Sample)) {
-    CHANNEL.drain(f);
+/// Hands every sample sent so far to `f`, with its frames.
+pub(crate) fn drain(mut f: impl FnMut(&SampleHead, &[usize])) {
+    SHORT.drain(|s| f(&s.head, s.frames()));
+    LONG.drain(|s| f(&s.head, s.frames()));
 }
 
 /// Starts a sample of a `size`-byte allocation owned by `scope`: takes a slot, captures the
@@ -351,7 +376,7 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
         return None;
     };
     let (thread_id, thread_name) = this_thread();
-    let mut sample = Sample {
+    let head = SampleHead {
         slot,
         scope,
         size: size as u64,
@@ -359,22 +384,39 @@ pub(crate) fn begin(scope: u32, size: usize) -> Option<u32> {
         thread_id,
         thread_name,
         depth: 0,
-        frames: [0; MAX_FRAMES],
     };
     let max = MAX_FRAMES_SET.load(Relaxed).min(MAX_FRAMES);
-    let depth = capture(&mut sample.frames[..max]);
-    sample.depth = depth as u8;
-    match CHANNEL.try_send(sample) {
-        Ok(()) => {
-            TAKEN.fetch_add(1, Relaxed);
-            Some(slot)
-        }
-        Err(_) => {
-            release_slot(slot);
-            DROPPED.fetch_add(1, Relaxed);
-            None
-        }
+    let sent = if max <= SHORT_FRAMES {
+        capture_and_send(&SHORT, head, max)
+    } else {
+        capture_and_send(&LONG, head, max)
+    };
+    if sent {
+        TAKEN.fetch_add(1, Relaxed);
+        Some(slot)
+    } else {
+        release_slot(slot);
+        DROPPED.fetch_add(1, Relaxed);
+        None
     }
+}
+
+/// Captures up to `max` frames into a sample with room for `N` and sends it on `channel`; false
+/// when the channel was full or closed for a fork. Inlined into [`begin`], so that the stack
+/// holds the same frames of leakscope's whichever channel is used (`max_frames` counts them).
+#[inline(always)]
+fn capture_and_send<const N: usize>(
+    channel: &LazyChannel<Sample<N>>,
+    head: SampleHead,
+    max: usize,
+) -> bool {
+    let mut sample = Sample {
+        head,
+        frames: [0; N],
+    };
+    let depth = capture(&mut sample.frames[..max.min(N)]);
+    sample.head.depth = depth as u8;
+    channel.try_send(sample).is_ok()
 }
 
 /// Captures up to `frames.len()` return addresses of the calling thread into `frames`; returns

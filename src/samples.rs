@@ -17,7 +17,7 @@ use hashbrown::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::leak::{CallSite, Frame};
-use crate::sampler::{self, Sample};
+use crate::sampler::{self, SampleHead};
 use crate::symtab::Symtabs;
 
 /// Symbol prefixes of frames that are machinery rather than the program's code.
@@ -104,7 +104,7 @@ struct SiteAgg {
 impl LiveSamples {
     /// Applies everything the sampler produced since the last call.
     pub(crate) fn drain(&mut self) {
-        sampler::drain(|s| self.add(s));
+        sampler::drain(|s, frames| self.add(s, frames));
         let mut freed = std::mem::take(&mut self.pending_frees);
         sampler::take_freed(|slot| freed.push(slot));
         for slot in freed {
@@ -112,8 +112,7 @@ impl LiveSamples {
         }
     }
 
-    fn add(&mut self, s: Sample) {
-        let frames = &s.frames[..(s.depth as usize).min(s.frames.len())];
+    fn add(&mut self, s: &SampleHead, frames: &[usize]) {
         let stack = self.intern(frames);
         let p = sampler::probability(s.size, s.interval);
         let name_len = s.thread_name.iter().position(|&b| b == 0).unwrap_or(16);
