@@ -50,7 +50,6 @@ mod future;
 mod history;
 mod ids;
 mod leak;
-mod math;
 #[allow(unsafe_code)] // pthread_atfork and atexit, which take C function pointers.
 mod os;
 mod reentry;

@@ -27,7 +27,6 @@ use std::sync::atomic::{
 
 use crate::batch::CHECK_BYTES;
 use crate::channel::LazyChannel;
-use crate::math;
 use crate::reentry::{self, Untracked};
 
 /// Most frames a sample can carry, and so the largest `max_frames` the config accepts.
@@ -172,7 +171,7 @@ fn draw(interval: u64) -> u64 {
     } else {
         // -ln(U) * R with U uniform in (0, 1]: exponential with mean R.
         let u = ((next_random() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64);
-        ((-math::ln(u) * interval as f64) as u64).max(1)
+        ((-libm::log(u) * interval as f64) as u64).max(1)
     }
 }
 
@@ -220,7 +219,7 @@ pub(crate) fn probability(size: u64, interval: u64) -> f64 {
     if interval <= 1 {
         1.0
     } else {
-        -math::exp_m1(-(size as f64) / interval as f64)
+        -libm::expm1(-(size as f64) / interval as f64)
     }
 }
 

@@ -60,7 +60,6 @@ use crate::error::ErrorKind;
 use crate::history::ScopeHistory;
 pub use crate::leak::Finding;
 use crate::leak::{CallSite, GrowthModel, Leak, LeakSeverity, LeakType, Statistic};
-use crate::math;
 use crate::snapshot::{ProcessSnapshot, Snapshot};
 pub use config::DetectorConfig;
 
@@ -827,7 +826,7 @@ pub(crate) fn fit_growth(t: &[f64], bytes: &[f64], t_now: f64) -> Option<Growth>
     };
     let lin_resid = residual(&|x| linear.at(x));
     let exponential = if bytes.iter().all(|&b| b > 0.0) {
-        let logs: Vec<f64> = bytes.iter().map(|&b| math::ln(b)).collect();
+        let logs: Vec<f64> = bytes.iter().map(|&b| libm::log(b)).collect();
         stats::theil_sen(&x, &logs)
     } else {
         None
@@ -840,9 +839,9 @@ pub(crate) fn fit_growth(t: &[f64], bytes: &[f64], t_now: f64) -> Option<Growth>
         rate_per_min: linear.slope,
     };
     if let Some(e) = exponential {
-        let exp_resid = residual(&|x| math::exp(e.at(x)));
+        let exp_resid = residual(&|x| libm::exp(e.at(x)));
         if e.slope > 0.0 && linear.slope > 0.0 && exp_resid < EXPONENTIAL_MARGIN * lin_resid {
-            let now = math::exp(e.intercept);
+            let now = libm::exp(e.intercept);
             growth.model = GrowthModel::Exponential;
             growth.now_bytes = now;
             growth.rate_per_min = e.slope * now;
@@ -861,7 +860,7 @@ pub(crate) fn time_to_budget(growth: &Growth, current: f64, budget: Option<u64>)
     }
     let minutes = match (growth.model, growth.exponential) {
         (GrowthModel::Exponential, Some(e)) if e.slope > 0.0 && now > 0.0 => {
-            math::ln(budget / now) / e.slope
+            libm::log(budget / now) / e.slope
         }
         _ if growth.linear.slope > 0.0 => (budget - now) / growth.linear.slope,
         _ => return None,
